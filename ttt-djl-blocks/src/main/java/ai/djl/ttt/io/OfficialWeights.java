@@ -1,0 +1,189 @@
+package ai.djl.ttt.io;
+
+import ai.djl.MalformedModelException;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.nn.TttLayer;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Official PyTorch weights for TTT layers: the state-dict names of {@code ttt.py} (spec §7) and
+ * their loading into a {@link TttLayer}.
+ *
+ * <p>The official shapes are kept as they are (DJL's {@code Linear} and {@code Conv1d} store
+ * weights in PyTorch's {@code (out, in)} and {@code (C, 1, k)} layouts), so loading is a copy, with
+ * a cast to the layer's data type.
+ *
+ * <pre>{@code
+ * // one layer of an official TTTForCausalLM checkpoint
+ * TttLayer layer = OfficialWeights.loadLayer(
+ *         Path.of("config.json"), Path.of("model.safetensors"),
+ *         "model.layers.0.seq_modeling_block.", manager, DataType.FLOAT32);
+ * }</pre>
+ */
+public final class OfficialWeights {
+
+    private OfficialWeights() {}
+
+    /**
+     * Returns the layer's parameters under their official state-dict names, in official order.
+     *
+     * @param layer the layer
+     * @return official name → parameter
+     */
+    public static Map<String, Parameter> parameterNames(TttLayer layer) {
+        Map<String, Parameter> names = new LinkedHashMap<>();
+        names.put("learnable_token_idx", layer.getLearnableTokenIdx());
+        names.put("learnable_ttt_lr_weight", layer.getLearningRateWeight());
+        names.put("learnable_ttt_lr_bias", layer.getLearningRateBias());
+        names.put("ttt_norm_weight", layer.getNormWeight());
+        names.put("ttt_norm_bias", layer.getNormBias());
+        for (Parameter p : layer.getInnerWeights()) {
+            names.put(p.getName(), p);
+        }
+        putChild(names, "q_proj", layer.getQueryProjection(), "weight", "weight");
+        putChild(names, "k_proj", layer.getKeyProjection(), "weight", "weight");
+        putChild(names, "v_proj", layer.getValueProjection(), "weight", "weight");
+        putChild(names, "o_proj", layer.getOutputProjection(), "weight", "weight");
+        putChild(names, "conv_q", layer.getQueryConv(), "weight", "weight", "bias", "bias");
+        putChild(names, "conv_k", layer.getKeyConv(), "weight", "weight", "bias", "bias");
+        putChild(names, "g_proj", layer.getGateProjection(), "weight", "weight");
+        putChild(names, "post_norm", layer.getPostNorm(), "weight", "gamma", "bias", "beta");
+        return names;
+    }
+
+    /**
+     * Builds a layer from an official {@code config.json} and loads its parameters from an
+     * official state dict file.
+     *
+     * @param configJson the config (plain, or under {@code "ttt_config"})
+     * @param tensors a {@code .safetensors} or {@code .npz} file
+     * @param prefix the name prefix of the layer in the file ("" for a layer's own state dict,
+     *     {@code "model.layers.0.seq_modeling_block."} inside a causal LM)
+     * @param manager the manager of the layer's parameters
+     * @param dataType the parameters' data type ({@code FLOAT32}, or {@code FLOAT64} for checks)
+     * @return the initialised layer
+     * @throws IOException if a file cannot be read
+     * @throws MalformedModelException if the tensors file is corrupt
+     * @throws IllegalArgumentException if the config is invalid or the tensors do not match (see
+     *     {@link #load})
+     */
+    public static TttLayer loadLayer(
+            Path configJson, Path tensors, String prefix, NDManager manager, DataType dataType)
+            throws IOException, MalformedModelException {
+        TttConfig config = TttConfig.load(configJson);
+        try (StateDict dict = StateDict.load(manager, tensors)) {
+            return loadLayer(config, dict.withPrefix(prefix), manager, dataType);
+        }
+    }
+
+    /**
+     * Builds a layer for a config and loads its parameters from a state dict (strictly, see
+     * {@link #load}).
+     *
+     * @param config the layer's config
+     * @param dict the layer's own tensors (prefix already removed)
+     * @param manager the manager of the layer's parameters
+     * @param dataType the parameters' data type
+     * @return the initialised layer
+     */
+    public static TttLayer loadLayer(
+            TttConfig config, StateDict dict, NDManager manager, DataType dataType) {
+        TttLayer layer = TttLayer.fromConfig(config);
+        layer.initialize(
+                manager,
+                dataType,
+                new Shape(1, config.getMiniBatchSize(), config.getHiddenSize()));
+        load(layer, dict);
+        return layer;
+    }
+
+    /**
+     * Copies official tensors into an initialised layer. Strict: every parameter must be present
+     * with its exact shape, and every tensor of the dict must be a parameter of the layer. All
+     * problems are reported at once, each naming the tensor and both shapes; nothing is copied
+     * unless there is none.
+     *
+     * @param layer the initialised layer
+     * @param dict the layer's tensors under their official names
+     * @throws IllegalArgumentException listing missing, unexpected and mis-shaped tensors
+     */
+    public static void load(TttLayer layer, StateDict dict) {
+        Map<String, Parameter> expected = parameterNames(layer);
+        List<String> problems = new ArrayList<>();
+        for (Map.Entry<String, Parameter> e : expected.entrySet()) {
+            Shape want = e.getValue().getArray().getShape();
+            if (!dict.contains(e.getKey())) {
+                problems.add("missing tensor '" + e.getKey() + "' (expected shape " + want + ")");
+            } else if (!dict.get(e.getKey()).getShape().equals(want)) {
+                problems.add(
+                        "tensor '"
+                                + e.getKey()
+                                + "' has shape "
+                                + dict.get(e.getKey()).getShape()
+                                + " in the file but "
+                                + layer.getClass().getSimpleName()
+                                + " expects "
+                                + want);
+            }
+        }
+        for (String name : dict.names()) {
+            if (!expected.containsKey(name)) {
+                problems.add(
+                        "unexpected tensor '"
+                                + name
+                                + "' (shape "
+                                + dict.get(name).getShape()
+                                + "): not a parameter of "
+                                + layer.getClass().getSimpleName()
+                                + " with this config");
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException(
+                    dict.getSource()
+                            + " does not match "
+                            + layer.getClass().getSimpleName()
+                            + ":\n  "
+                            + String.join("\n  ", problems));
+        }
+        for (Map.Entry<String, Parameter> e : expected.entrySet()) {
+            copy(dict.get(e.getKey()), e.getValue().getArray());
+        }
+    }
+
+    /** Copies values in place, converting data type and device. */
+    static void copy(NDArray source, NDArray destination) {
+        NDArray converted =
+                source.toDevice(destination.getDevice(), false)
+                        .toType(destination.getDataType(), false);
+        destination.set(new NDIndex("..."), converted);
+        if (converted != source) {
+            converted.close();
+        }
+    }
+
+    private static void putChild(
+            Map<String, Parameter> names, String child, Block block, String... officialToOurs) {
+        if (block == null) {
+            return;
+        }
+        for (int i = 0; i < officialToOurs.length; i += 2) {
+            names.put(
+                    child + "." + officialToOurs[i],
+                    block.getParameters().get(officialToOurs[i + 1]));
+        }
+    }
+}

@@ -1,0 +1,196 @@
+package ai.djl.ttt.io;
+
+import ai.djl.MalformedModelException;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ttt.TttConfig;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A folder of reference tensors made by the official code, the format of {@code
+ * shared/fixtures/ttt-reference/}:
+ *
+ * <ul>
+ *   <li>{@code config.json}: the official {@code TTTConfig} fields, either at top level or under
+ *       {@code "ttt_config"}; optionally {@code "kind"} ({@code "layer"} by default, or {@code
+ *       "lm"}, {@code "decode"}) and {@code "tensors"}, a map from tensor name to {@code {"kind":
+ *       "param" | "input" | "output" | "intermediate"}};
+ *   <li>{@code tensors.safetensors} (or {@code tensors.npz}): the parameters under their official
+ *       names, the inputs ({@code hidden_states}) and the expected outputs ({@code output}, and
+ *       {@code output_f64} from a float64 run).
+ * </ul>
+ *
+ * Without a {@code "tensors"} map, the names {@code hidden_states}, {@code position_ids}, {@code
+ * input_ids}, {@code output*}, {@code *logits*} and {@code inter.*} are taken as non-parameters.
+ */
+public final class ReferenceCase implements AutoCloseable {
+
+    private final Path directory;
+    private final String kind;
+    private final TttConfig config;
+    private final StateDict tensors;
+    private final Set<String> parameterNames;
+    private final List<String> outputs;
+
+    private ReferenceCase(
+            Path directory,
+            String kind,
+            TttConfig config,
+            StateDict tensors,
+            Set<String> parameterNames,
+            List<String> outputs) {
+        this.directory = directory;
+        this.kind = kind;
+        this.config = config;
+        this.tensors = tensors;
+        this.parameterNames = parameterNames;
+        this.outputs = outputs;
+    }
+
+    /**
+     * Reads a case folder.
+     *
+     * @param manager the parent manager of the tensors
+     * @param directory the folder
+     * @return the case
+     * @throws IOException if a file is missing or unreadable
+     * @throws MalformedModelException if the tensors file is corrupt
+     * @throws IllegalArgumentException if {@code config.json} is not a valid case description
+     */
+    public static ReferenceCase load(NDManager manager, Path directory)
+            throws IOException, MalformedModelException {
+        Path configFile = directory.resolve("config.json");
+        if (!Files.isRegularFile(configFile)) {
+            throw new IOException("no config.json in " + directory);
+        }
+        TttConfig config = TttConfig.load(configFile);
+        JsonObject meta;
+        try {
+            JsonElement root =
+                    JsonParser.parseString(Files.readString(configFile, StandardCharsets.UTF_8));
+            meta = root.getAsJsonObject();
+        } catch (JsonParseException | IllegalStateException e) {
+            throw new IllegalArgumentException(configFile + ": " + e.getMessage(), e);
+        }
+        String kind = meta.has("kind") ? meta.get("kind").getAsString() : "layer";
+        Path file = directory.resolve("tensors.safetensors");
+        if (!Files.isRegularFile(file)) {
+            file = directory.resolve("tensors.npz");
+        }
+        if (!Files.isRegularFile(file)) {
+            throw new IOException("no tensors.safetensors or tensors.npz in " + directory);
+        }
+        StateDict tensors = StateDict.load(manager, file);
+        Set<String> params = new HashSet<>();
+        List<String> outputs = new ArrayList<>();
+        if (meta.has("tensors") && meta.get("tensors").isJsonObject()) {
+            for (Map.Entry<String, JsonElement> e : meta.getAsJsonObject("tensors").entrySet()) {
+                String tensorKind = e.getValue().getAsJsonObject().get("kind").getAsString();
+                if ("param".equals(tensorKind)) {
+                    params.add(e.getKey());
+                } else if ("output".equals(tensorKind)) {
+                    outputs.add(e.getKey());
+                }
+            }
+        } else {
+            for (String name : tensors.names()) {
+                if (isOutputName(name)) {
+                    outputs.add(name);
+                } else if (!isInputName(name) && !name.startsWith("inter.")) {
+                    params.add(name);
+                }
+            }
+        }
+        for (String name : params) {
+            if (!tensors.contains(name)) {
+                tensors.close();
+                throw new IllegalArgumentException(
+                        configFile + " lists parameter '" + name + "' that " + file + " lacks");
+            }
+        }
+        return new ReferenceCase(directory, kind, config, tensors, params, outputs);
+    }
+
+    private static boolean isOutputName(String name) {
+        return name.startsWith("output") || name.contains("logits");
+    }
+
+    private static boolean isInputName(String name) {
+        return "hidden_states".equals(name)
+                || "position_ids".equals(name)
+                || "input_ids".equals(name);
+    }
+
+    /**
+     * Returns the folder.
+     *
+     * @return the path
+     */
+    public Path getDirectory() {
+        return directory;
+    }
+
+    /**
+     * Returns the kind of case: {@code "layer"}, {@code "lm"} or {@code "decode"}.
+     *
+     * @return the kind
+     */
+    public String getKind() {
+        return kind;
+    }
+
+    /**
+     * Returns the official config of the case.
+     *
+     * @return the config
+     */
+    public TttConfig getConfig() {
+        return config;
+    }
+
+    /**
+     * Returns the parameters under their official names.
+     *
+     * @return a view of the tensors
+     */
+    public StateDict parameters() {
+        return tensors.filter(parameterNames::contains);
+    }
+
+    /**
+     * Returns all tensors of the case (parameters, inputs, outputs, intermediates).
+     *
+     * @return the tensors
+     */
+    public StateDict tensors() {
+        return tensors;
+    }
+
+    /**
+     * Returns the names of the expected outputs, e.g. {@code output} and {@code output_f64}.
+     *
+     * @return the names
+     */
+    public List<String> getOutputs() {
+        return outputs;
+    }
+
+    /** Releases the tensors. */
+    @Override
+    public void close() {
+        tensors.close();
+    }
+}

@@ -1,0 +1,926 @@
+package ai.djl.ttt.nn;
+
+import ai.djl.MalformedModelException;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Activation;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.convolutional.Conv1d;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.LayerNorm;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.Initializer;
+import ai.djl.training.initializer.NormalInitializer;
+import ai.djl.training.initializer.UniformInitializer;
+import ai.djl.ttt.LayerType;
+import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.nn.inner.FastWeights;
+import ai.djl.ttt.nn.inner.InnerForm;
+import ai.djl.ttt.nn.inner.InnerMath;
+import ai.djl.ttt.nn.inner.InnerModel;
+import ai.djl.ttt.nn.inner.Rope;
+import ai.djl.ttt.nn.inner.Scan;
+import ai.djl.util.PairList;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * A Test-Time Training layer (arXiv 2407.04620): a sequence layer whose hidden state is a small
+ * model, trained by gradient descent on the tokens it reads. This base class holds everything
+ * TTT-Linear ({@link TttLinear}) and TTT-MLP ({@link TttMlp}) share; they differ only in the shape
+ * of the inner model.
+ *
+ * <p>Input {@code X}: {@code (B, T, C)}, any {@code T ≥ 1}; output {@code (B, T, C)}. Data flows
+ * one way (spec §1.2):
+ *
+ * <ol>
+ *   <li>projections {@code XQ, XK, XV = X Wq, X Wk, X Wv} (or, with {@code share_qk}, one
+ *       projection followed by two causal depthwise convolutions), split into heads {@code (B, T,
+ *       H, f)}, interleaved RoPE on XQ and XK at position mod b;
+ *   <li>the inner learning rate {@code lr = η_base σ(X w_h + c_h) / f} per token and head;
+ *   <li>the {@link Scan} over mini-batches of b tokens, the only sequential part: the inner model
+ *       learns to map XK to {@code XV − XK} and is applied to XQ, in the dual form (or the primal
+ *       form, {@link InnerForm});
+ *   <li>{@code XQ + LN_h(Z̄)}, heads merged, {@code post_norm} (LayerNorm over C), the optional
+ *       gate {@code gelu_tanh(X Wg) ⊙ ·}, and {@code o_proj}.
+ * </ol>
+ *
+ * <p>Besides the plain {@code forward}, a layer can carry its recurrent state across calls ({@link
+ * #prefill}, {@link #step}, or the NDList protocol {@code [X, state...] → [Y, state...]}): a prompt
+ * can be prefilled in chunks of any size, starting at any offset, and then decoded token by token,
+ * with results equal to one forward over the whole sequence.
+ *
+ * <p>Parameters and their initialisation follow the official {@code TTTBase} (spec §1.1): {@code
+ * learnable_token_idx (b)}, {@code learnable_ttt_lr_weight (H, 1, C)}, {@code
+ * learnable_ttt_lr_bias (H, 1)}, {@code ttt_norm_weight, ttt_norm_bias (H, f)}, the inner weights,
+ * the {@code q/k/v/o/g_proj} linears, the {@code conv_q/conv_k} convolutions and {@code post_norm}.
+ */
+public abstract class TttLayer extends AbstractBlock {
+
+    /**
+     * Key of the {@code params} argument of {@code forward} that chooses the {@link InnerForm} of
+     * one call, overriding the layer's default.
+     */
+    public static final String FORM_PARAM = "ttt.form";
+
+    private static final byte VERSION = 1;
+
+    /** Epsilon of {@code post_norm}, hard-coded 1e-6 in {@code ttt.py}. */
+    private static final float POST_NORM_EPS = 1e-6f;
+
+    /** Standard deviation of W1/W2 and the lr gate, hard-coded 0.02 in {@code ttt.py}. */
+    private static final float INNER_INIT_STD = 0.02f;
+
+    private final TttConfig config;
+    private final InnerForm defaultForm;
+    private final boolean checkFinite;
+
+    private final Parameter learnableTokenIdx;
+    private final Parameter learningRateWeight;
+    private final Parameter learningRateBias;
+    private final Parameter normWeight;
+    private final Parameter normBias;
+    private final List<Parameter> innerWeights = new ArrayList<>();
+
+    private final Linear queryProjection;
+    private final Linear keyProjection;
+    private final Linear valueProjection;
+    private final Linear outputProjection;
+    private final Conv1d queryConv;
+    private final Conv1d keyConv;
+    private final Linear gateProjection;
+    private final LayerNorm postNorm;
+
+    /**
+     * Declares the parameters and child blocks.
+     *
+     * @param builder the builder
+     * @param type the inner model this subclass implements
+     * @param innerShapes the shapes of the inner weights {@code W1, b1[, W2, b2]}
+     */
+    protected TttLayer(BaseBuilder<?> builder, LayerType type, Shape... innerShapes) {
+        super(VERSION);
+        config = builder.config;
+        if (config.getLayerType() != type) {
+            throw new IllegalArgumentException(
+                    getClass().getSimpleName()
+                            + " needs ttt_layer_type '"
+                            + type.officialName()
+                            + "', the config says '"
+                            + config.getLayerType().officialName()
+                            + "'; use TttLayer.fromConfig(config) to build the matching layer");
+        }
+        defaultForm = builder.form;
+        checkFinite = builder.checkFinite;
+        int heads = config.getNumAttentionHeads();
+        int width = config.getHiddenSize();
+        int headDim = config.getHeadDim();
+
+        learnableTokenIdx =
+                addParameter(
+                        parameter(
+                                "learnable_token_idx",
+                                Parameter.Type.OTHER,
+                                new Shape(config.getMiniBatchSize()),
+                                Initializer.ZEROS));
+        learningRateWeight =
+                addParameter(
+                        parameter(
+                                "learnable_ttt_lr_weight",
+                                Parameter.Type.WEIGHT,
+                                new Shape(heads, 1, width),
+                                new NormalInitializer(INNER_INIT_STD)));
+        learningRateBias =
+                addParameter(
+                        parameter(
+                                "learnable_ttt_lr_bias",
+                                Parameter.Type.BIAS,
+                                new Shape(heads, 1),
+                                Initializer.ZEROS));
+        normWeight =
+                addParameter(
+                        parameter(
+                                "ttt_norm_weight",
+                                Parameter.Type.GAMMA,
+                                new Shape(heads, headDim),
+                                Initializer.ONES));
+        normBias =
+                addParameter(
+                        parameter(
+                                "ttt_norm_bias",
+                                Parameter.Type.BETA,
+                                new Shape(heads, headDim),
+                                Initializer.ZEROS));
+        for (int i = 0; i < innerShapes.length; i++) {
+            boolean isWeight = i % 2 == 0;
+            String name = (isWeight ? "W" : "b") + (i / 2 + 1);
+            innerWeights.add(
+                    addParameter(
+                            parameter(
+                                    name,
+                                    isWeight ? Parameter.Type.WEIGHT : Parameter.Type.BIAS,
+                                    innerShapes[i],
+                                    isWeight
+                                            ? new NormalInitializer(INNER_INIT_STD)
+                                            : Initializer.ZEROS)));
+        }
+
+        queryProjection = addChildBlock("q_proj", projection());
+        keyProjection = config.isShareQk() ? null : addChildBlock("k_proj", projection());
+        valueProjection = addChildBlock("v_proj", projection());
+        outputProjection = addChildBlock("o_proj", projection());
+        queryConv = config.isShareQk() ? addChildBlock("conv_q", depthwiseConv()) : null;
+        keyConv = config.isShareQk() ? addChildBlock("conv_k", depthwiseConv()) : null;
+        gateProjection = config.isUseGate() ? addChildBlock("g_proj", projection()) : null;
+        postNorm =
+                addChildBlock(
+                        "post_norm",
+                        LayerNorm.builder().axis(2).optEpsilon(POST_NORM_EPS).build());
+    }
+
+    /**
+     * Builds the layer that matches {@code config.getLayerType()}.
+     *
+     * @param config the configuration
+     * @return a {@link TttLinear} or a {@link TttMlp}
+     */
+    public static TttLayer fromConfig(TttConfig config) {
+        return config.getLayerType() == LayerType.MLP
+                ? TttMlp.builder().setConfig(config).build()
+                : TttLinear.builder().setConfig(config).build();
+    }
+
+    /**
+     * Returns the configuration this layer was built with.
+     *
+     * @return the config
+     */
+    public TttConfig getConfig() {
+        return config;
+    }
+
+    /**
+     * Returns the inner model of this layer.
+     *
+     * @return {@link LayerType#LINEAR} or {@link LayerType#MLP}
+     */
+    public LayerType getLayerType() {
+        return config.getLayerType();
+    }
+
+    /**
+     * Returns the form used for full mini-batches unless a call chooses otherwise.
+     *
+     * @return the default form
+     */
+    public InnerForm getDefaultForm() {
+        return defaultForm;
+    }
+
+    /**
+     * Runs the layer on a chunk, continuing a recurrent state. The chunk may have any length and
+     * the state may be at any position: the result equals the corresponding slice of one forward
+     * over the whole sequence.
+     *
+     * @param parameterStore the parameter store
+     * @param x the chunk {@code (B, T, C)}
+     * @param state the state before the chunk, or {@code null} to start a sequence
+     * @param training whether autograd records (as in {@code Block.forward})
+     * @return the output {@code (B, T, C)} and the state after the chunk
+     */
+    public Output prefill(
+            ParameterStore parameterStore, NDArray x, TttState state, boolean training) {
+        return run(parameterStore, x, state, defaultForm, training, true);
+    }
+
+    /**
+     * Decodes one token per row in the primal form (spec §3). Rows may be at different positions.
+     *
+     * @param parameterStore the parameter store
+     * @param token the next token's input {@code (B, 1, C)}
+     * @param state the state after the previous tokens
+     * @return the output {@code (B, 1, C)} and the new state
+     */
+    public Output step(ParameterStore parameterStore, NDArray token, TttState state) {
+        if (token.getShape().dimension() == 3 && token.getShape().get(1) != 1) {
+            throw new IllegalArgumentException(
+                    "step() decodes one token: expected (B, 1, C), got " + token.getShape());
+        }
+        return run(parameterStore, token, state, InnerForm.PRIMAL, false, true);
+    }
+
+    /**
+     * Returns the parameters in official order under their official names; the mapping to state
+     * dict keys lives in {@code ai.djl.ttt.io}.
+     *
+     * @return the inner weights {@code W1, b1[, W2, b2]}
+     */
+    public List<Parameter> getInnerWeights() {
+        return Collections.unmodifiableList(innerWeights);
+    }
+
+    /**
+     * Returns the {@code learnable_token_idx} parameter {@code (b)}.
+     *
+     * @return the parameter
+     */
+    public Parameter getLearnableTokenIdx() {
+        return learnableTokenIdx;
+    }
+
+    /**
+     * Returns the {@code learnable_ttt_lr_weight} parameter {@code (H, 1, C)}.
+     *
+     * @return the parameter
+     */
+    public Parameter getLearningRateWeight() {
+        return learningRateWeight;
+    }
+
+    /**
+     * Returns the {@code learnable_ttt_lr_bias} parameter {@code (H, 1)}.
+     *
+     * @return the parameter
+     */
+    public Parameter getLearningRateBias() {
+        return learningRateBias;
+    }
+
+    /**
+     * Returns the {@code ttt_norm_weight} parameter {@code (H, f)}.
+     *
+     * @return the parameter
+     */
+    public Parameter getNormWeight() {
+        return normWeight;
+    }
+
+    /**
+     * Returns the {@code ttt_norm_bias} parameter {@code (H, f)}.
+     *
+     * @return the parameter
+     */
+    public Parameter getNormBias() {
+        return normBias;
+    }
+
+    /**
+     * Returns the query projection (with {@code share_qk}, the shared Q/K projection).
+     *
+     * @return {@code q_proj}
+     */
+    public Linear getQueryProjection() {
+        return queryProjection;
+    }
+
+    /**
+     * Returns the key projection.
+     *
+     * @return {@code k_proj}, or {@code null} with {@code share_qk}
+     */
+    public Linear getKeyProjection() {
+        return keyProjection;
+    }
+
+    /**
+     * Returns the value projection.
+     *
+     * @return {@code v_proj}
+     */
+    public Linear getValueProjection() {
+        return valueProjection;
+    }
+
+    /**
+     * Returns the output projection.
+     *
+     * @return {@code o_proj}
+     */
+    public Linear getOutputProjection() {
+        return outputProjection;
+    }
+
+    /**
+     * Returns the causal convolution that makes XQ from the shared projection.
+     *
+     * @return {@code conv_q}, or {@code null} without {@code share_qk}
+     */
+    public Conv1d getQueryConv() {
+        return queryConv;
+    }
+
+    /**
+     * Returns the causal convolution that makes XK from the shared projection.
+     *
+     * @return {@code conv_k}, or {@code null} without {@code share_qk}
+     */
+    public Conv1d getKeyConv() {
+        return keyConv;
+    }
+
+    /**
+     * Returns the gate projection.
+     *
+     * @return {@code g_proj}, or {@code null} without {@code use_gate}
+     */
+    public Linear getGateProjection() {
+        return gateProjection;
+    }
+
+    /**
+     * Returns the LayerNorm over C applied after the heads are merged.
+     *
+     * @return {@code post_norm}
+     */
+    public LayerNorm getPostNorm() {
+        return postNorm;
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>{@code [X]} gives {@code [Y]}; {@code [X, state...]} (see {@link TttState#toNDList}) gives
+     * {@code [Y, state...]}. The {@code params} key {@link #FORM_PARAM} may choose the {@link
+     * InnerForm}.
+     */
+    @Override
+    protected NDList forwardInternal(
+            ParameterStore parameterStore,
+            NDList inputs,
+            boolean training,
+            PairList<String, Object> params) {
+        NDArray x = inputs.head();
+        InnerForm form = defaultForm;
+        if (params != null && params.get(FORM_PARAM) != null) {
+            form = InnerForm.valueOf(params.get(FORM_PARAM).toString());
+        }
+        if (inputs.size() == 1) {
+            return new NDList(run(parameterStore, x, null, form, training, false).output());
+        }
+        TttState state =
+                TttState.fromNDList(
+                        inputs.subNDList(1), innerWeights.size(), config.isShareQk());
+        Output out = run(parameterStore, x, state, form, training, true);
+        NDList result = new NDList(out.output());
+        result.addAll(out.state().toNDList(x.getManager()));
+        return result;
+    }
+
+    /** The whole layer, in the order of spec §1.2; the state after the chunk only if asked for. */
+    private Output run(
+            ParameterStore ps,
+            NDArray x,
+            TttState state,
+            InnerForm form,
+            boolean training,
+            boolean keepState) {
+        validateInput(x);
+        TttState before = state == null ? TttState.start((int) x.getShape().get(0)) : state;
+        validateState(before, x);
+        try (NDScope scope = new NDScope()) {
+            Shape s = x.getShape();
+            int length = (int) s.get(1);
+
+            Projections p = project(ps, x, before.getConvWindow(), training);
+            NDArray[] rotary =
+                    Rope.tables(
+                            x.getManager(),
+                            x,
+                            before.isAligned()
+                                    ? new long[] {before.getPositions()[0]}
+                                    : before.getPositions(),
+                            length,
+                            config.getHeadDim(),
+                            config.getMiniBatchSize(),
+                            config.getRopeTheta());
+            NDArray query = Rope.rotate(splitHeads(p.query), rotary);
+            NDArray key = Rope.rotate(splitHeads(p.key), rotary);
+            NDArray target = splitHeads(p.value).sub(key);
+
+            Scan.Inputs inputs =
+                    new Scan.Inputs(
+                            query,
+                            key,
+                            target,
+                            innerLearningRate(ps, x, training),
+                            tokenFactors(ps, x, training));
+            NDArray gamma = value(ps, normWeight, x, training);
+            NDArray beta = value(ps, normBias, x, training);
+            InnerModel model =
+                    new InnerModel(
+                            getLayerType(),
+                            gamma.reshape(gamma.getShape().get(0), 1, -1),
+                            beta.reshape(beta.getShape().get(0), 1, -1));
+            FastWeights initial = initialWeights(ps, x, before, training);
+            Scan.Result result =
+                    new Scan(model, config.getMiniBatchSize(), form)
+                            .run(
+                                    initial,
+                                    inputs,
+                                    before.isAligned()
+                                            ? new long[] {before.getPositions()[0]}
+                                            : before.getPositions());
+
+            // XQ + LN_h(Z̄): the residual inside the inner model uses the test view (spec §14.4)
+            NDArray y = query.add(InnerMath.layerNorm(result.output(), gamma, beta)).reshape(s);
+            y = postNorm.forward(ps, new NDList(y), training).head();
+            if (gateProjection != null) {
+                NDArray gate = gateProjection.forward(ps, new NDList(x), training).head();
+                y = InnerMath.geluTanh(gate).mul(y);
+            }
+            y = outputProjection.forward(ps, new NDList(y), training).head();
+
+            NDManager owner = x.getManager();
+            NDScope.unregister(y);
+            y.attach(owner);
+            if (!keepState) {
+                return new Output(y, null);
+            }
+            TttState after = nextState(before, length, result.state(), p.convWindow, initial);
+            for (NDArray a : arraysOf(after)) {
+                NDScope.unregister(a);
+                a.attach(owner);
+            }
+            scope.suppressNotUsedWarning();
+            return new Output(y, after);
+        }
+    }
+
+    /** XQ, XK, XV {@code (B, T, C)} (spec §1.2.1), and the next conv window with share_qk. */
+    private Projections project(ParameterStore ps, NDArray x, NDArray window, boolean training) {
+        NDList in = new NDList(x);
+        NDArray value = valueProjection.forward(ps, in, training).head();
+        if (!config.isShareQk()) {
+            return new Projections(
+                    queryProjection.forward(ps, in, training).head(),
+                    keyProjection.forward(ps, in, training).head(),
+                    value,
+                    null);
+        }
+        // one projection, two different causal convolutions over time (spec §14.7)
+        NDArray shared = queryProjection.forward(ps, in, training).head();
+        int kernel = config.getConvKernel();
+        NDArray padded = CausalConv.withHistory(shared, window, kernel);
+        NDArray query = convolve(ps, queryConv, padded, x, training);
+        NDArray key = convolve(ps, keyConv, padded, x, training);
+        return new Projections(query, key, value, CausalConv.nextWindow(padded, kernel));
+    }
+
+    private NDArray convolve(
+            ParameterStore ps, Conv1d conv, NDArray padded, NDArray x, boolean training) {
+        NDArray weight = ps.getValue(conv.getParameters().get("weight"), x.getDevice(), training);
+        NDArray bias = ps.getValue(conv.getParameters().get("bias"), x.getDevice(), training);
+        return CausalConv.apply(padded, weight, bias);
+    }
+
+    /** {@code lr = η_base σ(X w_h + c_h) / f}, read from the block input (spec §1.2.6, §14.1). */
+    private NDArray innerLearningRate(ParameterStore ps, NDArray x, boolean training) {
+        NDArray weight = value(ps, learningRateWeight, x, training);
+        NDArray bias = value(ps, learningRateBias, x, training);
+        int heads = config.getNumAttentionHeads();
+        NDArray logits =
+                Linear.linear(x, weight.reshape(heads, -1), bias.reshape(heads)).head(); // (B,T,H)
+        return Activation.sigmoid(logits)
+                .mul(config.getTttBaseLr() / config.getHeadDim());
+    }
+
+    /** {@code tok_i = max(1/(i+1) + learnable_token_idx_i, 0)}, {@code (b)} (spec §1.2.6). */
+    private NDArray tokenFactors(ParameterStore ps, NDArray x, boolean training) {
+        int b = config.getMiniBatchSize();
+        float[] base = new float[b];
+        for (int i = 0; i < b; i++) {
+            base[i] = 1f / (i + 1);
+        }
+        NDArray learnable = value(ps, learnableTokenIdx, x, training);
+        return x.getManager()
+                .create(base)
+                .toType(x.getDataType(), false)
+                .add(learnable)
+                .maximum(0);
+    }
+
+    /** The state's inner weights, or the learned initial weights tiled over the batch. */
+    private FastWeights initialWeights(
+            ParameterStore ps, NDArray x, TttState state, boolean training) {
+        if (state.getWeights() != null) {
+            return state.getWeights();
+        }
+        long batch = x.getShape().get(0);
+        NDArray[] weights = new NDArray[innerWeights.size()];
+        for (int i = 0; i < weights.length; i++) {
+            NDArray w = value(ps, innerWeights.get(i), x, training);
+            weights[i] = w.expandDims(0).broadcast(new Shape(batch).addAll(w.getShape()));
+        }
+        return new FastWeights(weights, null);
+    }
+
+    /**
+     * The state after the chunk. Arrays it shares with the caller's state get a new handle, and
+     * arrays that still view the parameters are copied, so that the returned state stays valid
+     * when the caller closes the old state or an optimizer updates the parameters.
+     */
+    private TttState nextState(
+            TttState before, int length, FastWeights weights, NDArray window, FastWeights initial) {
+        List<NDArray> previous = new ArrayList<>();
+        if (before.getWeights() != null) {
+            Collections.addAll(previous, before.getWeights().arrays());
+        }
+        NDArray[] w = weights.weights().toArray(new NDArray[0]);
+        NDArray[] g = weights.hasPendingGradients() ? weights.arrays() : null;
+        for (int i = 0; i < w.length; i++) {
+            w[i] = detachFrom(w[i], previous, before.getWeights() == null ? initial : null);
+        }
+        NDArray[] pending = null;
+        if (g != null) {
+            pending = new NDArray[w.length];
+            for (int i = 0; i < w.length; i++) {
+                pending[i] = detachFrom(g[w.length + i], previous, null);
+            }
+        }
+        long[] positions = before.getPositions();
+        for (int i = 0; i < positions.length; i++) {
+            positions[i] += length;
+        }
+        return new TttState(positions, new FastWeights(w, pending), window);
+    }
+
+    private static NDArray detachFrom(NDArray a, List<NDArray> previous, FastWeights initial) {
+        if (initial != null) {
+            for (NDArray p : initial.arrays()) {
+                if (p == a) {
+                    return a.duplicate();
+                }
+            }
+        }
+        for (NDArray p : previous) {
+            if (p == a) {
+                return a.reshape(a.getShape());
+            }
+        }
+        return a;
+    }
+
+    private static List<NDArray> arraysOf(TttState state) {
+        List<NDArray> arrays = new ArrayList<>();
+        Collections.addAll(arrays, state.getWeights().arrays());
+        if (state.getConvWindow() != null) {
+            arrays.add(state.getConvWindow());
+        }
+        return arrays;
+    }
+
+    /** {@code (B, T, C) → (B, T, H, f)}. */
+    private NDArray splitHeads(NDArray x) {
+        Shape s = x.getShape();
+        return x.reshape(s.get(0), s.get(1), config.getNumAttentionHeads(), config.getHeadDim());
+    }
+
+    private static NDArray value(ParameterStore ps, Parameter p, NDArray x, boolean training) {
+        return ps.getValue(p, x.getDevice(), training);
+    }
+
+    private void validateInput(NDArray x) {
+        Shape s = x.getShape();
+        String name = getClass().getSimpleName();
+        if (!isInitialized()) {
+            throw new IllegalStateException(
+                    name + " is not initialized: call initialize(manager, dataType, (B, T, C))");
+        }
+        if (s.dimension() != 3) {
+            throw new IllegalArgumentException(
+                    name + " expects input (B, T, C) of rank 3, got shape " + s);
+        }
+        if (s.get(2) != config.getHiddenSize()) {
+            throw new IllegalArgumentException(
+                    name
+                            + " expects C = hidden_size = "
+                            + config.getHiddenSize()
+                            + " channels, got shape "
+                            + s);
+        }
+        if (s.get(0) < 1) {
+            throw new IllegalArgumentException(name + " got an empty batch: shape " + s);
+        }
+        if (s.get(1) < 1) {
+            throw new IllegalArgumentException(
+                    name + " got an empty sequence (T = 0) in shape " + s + "; T must be >= 1");
+        }
+        DataType dtype = learnableTokenIdx.getArray().getDataType();
+        if (x.getDataType() != dtype) {
+            throw new IllegalArgumentException(
+                    name
+                            + " parameters are "
+                            + dtype
+                            + " but the input is "
+                            + x.getDataType()
+                            + "; convert one of them");
+        }
+        if (checkFinite && (x.isNaN().any().getBoolean() || x.isInfinite().any().getBoolean())) {
+            throw new IllegalArgumentException(
+                    name + " input " + s + " contains NaN or infinite values");
+        }
+    }
+
+    private void validateState(TttState state, NDArray x) {
+        long batch = x.getShape().get(0);
+        if (state.getBatchSize() != batch) {
+            throw new IllegalArgumentException(
+                    "the state holds "
+                            + state.getBatchSize()
+                            + " sequences but the input has batch size "
+                            + batch
+                            + " (shape "
+                            + x.getShape()
+                            + ")");
+        }
+        if (!state.isAligned() && x.getShape().get(1) != 1) {
+            throw new IllegalArgumentException(
+                    "rows at different positions can only advance one token per call; got T = "
+                            + x.getShape().get(1));
+        }
+        if (state.getWeights() != null) {
+            NDArray w1 = state.getWeights().get(0);
+            Shape expected = new Shape(batch).addAll(innerWeights.get(0).getArray().getShape());
+            if (!w1.getShape().equals(expected)) {
+                throw new IllegalArgumentException(
+                        "the state's W1 has shape "
+                                + w1.getShape()
+                                + ", expected "
+                                + expected
+                                + " for this layer");
+            }
+            if (w1.getDataType() != x.getDataType()) {
+                throw new IllegalArgumentException(
+                        "the state is " + w1.getDataType() + " but the input is " + x.getDataType());
+            }
+        }
+    }
+
+    private static Parameter parameter(
+            String name, Parameter.Type type, Shape shape, Initializer init) {
+        return Parameter.builder()
+                .setName(name)
+                .setType(type)
+                .optShape(shape)
+                .optInitializer(init)
+                .build();
+    }
+
+    private Linear projection() {
+        Linear linear = Linear.builder().setUnits(config.getHiddenSize()).optBias(false).build();
+        linear.setInitializer(
+                new NormalInitializer((float) config.getInitializerRange()),
+                Parameter.Type.WEIGHT);
+        return linear;
+    }
+
+    /** PyTorch's default Conv1d init: U(±1/√fan_in), fan_in = kernel width (spec §2). */
+    private Conv1d depthwiseConv() {
+        int kernel = config.getConvKernel();
+        Conv1d conv =
+                Conv1d.builder()
+                        .setKernelShape(new Shape(kernel))
+                        .setFilters(config.getHiddenSize())
+                        .optGroups(config.getHiddenSize())
+                        .optBias(true)
+                        .build();
+        UniformInitializer init = new UniformInitializer((float) (1 / Math.sqrt(kernel)));
+        conv.setInitializer(init, Parameter.Type.WEIGHT);
+        conv.setInitializer(init, Parameter.Type.BIAS);
+        return conv;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    protected void beforeInitialize(Shape... inputShapes) {
+        super.beforeInitialize(inputShapes);
+        Shape s = inputShapes[0];
+        if (s.dimension() != 3 || s.get(2) != config.getHiddenSize()) {
+            throw new IllegalArgumentException(
+                    getClass().getSimpleName()
+                            + " expects input (B, T, C) with C = "
+                            + config.getHiddenSize()
+                            + ", got shape "
+                            + s);
+        }
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    protected void initializeChildBlocks(
+            NDManager manager, DataType dataType, Shape... inputShapes) {
+        Shape x = inputShapes[0];
+        for (Linear linear :
+                new Linear[] {
+                    queryProjection, keyProjection, valueProjection, outputProjection, gateProjection
+                }) {
+            if (linear != null) {
+                linear.initialize(manager, dataType, x);
+            }
+        }
+        if (queryConv != null) {
+            Shape channelsFirst = new Shape(x.get(0), x.get(2), x.get(1));
+            queryConv.initialize(manager, dataType, channelsFirst);
+            keyConv.initialize(manager, dataType, channelsFirst);
+        }
+        postNorm.initialize(manager, dataType, x);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        return new Shape[] {inputShapes[0]};
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    protected void saveMetadata(DataOutputStream os) throws IOException {
+        saveInputShapes(os);
+        os.writeUTF(config.toJson());
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void loadMetadata(byte loadVersion, DataInputStream is)
+            throws IOException, MalformedModelException {
+        if (loadVersion != VERSION) {
+            throw new MalformedModelException(
+                    "Unsupported encoding version of "
+                            + getClass().getSimpleName()
+                            + ": "
+                            + loadVersion
+                            + " (this build reads "
+                            + VERSION
+                            + ")");
+        }
+        readInputShapes(is);
+        TttConfig saved;
+        try {
+            saved = TttConfig.fromJson(is.readUTF());
+        } catch (IllegalArgumentException e) {
+            throw new MalformedModelException("corrupt TTT layer config: " + e.getMessage(), e);
+        }
+        if (!saved.equals(config)) {
+            throw new MalformedModelException(
+                    "the saved "
+                            + getClass().getSimpleName()
+                            + " has a different config (saved vs this block): "
+                            + saved.differences(config));
+        }
+    }
+
+    /** The three projected views of the input and the conv window after them. */
+    private static final class Projections {
+        final NDArray query;
+        final NDArray key;
+        final NDArray value;
+        final NDArray convWindow;
+
+        Projections(NDArray query, NDArray key, NDArray value, NDArray convWindow) {
+            this.query = query;
+            this.key = key;
+            this.value = value;
+            this.convWindow = convWindow;
+        }
+    }
+
+    /** The output of a chunk and the state after it. */
+    public static final class Output {
+        private final NDArray output;
+        private final TttState state;
+
+        Output(NDArray output, TttState state) {
+            this.output = output;
+            this.state = state;
+        }
+
+        /**
+         * Returns the layer output.
+         *
+         * @return {@code (B, T, C)}
+         */
+        public NDArray output() {
+            return output;
+        }
+
+        /**
+         * Returns the state after the chunk.
+         *
+         * @return the state
+         */
+        public TttState state() {
+            return state;
+        }
+    }
+
+    /**
+     * The builder shared by {@link TttLinear} and {@link TttMlp}.
+     *
+     * @param <T> the concrete builder
+     */
+    public abstract static class BaseBuilder<T extends BaseBuilder<T>> {
+        TttConfig config;
+        InnerForm form = InnerForm.DUAL;
+        boolean checkFinite = true;
+
+        /**
+         * Sets the configuration (required). Its {@code ttt_layer_type} must match the layer.
+         *
+         * @param config the config
+         * @return this builder
+         */
+        public T setConfig(TttConfig config) {
+            this.config = config;
+            return self();
+        }
+
+        /**
+         * Sets the form of full mini-batches; {@link InnerForm#DUAL} by default.
+         *
+         * @param form the form
+         * @return this builder
+         */
+        public T optForm(InnerForm form) {
+            this.form = form;
+            return self();
+        }
+
+        /**
+         * Sets whether each forward checks its input for NaN and infinities (true by default; a
+         * model may turn it off for layers whose input it has already checked).
+         *
+         * @param check whether to check
+         * @return this builder
+         */
+        public T optCheckFinite(boolean check) {
+            this.checkFinite = check;
+            return self();
+        }
+
+        /**
+         * Returns this builder.
+         *
+         * @return this
+         */
+        protected abstract T self();
+
+        void validate() {
+            if (config == null) {
+                throw new IllegalArgumentException("setConfig(TttConfig) is required");
+            }
+            if (form == null) {
+                throw new IllegalArgumentException("form must not be null");
+            }
+        }
+    }
+}

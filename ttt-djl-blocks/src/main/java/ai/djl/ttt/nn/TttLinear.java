@@ -1,0 +1,61 @@
+package ai.djl.ttt.nn;
+
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ttt.LayerType;
+import ai.djl.ttt.TttConfig;
+
+/**
+ * TTT-Linear: a {@link TttLayer} whose hidden state is a linear map per head, {@code f(x) = x +
+ * LN_h(x W1 + b1)} with {@code W1 (H, f, f)} and {@code b1 (H, 1, f)} (spec §1.4).
+ *
+ * <pre>{@code
+ * TttConfig config = TttConfig.builder().setHiddenSize(64).setNumAttentionHeads(4).build();
+ * TttLinear layer = TttLinear.builder().setConfig(config).build();
+ * layer.initialize(manager, DataType.FLOAT32, new Shape(2, 100, 64));
+ * NDArray y = layer.forward(new ParameterStore(manager, false), new NDList(x), false).head();
+ * }</pre>
+ */
+public final class TttLinear extends TttLayer {
+
+    private TttLinear(Builder builder) {
+        super(builder, LayerType.LINEAR, innerShapes(builder.config));
+    }
+
+    private static Shape[] innerShapes(TttConfig config) {
+        int heads = config.getNumAttentionHeads();
+        int f = config.getHeadDim();
+        return new Shape[] {new Shape(heads, f, f), new Shape(heads, 1, f)};
+    }
+
+    /**
+     * Creates a builder.
+     *
+     * @return a new builder
+     */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The builder of {@link TttLinear}. */
+    public static final class Builder extends BaseBuilder<Builder> {
+
+        Builder() {}
+
+        /** {@inheritDoc} */
+        @Override
+        protected Builder self() {
+            return this;
+        }
+
+        /**
+         * Builds the layer.
+         *
+         * @return the layer
+         * @throws IllegalArgumentException if the config is missing or is not TTT-Linear
+         */
+        public TttLinear build() {
+            validate();
+            return new TttLinear(this);
+        }
+    }
+}

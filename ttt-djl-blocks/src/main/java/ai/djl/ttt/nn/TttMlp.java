@@ -1,0 +1,63 @@
+package ai.djl.ttt.nn;
+
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ttt.LayerType;
+import ai.djl.ttt.TttConfig;
+
+/**
+ * TTT-MLP: a {@link TttLayer} whose hidden state is a two-layer MLP per head, {@code f(x) = x +
+ * LN_h(gelu_tanh(x W1 + b1) W2 + b2)} with hidden width {@code 4f}: {@code W1 (H, f, 4f)}, {@code
+ * b1 (H, 1, 4f)}, {@code W2 (H, 4f, f)}, {@code b2 (H, 1, f)} (spec §1.6).
+ *
+ * <p>The paper trains it with {@code ttt_base_lr = 0.1} ({@link TttConfig#paper}); the official
+ * default 1.0 is TTT-Linear's value.
+ */
+public final class TttMlp extends TttLayer {
+
+    private TttMlp(Builder builder) {
+        super(builder, LayerType.MLP, innerShapes(builder.config));
+    }
+
+    private static Shape[] innerShapes(TttConfig config) {
+        int heads = config.getNumAttentionHeads();
+        int f = config.getHeadDim();
+        return new Shape[] {
+            new Shape(heads, f, 4 * f),
+            new Shape(heads, 1, 4 * f),
+            new Shape(heads, 4 * f, f),
+            new Shape(heads, 1, f)
+        };
+    }
+
+    /**
+     * Creates a builder.
+     *
+     * @return a new builder
+     */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The builder of {@link TttMlp}. */
+    public static final class Builder extends BaseBuilder<Builder> {
+
+        Builder() {}
+
+        /** {@inheritDoc} */
+        @Override
+        protected Builder self() {
+            return this;
+        }
+
+        /**
+         * Builds the layer.
+         *
+         * @return the layer
+         * @throws IllegalArgumentException if the config is missing or is not TTT-MLP
+         */
+        public TttMlp build() {
+            validate();
+            return new TttMlp(this);
+        }
+    }
+}

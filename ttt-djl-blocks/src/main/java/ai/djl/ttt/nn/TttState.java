@@ -1,0 +1,185 @@
+package ai.djl.ttt.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ttt.nn.inner.FastWeights;
+
+import java.util.Arrays;
+
+/**
+ * The recurrent state of one TTT layer between calls: what a caller keeps to prefill a prompt in
+ * chunks and then decode one token at a time (spec §3). Its size does not grow with the sequence.
+ *
+ * <ul>
+ *   <li>{@code positions}: the absolute position of the next token, per batch row;
+ *   <li>the inner weights at the last mini-batch boundary and the learning-rate-weighted gradient
+ *       sum of the tokens read since ({@link FastWeights}), {@code (B, H, ·, ·)};
+ *   <li>the window of the shared-QK causal convolutions, {@code (B, C, k − 1)}, if the layer has
+ *       them.
+ * </ul>
+ *
+ * <p>A state is an immutable value: {@link TttLayer#prefill} returns a new one and leaves the old
+ * one valid. In DJL's {@code NDList} protocol it travels as {@link #toNDList}: {@code [positions
+ * (B) int64, W1, b1[, W2, b2], gW1, gb1[, gW2, gb2][, window]]}; a fresh state is just {@code
+ * [positions]} (all zero).
+ */
+public final class TttState implements AutoCloseable {
+
+    private final long[] positions;
+    private final FastWeights weights;
+    private final NDArray convWindow;
+
+    TttState(long[] positions, FastWeights weights, NDArray convWindow) {
+        this.positions = positions.clone();
+        this.weights = weights;
+        this.convWindow = convWindow;
+    }
+
+    /**
+     * Returns the state before the first token: the layer's learned initial weights, position 0.
+     *
+     * @param batchSize B
+     * @return the fresh state
+     */
+    public static TttState start(int batchSize) {
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
+        }
+        return new TttState(new long[batchSize], null, null);
+    }
+
+    /**
+     * Rebuilds a state from its {@link #toNDList} form.
+     *
+     * @param list the arrays
+     * @param innerTensorCount the number of inner weight tensors of the layer (2 for TTT-Linear, 4
+     *     for TTT-MLP)
+     * @param hasConvWindow whether the layer has shared-QK convolutions
+     * @return the state
+     * @throws IllegalArgumentException if the list does not have the layout of such a layer's state
+     */
+    public static TttState fromNDList(NDList list, int innerTensorCount, boolean hasConvWindow) {
+        if (list.isEmpty() || list.get(0).getDataType() != DataType.INT64) {
+            throw new IllegalArgumentException(
+                    "a TTT state starts with the positions, an int64 array (B); got "
+                            + (list.isEmpty() ? "nothing" : list.get(0).getDataType()));
+        }
+        long[] positions = list.get(0).toLongArray();
+        if (list.size() == 1) {
+            if (Arrays.stream(positions).anyMatch(p -> p != 0)) {
+                throw new IllegalArgumentException(
+                        "a state without inner weights must be at position 0, got positions "
+                                + Arrays.toString(positions));
+            }
+            return new TttState(positions, null, null);
+        }
+        int expected = 1 + 2 * innerTensorCount + (hasConvWindow ? 1 : 0);
+        if (list.size() != expected) {
+            throw new IllegalArgumentException(
+                    "expected a TTT state of "
+                            + expected
+                            + " arrays (positions, "
+                            + innerTensorCount
+                            + " inner weights, "
+                            + innerTensorCount
+                            + " pending gradients"
+                            + (hasConvWindow ? ", conv window" : "")
+                            + "), got "
+                            + list.size());
+        }
+        NDArray[] weights = new NDArray[innerTensorCount];
+        NDArray[] gradients = new NDArray[innerTensorCount];
+        for (int i = 0; i < innerTensorCount; i++) {
+            weights[i] = list.get(1 + i);
+            gradients[i] = list.get(1 + innerTensorCount + i);
+        }
+        NDArray window = hasConvWindow ? list.get(expected - 1) : null;
+        return new TttState(positions, new FastWeights(weights, gradients), window);
+    }
+
+    /**
+     * Returns the state as arrays, for DJL's {@code NDList} in and out of a {@code Predictor}.
+     *
+     * @param manager the manager of the positions array (and of zero gradients at a boundary)
+     * @return the arrays; see the class documentation for the layout
+     */
+    public NDList toNDList(NDManager manager) {
+        NDList list = new NDList(manager.create(positions));
+        if (weights == null) {
+            return list;
+        }
+        for (NDArray w : weights.weights()) {
+            list.add(w);
+        }
+        for (int i = 0; i < 2 * weights.depth(); i++) {
+            list.add(
+                    weights.hasPendingGradients()
+                            ? weights.pendingGradients().get(i)
+                            : weights.get(i).zerosLike());
+        }
+        if (convWindow != null) {
+            list.add(convWindow);
+        }
+        return list;
+    }
+
+    /**
+     * Returns B, the number of sequences.
+     *
+     * @return the batch size
+     */
+    public int getBatchSize() {
+        return positions.length;
+    }
+
+    /**
+     * Returns the absolute position of the next token of each row.
+     *
+     * @return a copy of the positions
+     */
+    public long[] getPositions() {
+        return positions.clone();
+    }
+
+    /**
+     * Returns whether every row is at the same position (required to feed more than one token).
+     *
+     * @return true if the positions are equal
+     */
+    public boolean isAligned() {
+        return Arrays.stream(positions).allMatch(p -> p == positions[0]);
+    }
+
+    /**
+     * Returns the inner weights and pending gradients.
+     *
+     * @return the fast weights, or {@code null} for a fresh state (the layer's initial weights)
+     */
+    public FastWeights getWeights() {
+        return weights;
+    }
+
+    /**
+     * Returns the window of the shared-QK convolutions.
+     *
+     * @return {@code (B, C, k − 1)}, or {@code null} (fresh state, or no convolutions)
+     */
+    public NDArray getConvWindow() {
+        return convWindow;
+    }
+
+    /** Closes the arrays of this state. */
+    @Override
+    public void close() {
+        if (weights != null) {
+            for (NDArray a : weights.arrays()) {
+                a.close();
+            }
+        }
+        if (convWindow != null) {
+            convWindow.close();
+        }
+    }
+}

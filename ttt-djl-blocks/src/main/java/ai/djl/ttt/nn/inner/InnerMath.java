@@ -1,0 +1,122 @@
+package ai.djl.ttt.nn.inner;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * The element-wise pieces of the inner loop, exactly as the official {@code ttt.py} computes them:
+ * the per-head LayerNorm of the reconstruction, the closed-form gradient of its L2 loss, and the
+ * tanh-approximated GELU with its derivative.
+ *
+ * <p>All functions reduce over the last axis (the head dimension f) and broadcast the per-head
+ * parameters, so they work on any layout whose last axis is f: {@code (B, H, b, f)} inside the
+ * scan and {@code (B, T, H, f)} around it. Data operands come first so that results belong to the
+ * data's {@code NDManager}, never to a parameter's.
+ */
+public final class InnerMath {
+
+    /** Epsilon of the per-head {@code ttt_norm} (hard-coded 1e-6 in {@code ttt.py}, spec §0). */
+    public static final double TTT_NORM_EPS = 1e-6;
+
+    /** √(2/π), the tanh-GELU constant used by {@code F.gelu(approximate="tanh")}. */
+    private static final double SQRT_2_OVER_PI = 0.7978845608028654;
+
+    /** The constants of the official hand-written {@code gelu_bwd} (ttt.py 509–512, spec §1.6). */
+    private static final double GELU_BWD_C = 0.79788456;
+
+    private static final double GELU_BWD_C3 = 0.1070322243;
+    private static final double GELU_CUBIC = 0.044715;
+
+    private InnerMath() {}
+
+    /**
+     * The per-head LayerNorm {@code LN_h(z) = γ_h ⊙ (z − μ)/sqrt(var + ε) + β_h} over the last
+     * axis, with the biased variance (spec §0; {@code ln_fwd}, ttt.py 461–475).
+     *
+     * @param z the activations, last axis f
+     * @param gamma the scale, broadcastable to {@code z} (e.g. {@code (H, 1, f)} or {@code (H, f)})
+     * @param beta the shift, same shape as {@code gamma}
+     * @return {@code LN_h(z)}, shape of {@code z}
+     */
+    public static NDArray layerNorm(NDArray z, NDArray gamma, NDArray beta) {
+        return normalize(z).normalized.mul(gamma).add(beta);
+    }
+
+    /**
+     * The gradient with respect to {@code Z} of the inner loss {@code ℓ = ½ ‖LN_h(Z) − target‖²}
+     * (sum over f, per token), in the closed form of the official {@code ln_fused_l2_bwd} (spec
+     * §1.3):
+     *
+     * <pre>
+     * x̂ = (Z − μ)/σ,  gy = γ x̂ + β − target,  gx̂ = gy γ
+     * G = (f·gx̂ − Σ gx̂ − x̂ Σ(gx̂ x̂)) / (f σ)
+     * </pre>
+     *
+     * Built from ordinary differentiable ops, so the outer loop trains through it with first-order
+     * autograd only.
+     *
+     * @param z the pre-norm output of the inner model on the training view, last axis f
+     * @param target the self-supervised target {@code XV − XK}, shape of {@code z}
+     * @param gamma the {@code ttt_norm} scale, broadcastable to {@code z}
+     * @param beta the {@code ttt_norm} shift, broadcastable to {@code z}
+     * @return {@code G = dℓ/dZ}, shape of {@code z}
+     */
+    public static NDArray layerNormL2Backward(
+            NDArray z, NDArray target, NDArray gamma, NDArray beta) {
+        long f = z.getShape().getLastDimension();
+        int last = z.getShape().dimension() - 1;
+        Normalized n = normalize(z);
+        NDArray gradOutput = n.normalized.mul(gamma).add(beta).sub(target);
+        NDArray gradNormalized = gradOutput.mul(gamma);
+        return gradNormalized
+                .mul(f)
+                .sub(gradNormalized.sum(new int[] {last}, true))
+                .sub(n.normalized.mul(gradNormalized.mul(n.normalized).sum(new int[] {last}, true)))
+                .div(n.std.mul(f));
+    }
+
+    /**
+     * The tanh approximation of GELU, {@code 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))}, as {@code
+     * F.gelu(approximate="tanh")} (TTT-MLP's inner activation and the output gate). DJL's {@code
+     * Activation.gelu} is the exact erf form, which differs by up to 1e-3.
+     *
+     * @param x the input
+     * @return {@code gelu_tanh(x)}
+     */
+    public static NDArray geluTanh(NDArray x) {
+        NDArray inner = x.mul(x).mul(GELU_CUBIC).add(1).mul(x).mul(SQRT_2_OVER_PI);
+        return inner.tanh().add(1).mul(x).mul(0.5);
+    }
+
+    /**
+     * The derivative of {@link #geluTanh}, with the constants of the official {@code gelu_bwd}
+     * (spec §1.6): {@code t = tanh(0.79788456 x (1 + 0.044715 x²))}, {@code gelu'(x) = 0.5 x (1 −
+     * t²)(0.79788456 + 0.1070322243 x²) + 0.5 (1 + t)}.
+     *
+     * @param x the pre-activation
+     * @return {@code gelu_tanh'(x)}
+     */
+    public static NDArray geluTanhDerivative(NDArray x) {
+        NDArray xSquared = x.mul(x);
+        NDArray t = xSquared.mul(GELU_CUBIC).add(1).mul(x).mul(GELU_BWD_C).tanh();
+        NDArray slope = t.mul(t).neg().add(1).mul(xSquared.mul(GELU_BWD_C3).add(GELU_BWD_C));
+        return slope.mul(x).mul(0.5).add(t.add(1).mul(0.5));
+    }
+
+    private static Normalized normalize(NDArray z) {
+        int[] last = {z.getShape().dimension() - 1};
+        NDArray centered = z.sub(z.mean(last, true));
+        NDArray std = centered.mul(centered).mean(last, true).add(TTT_NORM_EPS).sqrt();
+        return new Normalized(centered.div(std), std);
+    }
+
+    /** {@code x̂ = (z − μ)/σ} and {@code σ = sqrt(var + ε)}. */
+    private static final class Normalized {
+        final NDArray normalized;
+        final NDArray std;
+
+        Normalized(NDArray normalized, NDArray std) {
+            this.normalized = normalized;
+            this.std = std;
+        }
+    }
+}

@@ -1,0 +1,36 @@
+package ai.djl.ttt.io;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/** Our layers against tensors produced by the official ttt.py (spec §1; fixtures README). */
+class OfficialParityTest {
+
+    static Path fixture(String name) {
+        return Path.of("src/test/resources/ttt-reference", name);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"ttt_linear_layer_T64", "ttt_mlp_layer_T64"})
+    void layerOutputMatchesOfficialCode(String caseName) throws Exception {
+        try (NDManager manager = NDManager.newBaseManager();
+                ReferenceCase c = ReferenceCase.load(manager, fixture(caseName))) {
+            List<ParityCheck.Result> results = ParityCheck.run(manager, c);
+            assertEquals(List.of("output", "output_f64"), c.getOutputs());
+            for (ParityCheck.Result r : results) {
+                System.out.printf("%s %s %.3e%n", caseName, r.getOutput(), r.getRelativeError());
+                assertTrue(
+                        r.getRelativeError() <= 1e-5,
+                        caseName + " " + r.getOutput() + " rel err " + r.getRelativeError());
+            }
+        }
+    }
+}
