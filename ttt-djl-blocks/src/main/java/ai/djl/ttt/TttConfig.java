@@ -8,7 +8,6 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import com.google.gson.JsonPrimitive;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -27,8 +26,8 @@ import java.util.Set;
  * §6).
  *
  * <p>The defaults are the official code's defaults, which are the <em>Transformer backbone</em>
- * variant of the paper (no pre-conv, separate Q/K projections, no gate). The paper's own models
- * use the <em>Mamba backbone</em>: see {@link Builder#mambaBackbone()} and {@link #paper(String,
+ * variant of the paper (no pre-conv, separate Q/K projections, no gate). The paper's own models use
+ * the <em>Mamba backbone</em>: see {@link Builder#mambaBackbone()} and {@link #paper(String,
  * LayerType)}.
  *
  * <p>A config reads and writes the official {@code config.json} keys ({@link #fromJson(String)},
@@ -45,17 +44,67 @@ public final class TttConfig {
     public static final List<String> PRESETS = List.of("125m", "350m", "760m", "1b");
 
     /**
-     * Keys that HuggingFace adds to every {@code config.json}; they describe the file, not the
-     * computation, so they are accepted and ignored.
+     * Keys of HuggingFace's {@code PretrainedConfig} that describe the file, the tokenizer or
+     * HuggingFace's own generation defaults, not the computation of a TTT model: accepted in a
+     * {@code config.json} (as {@code TTTConfig.to_dict()} writes them) and ignored.
      */
     private static final Set<String> IGNORED_KEYS =
             Set.of(
+                    "_attn_implementation_internal",
+                    "_commit_hash",
                     "_name_or_path",
+                    "add_cross_attention",
                     "architectures",
                     "auto_map",
+                    "bad_words_ids",
+                    "begin_suppress_tokens",
+                    "chunk_size_feed_forward",
+                    "cross_attention_hidden_size",
+                    "decoder_start_token_id",
+                    "diversity_penalty",
+                    "do_sample",
+                    "early_stopping",
+                    "encoder_no_repeat_ngram_size",
+                    "exponential_decay_length_penalty",
+                    "finetuning_task",
+                    "forced_bos_token_id",
+                    "forced_eos_token_id",
+                    "id2label",
+                    "is_decoder",
+                    "is_encoder_decoder",
+                    "label2id",
+                    "length_penalty",
+                    "max_length",
+                    "min_length",
                     "model_type",
+                    "no_repeat_ngram_size",
+                    "num_beam_groups",
+                    "num_beams",
+                    "num_return_sequences",
+                    "output_attentions",
+                    "output_hidden_states",
+                    "output_scores",
+                    "prefix",
+                    "problem_type",
+                    "pruned_heads",
+                    "remove_invalid_values",
+                    "repetition_penalty",
+                    "return_dict",
+                    "return_dict_in_generate",
+                    "sep_token_id",
+                    "suppress_tokens",
+                    "task_specific_params",
+                    "temperature",
+                    "tf_legacy_loss",
+                    "tie_encoder_decoder",
+                    "tokenizer_class",
+                    "top_k",
+                    "top_p",
                     "torch_dtype",
-                    "transformers_version");
+                    "torchscript",
+                    "transformers_version",
+                    "typical_p",
+                    "use_bfloat16");
 
     private static final Gson GSON =
             new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create();
@@ -157,7 +206,8 @@ public final class TttConfig {
 
     /**
      * Returns an official size preset with every other field at its official default (Transformer
-     * backbone, TTT-Linear, base lr 1.0), exactly as {@code TTTConfig(**TTT_STANDARD_CONFIGS[name])}.
+     * backbone, TTT-Linear, base lr 1.0), exactly as {@code
+     * TTTConfig(**TTT_STANDARD_CONFIGS[name])}.
      *
      * @param name one of {@link #PRESETS}
      * @return the config
@@ -858,8 +908,7 @@ public final class TttConfig {
         int asInt(JsonElement v) {
             double d = asDouble(v);
             if (d != Math.rint(d) || Math.abs(d) > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException(
-                        officialName + " must be an integer, got " + v);
+                throw new IllegalArgumentException(officialName + " must be an integer, got " + v);
             }
             return (int) d;
         }

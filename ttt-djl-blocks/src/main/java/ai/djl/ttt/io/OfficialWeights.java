@@ -10,7 +10,6 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.ttt.TttConfig;
 import ai.djl.ttt.nn.TttLayer;
-
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -65,8 +64,8 @@ public final class OfficialWeights {
     }
 
     /**
-     * Builds a layer from an official {@code config.json} and loads its parameters from an
-     * official state dict file.
+     * Builds a layer from an official {@code config.json} and loads its parameters from an official
+     * state dict file.
      *
      * @param configJson the config (plain, or under {@code "ttt_config"})
      * @param tensors a {@code .safetensors} or {@code .npz} file
@@ -90,8 +89,8 @@ public final class OfficialWeights {
     }
 
     /**
-     * Builds a layer for a config and loads its parameters from a state dict (strictly, see
-     * {@link #load}).
+     * Builds a layer for a config and loads its parameters from a state dict (strictly, see {@link
+     * #load}).
      *
      * @param config the layer's config
      * @param dict the layer's own tensors (prefix already removed)
@@ -103,9 +102,7 @@ public final class OfficialWeights {
             TttConfig config, StateDict dict, NDManager manager, DataType dataType) {
         TttLayer layer = TttLayer.fromConfig(config);
         layer.initialize(
-                manager,
-                dataType,
-                new Shape(1, config.getMiniBatchSize(), config.getHiddenSize()));
+                manager, dataType, new Shape(1, config.getMiniBatchSize(), config.getHiddenSize()));
         load(layer, dict);
         return layer;
     }

@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.ParameterStore;
 import ai.djl.ttt.nn.TttLayer;
-
 import java.util.ArrayList;
 import java.util.List;
 
@@ -14,8 +13,8 @@ import java.util.List;
  * Runs our implementation on a {@link ReferenceCase} and measures how far each output is from the
  * official one: {@code ‖ours − reference‖ / ‖reference‖}.
  *
- * <p>Outputs named {@code *_f64} come from the official code run in float64; they are compared
- * with our run in float64 (with the same parameters, upcast), the others with our float32 run.
+ * <p>Outputs named {@code *_f64} come from the official code run in float64; they are compared with
+ * our run in float64 (with the same parameters, upcast), the others with our float32 run.
  */
 public final class ParityCheck {
 
@@ -44,8 +43,7 @@ public final class ParityCheck {
                 TttLayer layer =
                         OfficialWeights.loadLayer(
                                 referenceCase.getConfig(), referenceCase.parameters(), sub, type);
-                NDArray input =
-                        referenceCase.tensors().get("hidden_states").toType(type, true);
+                NDArray input = referenceCase.tensors().get("hidden_states").toType(type, true);
                 input.attach(sub);
                 NDArray ours =
                         layer.forward(new ParameterStore(sub, false), new NDList(input), false)

@@ -4,7 +4,6 @@ import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -23,8 +22,7 @@ import java.util.function.Predicate;
  * <p>The tensors belong to a sub-manager that {@link #close()} releases; views made with {@link
  * #withPrefix} and {@link #filter} share it and need no closing of their own.
  *
- * <p>Limits of DJL 0.35.1's decoder: a file must be under 2 GB and numpy arrays must be in C
- * order.
+ * <p>Limits of DJL 0.35.1's decoder: a file must be under 2 GB and numpy arrays must be in C order.
  */
 public final class StateDict implements AutoCloseable {
 
@@ -90,8 +88,8 @@ public final class StateDict implements AutoCloseable {
     }
 
     /**
-     * Returns the tensors whose name starts with {@code prefix}, with the prefix removed: the
-     * state dict of one sub-module, e.g. {@code withPrefix("model.layers.0.seq_modeling_block.")}.
+     * Returns the tensors whose name starts with {@code prefix}, with the prefix removed: the state
+     * dict of one sub-module, e.g. {@code withPrefix("model.layers.0.seq_modeling_block.")}.
      *
      * @param prefix the prefix ("" for all)
      * @return a view sharing the arrays

@@ -7,9 +7,9 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.convolutional.Conv1d;
 
 /**
- * A causal depthwise convolution over time that can be run in chunks: the output at step {@code
- * t} is {@code bias[c] + Σ_i w[c,0,i] · x[t−k+1+i, c]}, where inputs before the start of the
- * sequence are zero (spec §1.2.1; the official {@code Conv1d(padding=k−1)(x)[..., :T]}).
+ * A causal depthwise convolution over time that can be run in chunks: the output at step {@code t}
+ * is {@code bias[c] + Σ_i w[c,0,i] · x[t−k+1+i, c]}, where inputs before the start of the sequence
+ * are zero (spec §1.2.1; the official {@code Conv1d(padding=k−1)(x)[..., :T]}).
  *
  * <p>Instead of zero padding, a chunk is left-padded with the last {@code k − 1} inputs of the
  * previous chunk (its <em>window</em>), so prefill, chunked prefill and token-by-token decode give
@@ -35,7 +35,9 @@ public final class CausalConv {
         }
         if (window == null) {
             Shape s = channelsFirst.getShape();
-            window = x.getManager().zeros(new Shape(s.get(0), s.get(1), kernel - 1), x.getDataType());
+            window =
+                    x.getManager()
+                            .zeros(new Shape(s.get(0), s.get(1), kernel - 1), x.getDataType());
         }
         return NDArrays.concat(new NDList(window, channelsFirst), 2);
     }
@@ -51,13 +53,7 @@ public final class CausalConv {
     public static NDArray apply(NDArray padded, NDArray weight, NDArray bias) {
         int channels = Math.toIntExact(padded.getShape().get(1));
         return Conv1d.conv1d(
-                        padded,
-                        weight,
-                        bias,
-                        new Shape(1),
-                        new Shape(0),
-                        new Shape(1),
-                        channels)
+                        padded, weight, bias, new Shape(1), new Shape(0), new Shape(1), channels)
                 .head()
                 .transpose(0, 2, 1);
     }

@@ -26,7 +26,6 @@ import ai.djl.ttt.nn.inner.InnerModel;
 import ai.djl.ttt.nn.inner.Rope;
 import ai.djl.ttt.nn.inner.Scan;
 import ai.djl.util.PairList;
-
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -61,9 +60,9 @@ import java.util.List;
  * with results equal to one forward over the whole sequence.
  *
  * <p>Parameters and their initialisation follow the official {@code TTTBase} (spec §1.1): {@code
- * learnable_token_idx (b)}, {@code learnable_ttt_lr_weight (H, 1, C)}, {@code
- * learnable_ttt_lr_bias (H, 1)}, {@code ttt_norm_weight, ttt_norm_bias (H, f)}, the inner weights,
- * the {@code q/k/v/o/g_proj} linears, the {@code conv_q/conv_k} convolutions and {@code post_norm}.
+ * learnable_token_idx (b)}, {@code learnable_ttt_lr_weight (H, 1, C)}, {@code learnable_ttt_lr_bias
+ * (H, 1)}, {@code ttt_norm_weight, ttt_norm_bias (H, f)}, the inner weights, the {@code
+ * q/k/v/o/g_proj} linears, the {@code conv_q/conv_k} convolutions and {@code post_norm}.
  */
 public abstract class TttLayer extends AbstractBlock {
 
@@ -184,8 +183,7 @@ public abstract class TttLayer extends AbstractBlock {
         gateProjection = config.isUseGate() ? addChildBlock("g_proj", projection()) : null;
         postNorm =
                 addChildBlock(
-                        "post_norm",
-                        LayerNorm.builder().axis(2).optEpsilon(POST_NORM_EPS).build());
+                        "post_norm", LayerNorm.builder().axis(2).optEpsilon(POST_NORM_EPS).build());
     }
 
     /**
@@ -408,8 +406,7 @@ public abstract class TttLayer extends AbstractBlock {
             return new NDList(run(parameterStore, x, null, form, training, false).output());
         }
         TttState state =
-                TttState.fromNDList(
-                        inputs.subNDList(1), innerWeights.size(), config.isShareQk());
+                TttState.fromNDList(inputs.subNDList(1), innerWeights.size(), config.isShareQk());
         Output out = run(parameterStore, x, state, form, training, true);
         NDList result = new NDList(out.output());
         result.addAll(out.state().toNDList(x.getManager()));
@@ -530,8 +527,7 @@ public abstract class TttLayer extends AbstractBlock {
         int heads = config.getNumAttentionHeads();
         NDArray logits =
                 Linear.linear(x, weight.reshape(heads, -1), bias.reshape(heads)).head(); // (B,T,H)
-        return Activation.sigmoid(logits)
-                .mul(config.getTttBaseLr() / config.getHeadDim());
+        return Activation.sigmoid(logits).mul(config.getTttBaseLr() / config.getHeadDim());
     }
 
     /** {@code tok_i = max(1/(i+1) + learnable_token_idx_i, 0)}, {@code (b)} (spec §1.2.6). */
@@ -542,11 +538,7 @@ public abstract class TttLayer extends AbstractBlock {
             base[i] = 1f / (i + 1);
         }
         NDArray learnable = value(ps, learnableTokenIdx, x, training);
-        return x.getManager()
-                .create(base)
-                .toType(x.getDataType(), false)
-                .add(learnable)
-                .maximum(0);
+        return x.getManager().create(base).toType(x.getDataType(), false).add(learnable).maximum(0);
     }
 
     /** The state's inner weights, or the learned initial weights tiled over the batch. */
@@ -566,8 +558,8 @@ public abstract class TttLayer extends AbstractBlock {
 
     /**
      * The state after the chunk. Arrays it shares with the caller's state get a new handle, and
-     * arrays that still view the parameters are copied, so that the returned state stays valid
-     * when the caller closes the old state or an optimizer updates the parameters.
+     * arrays that still view the parameters are copied, so that the returned state stays valid when
+     * the caller closes the old state or an optimizer updates the parameters.
      */
     private TttState nextState(
             TttState before, int length, FastWeights weights, NDArray window, FastWeights initial) {
@@ -665,9 +657,16 @@ public abstract class TttLayer extends AbstractBlock {
                             + x.getDataType()
                             + "; convert one of them");
         }
-        if (checkFinite && (x.isNaN().any().getBoolean() || x.isInfinite().any().getBoolean())) {
-            throw new IllegalArgumentException(
-                    name + " input " + s + " contains NaN or infinite values");
+        if (checkFinite) {
+            try (NDArray nan = x.isNaN();
+                    NDArray anyNan = nan.any();
+                    NDArray inf = x.isInfinite();
+                    NDArray anyInf = inf.any()) {
+                if (anyNan.getBoolean() || anyInf.getBoolean()) {
+                    throw new IllegalArgumentException(
+                            name + " input " + s + " contains NaN or infinite values");
+                }
+            }
         }
     }
 
@@ -701,7 +700,10 @@ public abstract class TttLayer extends AbstractBlock {
             }
             if (w1.getDataType() != x.getDataType()) {
                 throw new IllegalArgumentException(
-                        "the state is " + w1.getDataType() + " but the input is " + x.getDataType());
+                        "the state is "
+                                + w1.getDataType()
+                                + " but the input is "
+                                + x.getDataType());
             }
         }
     }
@@ -719,8 +721,7 @@ public abstract class TttLayer extends AbstractBlock {
     private Linear projection() {
         Linear linear = Linear.builder().setUnits(config.getHiddenSize()).optBias(false).build();
         linear.setInitializer(
-                new NormalInitializer((float) config.getInitializerRange()),
-                Parameter.Type.WEIGHT);
+                new NormalInitializer((float) config.getInitializerRange()), Parameter.Type.WEIGHT);
         return linear;
     }
 
@@ -762,7 +763,11 @@ public abstract class TttLayer extends AbstractBlock {
         Shape x = inputShapes[0];
         for (Linear linear :
                 new Linear[] {
-                    queryProjection, keyProjection, valueProjection, outputProjection, gateProjection
+                    queryProjection,
+                    keyProjection,
+                    valueProjection,
+                    outputProjection,
+                    gateProjection
                 }) {
             if (linear != null) {
                 linear.initialize(manager, dataType, x);

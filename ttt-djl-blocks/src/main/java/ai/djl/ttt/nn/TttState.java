@@ -1,12 +1,14 @@
 package ai.djl.ttt.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ttt.nn.inner.FastWeights;
-
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * The recurrent state of one TTT layer between calls: what a caller keeps to prefill a prompt in
@@ -48,6 +50,57 @@ public final class TttState implements AutoCloseable {
             throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
         }
         return new TttState(new long[batchSize], null, null);
+    }
+
+    /**
+     * Stacks the states of separate sequences into one batch, for instance prompts prefilled one by
+     * one and then decoded together; the rows keep their own positions.
+     *
+     * @param states states of the same layer, each after at least one token
+     * @return the batch state (new arrays; the inputs stay valid)
+     * @throws IllegalArgumentException if a state is fresh or the states' layouts differ
+     */
+    public static TttState concat(List<TttState> states) {
+        if (states.isEmpty()) {
+            throw new IllegalArgumentException("nothing to concatenate");
+        }
+        List<NDList> lists = new ArrayList<>();
+        for (TttState state : states) {
+            if (state.weights == null) {
+                throw new IllegalArgumentException(
+                        "a fresh state has no arrays to concatenate: prefill each sequence first,"
+                                + " or start the whole batch with TttState.start(B)");
+            }
+            lists.add(state.toNDList(state.weights.get(0).getManager()));
+        }
+        int size = lists.get(0).size();
+        NDList merged = new NDList();
+        for (int i = 0; i < size; i++) {
+            NDList column = new NDList();
+            for (NDList list : lists) {
+                if (list.size() != size) {
+                    throw new IllegalArgumentException(
+                            "states of different layers: "
+                                    + size
+                                    + " vs "
+                                    + list.size()
+                                    + " arrays");
+                }
+                column.add(list.get(i));
+            }
+            merged.add(NDArrays.concat(column, 0));
+        }
+        int inner = states.get(0).weights.depth() * 2;
+        for (int s = 0; s < states.size(); s++) {
+            // close what toNDList created: the positions and zero gradients
+            lists.get(s).get(0).close();
+            if (!states.get(s).weights.hasPendingGradients()) {
+                for (int i = 1 + inner; i < 1 + 2 * inner; i++) {
+                    lists.get(s).get(i).close();
+                }
+            }
+        }
+        return fromNDList(merged, inner, states.get(0).convWindow != null);
     }
 
     /**

@@ -1,7 +1,6 @@
 package ai.djl.ttt.nn.inner;
 
 import ai.djl.ndarray.NDArray;
-
 import java.util.Arrays;
 import java.util.List;
 

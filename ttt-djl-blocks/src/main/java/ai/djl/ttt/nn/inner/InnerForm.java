@@ -4,9 +4,8 @@ package ai.djl.ttt.nn.inner;
  * How the inner loop computes a mini-batch. Both give the same numbers; they differ in cost.
  *
  * <ul>
- *   <li>{@link #DUAL}: a few matrix products per mini-batch, never materialising per-token
- *       weights; the paper's hardware-efficient form for prefill and training (paper §2.5, spec
- *       §1.4).
+ *   <li>{@link #DUAL}: a few matrix products per mini-batch, never materialising per-token weights;
+ *       the paper's hardware-efficient form for prefill and training (paper §2.5, spec §1.4).
  *   <li>{@link #PRIMAL}: each token's weights {@code W̄_n} are materialised, {@code (b, f, f)} per
  *       head; the recurrent form, cheapest for one token at a time (spec §1.5).
  * </ul>

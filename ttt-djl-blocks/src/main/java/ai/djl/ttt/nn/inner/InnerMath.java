@@ -8,9 +8,9 @@ import ai.djl.ndarray.NDArray;
  * tanh-approximated GELU with its derivative.
  *
  * <p>All functions reduce over the last axis (the head dimension f) and broadcast the per-head
- * parameters, so they work on any layout whose last axis is f: {@code (B, H, b, f)} inside the
- * scan and {@code (B, T, H, f)} around it. Data operands come first so that results belong to the
- * data's {@code NDManager}, never to a parameter's.
+ * parameters, so they work on any layout whose last axis is f: {@code (B, H, b, f)} inside the scan
+ * and {@code (B, T, H, f)} around it. Data operands come first so that results belong to the data's
+ * {@code NDManager}, never to a parameter's.
  */
 public final class InnerMath {
 

@@ -39,8 +39,8 @@ public final class InnerModel {
     }
 
     /**
-     * One mini-batch in the dual form: the outputs of all {@code k} tokens with a handful of
-     * matrix products, without materialising the per-token weights (spec §1.4, §1.6):
+     * One mini-batch in the dual form: the outputs of all {@code k} tokens with a handful of matrix
+     * products, without materialising the per-token weights (spec §1.4, §1.6):
      *
      * <pre>
      * Z̄_l  = X̄_l W_l + b_l − (tril(E) ⊙ (X̄_l X_lᵀ + 1)) G_l      (X̄_0 = XQ, X̄_1 = gelu(Z̄_0))
@@ -67,8 +67,7 @@ public final class InnerModel {
             NDArray mixing =
                     l == 0
                             ? batch.queryKeyEta
-                            : batch.trilEta.mul(
-                                    testInput.matMul(transpose(view.inputs[l])).add(1));
+                            : batch.trilEta.mul(testInput.matMul(transpose(view.inputs[l])).add(1));
             output =
                     testInput
                             .matMul(state.weight(l))
@@ -141,8 +140,8 @@ public final class InnerModel {
     }
 
     /**
-     * The forward of the training view through the inner model and the gradient of the inner
-     * loss with respect to every dense layer's output (spec §1.3, §1.6).
+     * The forward of the training view through the inner model and the gradient of the inner loss
+     * with respect to every dense layer's output (spec §1.3, §1.6).
      */
     private TrainingView trainingView(FastWeights state, NDArray key, NDArray target) {
         NDArray[] inputs = new NDArray[depth];

@@ -55,8 +55,8 @@ public final class MiniBatch {
      * @param trilEta {@code tril(E)} with {@code E[i,j] = tok_i · lr_j}, {@code (B, H, k, k)}
      * @param queryKeyEta {@code tril(E) ⊙ (XQ XKᵀ + 1)}, the first dense layer's mixing matrix
      *     {@code (B, H, k, k)}
-     * @param updateRate per-key step of the end-of-segment update {@code (B, H, k, 1)}: the last row
-     *     of E ({@code tok_{k−1} · lr_j}) when the segment completes the mini-batch, otherwise
+     * @param updateRate per-key step of the end-of-segment update {@code (B, H, k, 1)}: the last
+     *     row of E ({@code tok_{k−1} · lr_j}) when the segment completes the mini-batch, otherwise
      *     {@code lr_j} (the gradients are then kept pending)
      * @param completes whether the segment ends on a mini-batch boundary
      * @return the mini-batch

@@ -33,8 +33,8 @@ public final class Rope {
      * @param headDim f (even)
      * @param miniBatchSize b: positions are taken modulo b
      * @param theta the RoPE base θ
-     * @return {@code {cos, sin}}, each {@code (starts.length, T, 1, f)}; {@code sin} carries the sign
-     *     of each channel's term
+     * @return {@code {cos, sin}}, each {@code (starts.length, T, 1, f)}; {@code sin} carries the
+     *     sign of each channel's term
      */
     public static NDArray[] tables(
             NDManager manager,

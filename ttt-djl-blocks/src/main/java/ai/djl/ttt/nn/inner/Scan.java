@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
-
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -19,8 +18,8 @@ import java.util.List;
  * mini-batch boundaries (multiples of {@code b}) into at most three groups:
  *
  * <ol>
- *   <li>a head that finishes the mini-batch the state is in (only when {@code s mod b ≠ 0}),
- *       always in the primal form because it continues pending gradients;
+ *   <li>a head that finishes the mini-batch the state is in (only when {@code s mod b ≠ 0}), always
+ *       in the primal form because it continues pending gradients;
  *   <li>{@code n} full mini-batches;
  *   <li>a tail of {@code r < b} tokens that starts a mini-batch and leaves its gradients pending.
  * </ol>
@@ -176,8 +175,7 @@ public final class Scan {
                 trilEta = eta.mul(causalMask(k));
                 queryKeyEta = trilEta.mul(query.matMul(key.transpose(0, 1, 2, 4, 3)).add(1));
                 // the end-of-mini-batch update uses the last ROW of E (spec §14.2)
-                updateRate =
-                        completes ? learningRate.mul(tokenFactor.get(k - 1)) : learningRate;
+                updateRate = completes ? learningRate.mul(tokenFactor.get(k - 1)) : learningRate;
             }
             List<NDArray> steps = new ArrayList<>();
             for (int m = 0; m < count; m++) {
@@ -283,8 +281,8 @@ public final class Scan {
          * @param query XQ after RoPE, the test view {@code (B, T, H, f)}
          * @param key XK after RoPE, the training view {@code (B, T, H, f)}
          * @param target the reconstruction target {@code XV − XK}, {@code (B, T, H, f)}
-         * @param learningRate {@code lr = η_base σ(x·w_h + c_h) / f} per token and head, {@code
-         *     (B, T, H)}
+         * @param learningRate {@code lr = η_base σ(x·w_h + c_h) / f} per token and head, {@code (B,
+         *     T, H)}
          * @param tokenFactors {@code tok = max(1/(i+1) + learnable_token_idx, 0)}, {@code (b)}
          */
         public Inputs(

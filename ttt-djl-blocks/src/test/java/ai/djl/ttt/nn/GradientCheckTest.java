@@ -1,0 +1,84 @@
+package ai.djl.ttt.nn;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Parameter;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.io.OfficialWeights;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Autograd through the layer (dual form, first-order only) matches central finite differences, in
+ * float64, for the input and every parameter tensor, with T not a multiple of the mini-batch.
+ */
+class GradientCheckTest {
+
+    private static final double EPS = 1e-5;
+
+    @Test
+    void gradientsMatchFiniteDifferences() {
+        for (TttConfig config : TestLayers.smallConfigs()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT64, 5);
+                NDArray x = TestLayers.input(manager, 2, 21, 32, 6, DataType.FLOAT64);
+                NDArray weights = TestLayers.input(manager, 2, 21, 32, 8, DataType.FLOAT64);
+
+                Map<String, NDArray> tensors = new LinkedHashMap<>();
+                tensors.put("input", x);
+                for (Map.Entry<String, Parameter> e :
+                        OfficialWeights.parameterNames(layer).entrySet()) {
+                    tensors.put(e.getKey(), e.getValue().getArray());
+                }
+                x.setRequiresGradient(true);
+                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                    gc.backward(loss(layer, x, weights, true));
+                }
+
+                for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
+                    NDArray tensor = e.getValue();
+                    NDArray direction =
+                            manager.randomNormal(
+                                    0, 1, tensor.getShape(), DataType.FLOAT64, tensor.getDevice());
+                    double analytic = tensor.getGradient().mul(direction).sum().getDouble();
+                    tensor.addi(direction.mul(EPS));
+                    double plus = loss(layer, x, weights, false).getDouble();
+                    tensor.subi(direction.mul(2 * EPS));
+                    double minus = loss(layer, x, weights, false).getDouble();
+                    tensor.addi(direction.mul(EPS));
+                    double numeric = (plus - minus) / (2 * EPS);
+                    double err = Math.abs(numeric - analytic) / Math.max(Math.abs(numeric), 1e-8);
+                    assertTrue(
+                            err <= 1e-5,
+                            PrefillDecodeTest.describe(config)
+                                    + " d/d "
+                                    + e.getKey()
+                                    + ": autograd "
+                                    + analytic
+                                    + " vs finite difference "
+                                    + numeric
+                                    + " (rel err "
+                                    + err
+                                    + ")");
+                    assertTrue(Math.abs(analytic) > 1e-6, e.getKey() + " has no gradient");
+                }
+            }
+        }
+    }
+
+    /** A scalar that depends on every output: {@code Σ y ⊙ w}. */
+    private static NDArray loss(TttLayer layer, NDArray x, NDArray weights, boolean training) {
+        NDArray y =
+                layer.forward(new ParameterStore(x.getManager(), false), new NDList(x), training)
+                        .head();
+        return y.mul(weights).sum();
+    }
+}

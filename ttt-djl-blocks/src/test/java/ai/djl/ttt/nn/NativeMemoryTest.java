@@ -1,0 +1,65 @@
+package ai.djl.ttt.nn;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import ai.djl.ttt.TttConfig;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A forward leaves nothing behind but what it returns: no array in the parameters' manager, only
+ * the output (and the state, when asked for) in the input's manager.
+ */
+class NativeMemoryTest {
+
+    @Test
+    void forwardKeepsOnlyWhatItReturns() {
+        for (TttConfig config : TestLayers.smallConfigs()) {
+            try (NDManager model = NDManager.newBaseManager();
+                    NDManager data = NDManager.newBaseManager()) {
+                TttLayer layer = TestLayers.layer(config, model, DataType.FLOAT32, 1);
+                int modelArrays = model.getManagedArrays().size();
+                NDArray x = TestLayers.input(data, 2, 37, 32, 2, DataType.FLOAT32);
+                int dataArrays = data.getManagedArrays().size();
+                ParameterStore ps = new ParameterStore(data, false);
+
+                for (int i = 0; i < 3; i++) {
+                    layer.forward(ps, new NDList(x), false).head().close();
+                }
+                assertEquals(dataArrays, data.getManagedArrays().size(), "inference forward");
+
+                TttLayer.Output out = layer.prefill(ps, x, null, false);
+                TttState state = out.state();
+                for (int t = 0; t < 20; t++) {
+                    TttLayer.Output next = layer.step(ps, x.get(":, {}:{}", t, t + 1), state);
+                    next.output().close();
+                    state.close();
+                    state = next.state();
+                }
+                out.output().close();
+                state.close();
+                // the 20 token slices x.get(...) are the test's own arrays
+                assertEquals(dataArrays + 20, data.getManagedArrays().size(), "prefill + decode");
+
+                x.setRequiresGradient(true);
+                for (int i = 0; i < 3; i++) {
+                    try (GradientCollector gc = Engine.getInstance().newGradientCollector();
+                            NDManager step = data.newSubManager()) {
+                        NDArray y = layer.forward(ps, new NDList(x), true).head();
+                        y.attach(step);
+                        // DJL's backward(loss) leaves a ones-array in the loss's manager
+                        gc.backward(y.sum());
+                    }
+                }
+                assertEquals(modelArrays, model.getManagedArrays().size(), "parameters' manager");
+                assertEquals(dataArrays + 20, data.getManagedArrays().size(), "training forward");
+            }
+        }
+    }
+}

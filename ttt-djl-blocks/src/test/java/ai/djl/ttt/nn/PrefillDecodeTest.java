@@ -1,0 +1,155 @@
+package ai.djl.ttt.nn;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.training.ParameterStore;
+import ai.djl.ttt.TttConfig;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * One forward over a sequence equals prefill + token-by-token decode, and equals chunked prefill
+ * with chunks of any size at any offset (spec §3; the official code only allows 16-aligned chunks).
+ */
+class PrefillDecodeTest {
+
+    private static final int LENGTH = 40;
+
+    @Test
+    void prefillThenDecodeEqualsFullForward() {
+        for (TttConfig config : TestLayers.smallConfigs()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT32, 11);
+                NDArray x = TestLayers.input(manager, 2, LENGTH, 32, 3, DataType.FLOAT32);
+                NDArray full = TestLayers.forward(layer, x, "DUAL");
+                for (int prompt : new int[] {0, 1, 16, 21}) {
+                    ParameterStore ps = new ParameterStore(manager, false);
+                    List<NDArray> pieces = new ArrayList<>();
+                    TttState state = null;
+                    if (prompt > 0) {
+                        TttLayer.Output out =
+                                layer.prefill(ps, x.get(":, 0:{}", prompt), null, false);
+                        pieces.add(out.output());
+                        state = out.state();
+                    } else {
+                        state = TttState.start(2);
+                    }
+                    for (int t = prompt; t < LENGTH; t++) {
+                        TttLayer.Output out = layer.step(ps, x.get(":, {}:{}", t, t + 1), state);
+                        pieces.add(out.output());
+                        state.close();
+                        state = out.state();
+                    }
+                    assertArrayEquals(new long[] {LENGTH, LENGTH}, state.getPositions());
+                    double err =
+                            TestLayers.relativeError(NDArrays.concat(new NDList(pieces), 1), full);
+                    assertTrue(err <= 1e-5, describe(config) + " prompt " + prompt + ": " + err);
+                }
+            }
+        }
+    }
+
+    @Test
+    void chunksOfOddSizesEqualFullForward() {
+        int[][] chunkings = {{5, 3, 11, 1, 7, 13}, {15, 2, 23}, {1, 1, 17, 4, 17}};
+        for (TttConfig config : TestLayers.smallConfigs()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT32, 12);
+                NDArray x = TestLayers.input(manager, 2, LENGTH, 32, 4, DataType.FLOAT32);
+                NDArray full = TestLayers.forward(layer, x, "DUAL");
+                for (int[] chunks : chunkings) {
+                    NDList pieces = new NDList();
+                    NDList state =
+                            new NDList(
+                                    manager.zeros(
+                                            new ai.djl.ndarray.types.Shape(2), DataType.INT64));
+                    int t = 0;
+                    for (int size : chunks) {
+                        // the DJL NDList protocol: [x, state...] -> [y, state...]
+                        NDList in = new NDList(x.get(":, {}:{}", t, t + size));
+                        in.addAll(state);
+                        NDList out = layer.forward(new ParameterStore(manager, false), in, false);
+                        pieces.add(out.head());
+                        state = out.subNDList(1);
+                        t += size;
+                    }
+                    double err = TestLayers.relativeError(NDArrays.concat(pieces, 1), full);
+                    assertTrue(
+                            err <= 1e-5,
+                            describe(config)
+                                    + " chunks "
+                                    + java.util.Arrays.toString(chunks)
+                                    + ": "
+                                    + err);
+                }
+            }
+        }
+    }
+
+    @Test
+    void rowsAtDifferentPositionsDecodeAsIfAlone() {
+        for (TttConfig config : TestLayers.smallConfigs()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT32, 13);
+                ParameterStore ps = new ParameterStore(manager, false);
+                int[] prompts = {5, 30};
+                NDArray[] rows = new NDArray[2];
+                TttState[] states = new TttState[2];
+                for (int r = 0; r < 2; r++) {
+                    rows[r] = TestLayers.input(manager, 1, 48, 32, 20 + r, DataType.FLOAT32);
+                    states[r] =
+                            layer.prefill(ps, rows[r].get(":, 0:{}", prompts[r]), null, false)
+                                    .state();
+                }
+                // expected: each row decoded alone
+                List<List<NDArray>> alone = new ArrayList<>();
+                for (int r = 0; r < 2; r++) {
+                    List<NDArray> outs = new ArrayList<>();
+                    TttState s = states[r];
+                    for (int i = 0; i < 12; i++) {
+                        int t = prompts[r] + i;
+                        TttLayer.Output o = layer.step(ps, rows[r].get(":, {}:{}", t, t + 1), s);
+                        outs.add(o.output());
+                        s = o.state();
+                    }
+                    alone.add(outs);
+                }
+                // batched: rows at positions 5 and 30 (offsets 5 and 14 in their mini-batches)
+                TttState batch = TttState.concat(List.of(states[0], states[1]));
+                for (int i = 0; i < 12; i++) {
+                    NDArray token =
+                            NDArrays.concat(
+                                    new NDList(
+                                            rows[0].get(
+                                                    ":, {}:{}", prompts[0] + i, prompts[0] + i + 1),
+                                            rows[1].get(
+                                                    ":, {}:{}",
+                                                    prompts[1] + i,
+                                                    prompts[1] + i + 1)),
+                                    0);
+                    TttLayer.Output o = layer.step(ps, token, batch);
+                    batch = o.state();
+                    for (int r = 0; r < 2; r++) {
+                        double err =
+                                TestLayers.relativeError(
+                                        o.output().get("{}:{}", r, r + 1), alone.get(r).get(i));
+                        assertTrue(
+                                err <= 1e-5,
+                                describe(config) + " row " + r + " step " + i + ": " + err);
+                    }
+                }
+            }
+        }
+    }
+
+    static String describe(TttConfig config) {
+        return config.getLayerType() + (config.isShareQk() ? " (mamba)" : " (transformer)");
+    }
+}

@@ -1,0 +1,89 @@
+package ai.djl.ttt.examples;
+
+import ai.djl.MalformedModelException;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ttt.io.ParityCheck;
+import ai.djl.ttt.io.ReferenceCase;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code ttt parity CASE_DIR...}: our layers against tensors written by the official code. */
+@Command(
+        name = "parity",
+        description = {
+            "Checks ttt-djl against tensors produced by the official PyTorch code (ttt.py).",
+            "Each CASE_DIR holds config.json (the official TTTConfig, at top level or under"
+                    + " \"ttt_config\") and tensors.safetensors or tensors.npz (parameters under"
+                    + " their official names, hidden_states, and the expected output).",
+            "Prints ||ours - official|| / ||official|| for every output; outputs named *_f64 are"
+                    + " compared with a float64 run.",
+            "Exit status: 0 all within tolerance, 1 some output above it, 2 a case could not be"
+                    + " checked."
+        },
+        mixinStandardHelpOptions = true)
+final class ParityCommand implements Callable<Integer> {
+
+    @Parameters(paramLabel = "CASE_DIR", arity = "1..*", description = "reference case folders")
+    List<Path> cases;
+
+    @Option(
+            names = "--tolerance",
+            defaultValue = "1e-5",
+            description = "largest accepted relative error (default: ${DEFAULT-VALUE})")
+    double tolerance;
+
+    /** {@inheritDoc} */
+    @Override
+    public Integer call() {
+        PrintStream out = System.out;
+        out.printf(
+                Locale.ROOT,
+                "%-28s %-8s %-12s %12s  %s%n",
+                "case",
+                "kind",
+                "output",
+                "rel. error",
+                "");
+        int status = 0;
+        try (NDManager manager = NDManager.newBaseManager()) {
+            for (Path dir : cases) {
+                String name = dir.getFileName().toString();
+                try (ReferenceCase c = ReferenceCase.load(manager, dir)) {
+                    for (ParityCheck.Result r : ParityCheck.run(manager, c)) {
+                        boolean ok = r.getRelativeError() <= tolerance;
+                        out.printf(
+                                Locale.ROOT,
+                                "%-28s %-8s %-12s %12.3e  %s%n",
+                                name,
+                                c.getKind(),
+                                r.getOutput(),
+                                r.getRelativeError(),
+                                ok ? "ok" : "ABOVE TOLERANCE");
+                        if (!ok) {
+                            status = Math.max(status, 1);
+                        }
+                    }
+                } catch (IOException
+                        | MalformedModelException
+                        | IllegalArgumentException
+                        | UnsupportedOperationException e) {
+                    out.printf(Locale.ROOT, "%-28s not checked: %s%n", name, e.getMessage());
+                    status = 2;
+                }
+            }
+        }
+        out.printf(
+                Locale.ROOT,
+                "%s (tolerance %.1e)%n",
+                status == 0 ? "PASS" : status == 1 ? "FAIL" : "INCOMPLETE",
+                tolerance);
+        return status;
+    }
+}

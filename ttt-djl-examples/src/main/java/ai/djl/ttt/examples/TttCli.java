@@ -1,0 +1,45 @@
+package ai.djl.ttt.examples;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code ttt} command line. Run {@code ./bin/ttt --help} from the repository root.
+ *
+ * <p>Exit codes: 0 success, 1 a check failed (e.g. parity above tolerance), 2 bad usage or input.
+ */
+@Command(
+        name = "ttt",
+        mixinStandardHelpOptions = true,
+        version = "ttt-djl 0.1.0",
+        description = "Test-Time Training layers (TTT-Linear, TTT-MLP) for the Deep Java Library.",
+        subcommands = {ParityCommand.class, CommandLine.HelpCommand.class})
+public final class TttCli {
+
+    private TttCli() {}
+
+    /**
+     * Runs the command line and exits with its status.
+     *
+     * @param args the arguments
+     */
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /**
+     * Runs the command line without exiting (for tests and embedding).
+     *
+     * @param args the arguments
+     * @return the exit status
+     */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new TttCli());
+        cli.setExecutionExceptionHandler(
+                (e, commandLine, parseResult) -> {
+                    commandLine.getErr().println("error: " + e.getMessage());
+                    return 2;
+                });
+        return cli.execute(args);
+    }
+}
