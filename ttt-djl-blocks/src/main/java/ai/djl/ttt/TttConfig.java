@@ -19,6 +19,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
 
 /**
  * Every hyper-parameter of a TTT layer and of the language model around it, with the names, the
@@ -340,7 +342,7 @@ public final class TttConfig {
      */
     public String toJson() {
         JsonObject json = new JsonObject();
-        for (Key k : Key.values()) {
+        for (Key k : Key.ALL) {
             json.add(k.officialName, k.write(this));
         }
         return GSON.toJson(json);
@@ -602,7 +604,7 @@ public final class TttConfig {
      */
     public List<String> differences(TttConfig other) {
         List<String> out = new ArrayList<>();
-        for (Key k : Key.values()) {
+        for (Key k : Key.ALL) {
             JsonElement a = k.write(this);
             JsonElement b = k.write(other);
             if (!Objects.equals(a, b)) {
@@ -612,290 +614,104 @@ public final class TttConfig {
         return out;
     }
 
-    /** The official keys, in the official order, with their readers and writers. */
-    private enum Key {
-        VOCAB_SIZE("vocab_size") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setVocabSize(asInt(v));
-            }
+    /** An official key with its reader and writer. */
+    private static final class Key {
 
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.vocabSize);
-            }
-        },
-        HIDDEN_SIZE("hidden_size") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setHiddenSize(asInt(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.hiddenSize);
-            }
-        },
-        INTERMEDIATE_SIZE("intermediate_size") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setIntermediateSize(asInt(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.intermediateSize);
-            }
-        },
-        NUM_HIDDEN_LAYERS("num_hidden_layers") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setNumHiddenLayers(asInt(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.numHiddenLayers);
-            }
-        },
-        NUM_ATTENTION_HEADS("num_attention_heads") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setNumAttentionHeads(asInt(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.numAttentionHeads);
-            }
-        },
-        HIDDEN_ACT("hidden_act") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setHiddenAct(asString(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.hiddenAct);
-            }
-        },
-        MAX_POSITION_EMBEDDINGS("max_position_embeddings") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setMaxPositionEmbeddings(asInt(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.maxPositionEmbeddings);
-            }
-        },
-        INITIALIZER_RANGE("initializer_range") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setInitializerRange(asDouble(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.initializerRange);
-            }
-        },
-        RMS_NORM_EPS("rms_norm_eps") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setRmsNormEps(asDouble(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.rmsNormEps);
-            }
-        },
-        USE_CACHE("use_cache") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setUseCache(asBoolean(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.useCache);
-            }
-        },
-        PAD_TOKEN_ID("pad_token_id") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setPadTokenId(asNullableInt(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return nullable(c.padTokenId);
-            }
-        },
-        BOS_TOKEN_ID("bos_token_id") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setBosTokenId(asNullableInt(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return nullable(c.bosTokenId);
-            }
-        },
-        EOS_TOKEN_ID("eos_token_id") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setEosTokenId(asNullableInt(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return nullable(c.eosTokenId);
-            }
-        },
-        PRETRAINING_TP("pretraining_tp") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setPretrainingTp(asInt(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.pretrainingTp);
-            }
-        },
-        TIE_WORD_EMBEDDINGS("tie_word_embeddings") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setTieWordEmbeddings(asBoolean(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.tieWordEmbeddings);
-            }
-        },
-        ROPE_THETA("rope_theta") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setRopeTheta(asDouble(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.ropeTheta);
-            }
-        },
-        USE_GATE("use_gate") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setUseGate(asBoolean(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.useGate);
-            }
-        },
-        SHARE_QK("share_qk") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setShareQk(asBoolean(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.shareQk);
-            }
-        },
-        TTT_LAYER_TYPE("ttt_layer_type") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setLayerType(LayerType.fromOfficialName(asString(v)));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.layerType.officialName());
-            }
-        },
-        TTT_BASE_LR("ttt_base_lr") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setTttBaseLr(asDouble(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.tttBaseLr);
-            }
-        },
-        MINI_BATCH_SIZE("mini_batch_size") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setMiniBatchSize(asInt(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.miniBatchSize);
-            }
-        },
-        PRE_CONV("pre_conv") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setPreConv(asBoolean(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.preConv);
-            }
-        },
-        CONV_KERNEL("conv_kernel") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setConvKernel(asInt(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.convKernel);
-            }
-        },
-        SCAN_CHECKPOINT_GROUP_SIZE("scan_checkpoint_group_size") {
-            @Override
-            void read(Builder b, JsonElement v) {
-                b.setScanCheckpointGroupSize(asInt(v));
-            }
-
-            @Override
-            JsonElement write(TttConfig c) {
-                return new JsonPrimitive(c.scanCheckpointGroupSize);
-            }
-        };
+        /** The official keys, in the official order. */
+        static final List<Key> ALL =
+                List.of(
+                        intKey("vocab_size", Builder::setVocabSize, TttConfig::getVocabSize),
+                        intKey("hidden_size", Builder::setHiddenSize, TttConfig::getHiddenSize),
+                        intKey(
+                                "intermediate_size",
+                                Builder::setIntermediateSize,
+                                TttConfig::getIntermediateSize),
+                        intKey(
+                                "num_hidden_layers",
+                                Builder::setNumHiddenLayers,
+                                TttConfig::getNumHiddenLayers),
+                        intKey(
+                                "num_attention_heads",
+                                Builder::setNumAttentionHeads,
+                                TttConfig::getNumAttentionHeads),
+                        new Key(
+                                "hidden_act",
+                                (b, v) -> b.setHiddenAct(asString("hidden_act", v)),
+                                c -> new JsonPrimitive(c.hiddenAct)),
+                        intKey(
+                                "max_position_embeddings",
+                                Builder::setMaxPositionEmbeddings,
+                                TttConfig::getMaxPositionEmbeddings),
+                        doubleKey(
+                                "initializer_range",
+                                Builder::setInitializerRange,
+                                TttConfig::getInitializerRange),
+                        doubleKey("rms_norm_eps", Builder::setRmsNormEps, TttConfig::getRmsNormEps),
+                        booleanKey("use_cache", Builder::setUseCache, TttConfig::isUseCache),
+                        nullableIntKey(
+                                "pad_token_id", Builder::setPadTokenId, TttConfig::getPadTokenId),
+                        nullableIntKey(
+                                "bos_token_id", Builder::setBosTokenId, TttConfig::getBosTokenId),
+                        nullableIntKey(
+                                "eos_token_id", Builder::setEosTokenId, TttConfig::getEosTokenId),
+                        intKey(
+                                "pretraining_tp",
+                                Builder::setPretrainingTp,
+                                TttConfig::getPretrainingTp),
+                        booleanKey(
+                                "tie_word_embeddings",
+                                Builder::setTieWordEmbeddings,
+                                TttConfig::isTieWordEmbeddings),
+                        doubleKey("rope_theta", Builder::setRopeTheta, TttConfig::getRopeTheta),
+                        booleanKey("use_gate", Builder::setUseGate, TttConfig::isUseGate),
+                        booleanKey("share_qk", Builder::setShareQk, TttConfig::isShareQk),
+                        new Key(
+                                "ttt_layer_type",
+                                (b, v) ->
+                                        b.setLayerType(
+                                                LayerType.fromOfficialName(
+                                                        asString("ttt_layer_type", v))),
+                                c -> new JsonPrimitive(c.layerType.officialName())),
+                        doubleKey("ttt_base_lr", Builder::setTttBaseLr, TttConfig::getTttBaseLr),
+                        intKey(
+                                "mini_batch_size",
+                                Builder::setMiniBatchSize,
+                                TttConfig::getMiniBatchSize),
+                        booleanKey("pre_conv", Builder::setPreConv, TttConfig::isPreConv),
+                        intKey("conv_kernel", Builder::setConvKernel, TttConfig::getConvKernel),
+                        intKey(
+                                "scan_checkpoint_group_size",
+                                Builder::setScanCheckpointGroupSize,
+                                TttConfig::getScanCheckpointGroupSize));
 
         private static final Map<String, Key> BY_NAME = new LinkedHashMap<>();
 
         static {
-            for (Key k : values()) {
+            for (Key k : ALL) {
                 BY_NAME.put(k.officialName, k);
             }
         }
 
         final String officialName;
+        private final BiConsumer<Builder, JsonElement> reader;
+        private final Function<TttConfig, JsonElement> writer;
 
-        Key(String officialName) {
+        private Key(
+                String officialName,
+                BiConsumer<Builder, JsonElement> reader,
+                Function<TttConfig, JsonElement> writer) {
             this.officialName = officialName;
+            this.reader = reader;
+            this.writer = writer;
         }
 
-        abstract void read(Builder b, JsonElement v);
+        void read(Builder b, JsonElement v) {
+            reader.accept(b, v);
+        }
 
-        abstract JsonElement write(TttConfig c);
+        JsonElement write(TttConfig c) {
+            return writer.apply(c);
+        }
 
         static Key byName(String name) {
             return BY_NAME.get(name);
@@ -905,42 +721,63 @@ public final class TttConfig {
             return BY_NAME.keySet();
         }
 
-        int asInt(JsonElement v) {
-            double d = asDouble(v);
+        private static Key intKey(
+                String name, BiConsumer<Builder, Integer> set, Function<TttConfig, Integer> get) {
+            return new Key(name, (b, v) -> set.accept(b, asInt(name, v)), c -> json(get.apply(c)));
+        }
+
+        private static Key nullableIntKey(
+                String name, BiConsumer<Builder, Integer> set, Function<TttConfig, Integer> get) {
+            return new Key(
+                    name,
+                    (b, v) -> set.accept(b, v.isJsonNull() ? null : asInt(name, v)),
+                    c -> json(get.apply(c)));
+        }
+
+        private static Key doubleKey(
+                String name, BiConsumer<Builder, Double> set, Function<TttConfig, Double> get) {
+            return new Key(
+                    name, (b, v) -> set.accept(b, asDouble(name, v)), c -> json(get.apply(c)));
+        }
+
+        private static Key booleanKey(
+                String name, BiConsumer<Builder, Boolean> set, Function<TttConfig, Boolean> get) {
+            return new Key(
+                    name,
+                    (b, v) -> {
+                        if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isBoolean()) {
+                            throw new IllegalArgumentException(
+                                    name + " must be true or false, got " + v);
+                        }
+                        set.accept(b, v.getAsBoolean());
+                    },
+                    c -> new JsonPrimitive(get.apply(c)));
+        }
+
+        private static JsonElement json(Number n) {
+            return n == null ? JsonNull.INSTANCE : new JsonPrimitive(n);
+        }
+
+        private static int asInt(String name, JsonElement v) {
+            double d = asDouble(name, v);
             if (d != Math.rint(d) || Math.abs(d) > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException(officialName + " must be an integer, got " + v);
+                throw new IllegalArgumentException(name + " must be an integer, got " + v);
             }
             return (int) d;
         }
 
-        Integer asNullableInt(JsonElement v) {
-            return v.isJsonNull() ? null : asInt(v);
-        }
-
-        double asDouble(JsonElement v) {
+        private static double asDouble(String name, JsonElement v) {
             if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isNumber()) {
-                throw new IllegalArgumentException(officialName + " must be a number, got " + v);
+                throw new IllegalArgumentException(name + " must be a number, got " + v);
             }
             return v.getAsDouble();
         }
 
-        boolean asBoolean(JsonElement v) {
-            if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isBoolean()) {
-                throw new IllegalArgumentException(
-                        officialName + " must be true or false, got " + v);
-            }
-            return v.getAsBoolean();
-        }
-
-        String asString(JsonElement v) {
+        private static String asString(String name, JsonElement v) {
             if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isString()) {
-                throw new IllegalArgumentException(officialName + " must be a string, got " + v);
+                throw new IllegalArgumentException(name + " must be a string, got " + v);
             }
             return v.getAsString();
-        }
-
-        static JsonElement nullable(Integer v) {
-            return v == null ? JsonNull.INSTANCE : new JsonPrimitive(v);
         }
     }
 

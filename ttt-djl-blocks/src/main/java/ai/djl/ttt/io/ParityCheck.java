@@ -79,32 +79,11 @@ public final class ParityCheck {
         return Math.sqrt(diff) / Math.sqrt(norm);
     }
 
-    /** The distance of one output from the reference. */
-    public static final class Result {
-        private final String output;
-        private final double relativeError;
-
-        Result(String output, double relativeError) {
-            this.output = output;
-            this.relativeError = relativeError;
-        }
-
-        /**
-         * Returns the name of the output.
-         *
-         * @return e.g. {@code output_f64}
-         */
-        public String getOutput() {
-            return output;
-        }
-
-        /**
-         * Returns {@code ‖ours − reference‖ / ‖reference‖}.
-         *
-         * @return the relative error
-         */
-        public double getRelativeError() {
-            return relativeError;
-        }
-    }
+    /**
+     * The distance of one output from the reference.
+     *
+     * @param output the name of the output, e.g. {@code output_f64}
+     * @param relativeError {@code ‖ours − reference‖ / ‖reference‖}
+     */
+    public record Result(String output, double relativeError) {}
 }

@@ -30,8 +30,10 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /**
  * A Test-Time Training layer (arXiv 2407.04620): a sequence layer whose hidden state is a small
@@ -258,10 +260,10 @@ public abstract class TttLayer extends AbstractBlock {
     }
 
     /**
-     * Returns the parameters in official order under their official names; the mapping to state
-     * dict keys lives in {@code ai.djl.ttt.io}.
+     * Returns the initial weights of the inner model, {@code W0} in the paper, learned by the outer
+     * loop and tiled over the batch at the start of every sequence.
      *
-     * @return the inner weights {@code W1, b1[, W2, b2]}
+     * @return {@code W1, b1[, W2, b2]}, each {@code (H, ·, ·)}
      */
     public List<Parameter> getInnerWeights() {
         return Collections.unmodifiableList(innerWeights);
@@ -424,73 +426,90 @@ public abstract class TttLayer extends AbstractBlock {
         validateInput(x);
         TttState before = state == null ? TttState.start((int) x.getShape().get(0)) : state;
         validateState(before, x);
+        long[] starts =
+                before.isAligned() ? new long[] {before.getPositions()[0]} : before.getPositions();
         try (NDScope scope = new NDScope()) {
-            Shape s = x.getShape();
-            int length = (int) s.get(1);
-
-            Projections p = project(ps, x, before.getConvWindow(), training);
-            NDArray[] rotary =
-                    Rope.tables(
-                            x.getManager(),
-                            x,
-                            before.isAligned()
-                                    ? new long[] {before.getPositions()[0]}
-                                    : before.getPositions(),
-                            length,
-                            config.getHeadDim(),
-                            config.getMiniBatchSize(),
-                            config.getRopeTheta());
-            NDArray query = Rope.rotate(splitHeads(p.query), rotary);
-            NDArray key = Rope.rotate(splitHeads(p.key), rotary);
-            NDArray target = splitHeads(p.value).sub(key);
-
-            Scan.Inputs inputs =
-                    new Scan.Inputs(
-                            query,
-                            key,
-                            target,
-                            innerLearningRate(ps, x, training),
-                            tokenFactors(ps, x, training));
-            NDArray gamma = value(ps, normWeight, x, training);
-            NDArray beta = value(ps, normBias, x, training);
-            InnerModel model =
-                    new InnerModel(
-                            getLayerType(),
-                            gamma.reshape(gamma.getShape().get(0), 1, -1),
-                            beta.reshape(beta.getShape().get(0), 1, -1));
+            Projections projections = project(ps, x, before.getConvWindow(), training);
+            Scan.Inputs inputs = scanInputs(ps, x, projections, starts, training);
             FastWeights initial = initialWeights(ps, x, before, training);
-            Scan.Result result =
-                    new Scan(model, config.getMiniBatchSize(), form)
-                            .run(
-                                    initial,
-                                    inputs,
-                                    before.isAligned()
-                                            ? new long[] {before.getPositions()[0]}
-                                            : before.getPositions());
+            Scan.Result scanned =
+                    new Scan(innerModel(ps, x, training), config.getMiniBatchSize(), form)
+                            .run(initial, inputs, starts);
+            NDArray y = output(ps, x, inputs.query(), scanned.output(), training);
 
-            // XQ + LN_h(Z̄): the residual inside the inner model uses the test view (spec §14.4)
-            NDArray y = query.add(InnerMath.layerNorm(result.output(), gamma, beta)).reshape(s);
-            y = postNorm.forward(ps, new NDList(y), training).head();
-            if (gateProjection != null) {
-                NDArray gate = gateProjection.forward(ps, new NDList(x), training).head();
-                y = InnerMath.geluTanh(gate).mul(y);
-            }
-            y = outputProjection.forward(ps, new NDList(y), training).head();
-
-            NDManager owner = x.getManager();
-            NDScope.unregister(y);
-            y.attach(owner);
-            if (!keepState) {
-                return new Output(y, null);
-            }
-            TttState after = nextState(before, length, result.state(), p.convWindow, initial);
-            for (NDArray a : arraysOf(after)) {
-                NDScope.unregister(a);
-                a.attach(owner);
+            TttState after = null;
+            if (keepState) {
+                int length = (int) x.getShape().get(1);
+                after =
+                        nextState(
+                                before, length, scanned.state(), projections.convWindow(), initial);
             }
             scope.suppressNotUsedWarning();
-            return new Output(y, after);
+            return keepBeyondScope(new Output(y, after), x.getManager());
         }
+    }
+
+    /** Heads, RoPE at position mod b, the target and the inner learning rates (spec §1.2.2–6). */
+    private Scan.Inputs scanInputs(
+            ParameterStore ps, NDArray x, Projections p, long[] starts, boolean training) {
+        NDArray[] rotary =
+                Rope.tables(
+                        x.getManager(),
+                        x,
+                        starts,
+                        (int) x.getShape().get(1),
+                        config.getHeadDim(),
+                        config.getMiniBatchSize(),
+                        config.getRopeTheta());
+        NDArray query = Rope.rotate(splitHeads(p.query()), rotary);
+        NDArray key = Rope.rotate(splitHeads(p.key()), rotary);
+        return new Scan.Inputs(
+                query,
+                key,
+                splitHeads(p.value()).sub(key),
+                innerLearningRate(ps, x, training),
+                tokenFactors(ps, x, training));
+    }
+
+    /** The inner model with this layer's reconstruction LayerNorm, γ and β as {@code (H, 1, f)}. */
+    private InnerModel innerModel(ParameterStore ps, NDArray x, boolean training) {
+        NDArray gamma = value(ps, normWeight, x, training);
+        NDArray beta = value(ps, normBias, x, training);
+        int heads = config.getNumAttentionHeads();
+        return new InnerModel(
+                getLayerType(), gamma.reshape(heads, 1, -1), beta.reshape(heads, 1, -1));
+    }
+
+    /** {@code XQ + LN_h(Z̄)}, merge heads, post_norm, gate, o_proj (spec §1.2.8–12). */
+    private NDArray output(
+            ParameterStore ps, NDArray x, NDArray query, NDArray innerOutput, boolean training) {
+        NDArray gamma = value(ps, normWeight, x, training);
+        NDArray beta = value(ps, normBias, x, training);
+        // the residual inside the inner model adds the test view XQ (spec §14.4)
+        NDArray y = query.add(InnerMath.layerNorm(innerOutput, gamma, beta)).reshape(x.getShape());
+        y = postNorm.forward(ps, new NDList(y), training).head();
+        if (gateProjection != null) {
+            NDArray gate = gateProjection.forward(ps, new NDList(x), training).head();
+            y = InnerMath.geluTanh(gate).mul(y);
+        }
+        return outputProjection.forward(ps, new NDList(y), training).head();
+    }
+
+    /** Takes the results out of the forward's scope and gives them to the input's manager. */
+    private static Output keepBeyondScope(Output out, NDManager owner) {
+        List<NDArray> arrays = new ArrayList<>();
+        arrays.add(out.output());
+        if (out.state() != null) {
+            Collections.addAll(arrays, out.state().getWeights().arrays());
+            if (out.state().getConvWindow() != null) {
+                arrays.add(out.state().getConvWindow());
+            }
+        }
+        for (NDArray a : arrays) {
+            NDScope.unregister(a);
+            a.attach(owner);
+        }
+        return out;
     }
 
     /** XQ, XK, XV {@code (B, T, C)} (spec §1.2.1), and the next conv window with share_qk. */
@@ -557,58 +576,30 @@ public abstract class TttLayer extends AbstractBlock {
     }
 
     /**
-     * The state after the chunk. Arrays it shares with the caller's state get a new handle, and
-     * arrays that still view the parameters are copied, so that the returned state stays valid when
-     * the caller closes the old state or an optimizer updates the parameters.
+     * The state after the chunk. It must stay valid when the caller closes the state it passed in,
+     * or an optimizer updates the parameters: arrays that are still the caller's get a new handle,
+     * and arrays that still view the parameters (a sequence shorter than one mini-batch) get a
+     * copy.
      */
     private TttState nextState(
             TttState before, int length, FastWeights weights, NDArray window, FastWeights initial) {
-        List<NDArray> previous = new ArrayList<>();
-        if (before.getWeights() != null) {
-            Collections.addAll(previous, before.getWeights().arrays());
-        }
-        NDArray[] w = weights.weights().toArray(new NDArray[0]);
-        NDArray[] g = weights.hasPendingGradients() ? weights.arrays() : null;
-        for (int i = 0; i < w.length; i++) {
-            w[i] = detachFrom(w[i], previous, before.getWeights() == null ? initial : null);
-        }
-        NDArray[] pending = null;
-        if (g != null) {
-            pending = new NDArray[w.length];
-            for (int i = 0; i < w.length; i++) {
-                pending[i] = detachFrom(g[w.length + i], previous, null);
-            }
-        }
+        boolean fromParameters = before.getWeights() == null;
+        List<NDArray> shared = Arrays.asList(initial.arrays());
+        UnaryOperator<NDArray> own =
+                a ->
+                        shared.stream().noneMatch(i -> i == a)
+                                ? a
+                                : fromParameters ? a.duplicate() : a.reshape(a.getShape());
+        NDArray[] w = weights.weights().stream().map(own).toArray(NDArray[]::new);
+        NDArray[] g =
+                weights.hasPendingGradients()
+                        ? weights.pendingGradients().stream().map(own).toArray(NDArray[]::new)
+                        : null;
         long[] positions = before.getPositions();
         for (int i = 0; i < positions.length; i++) {
             positions[i] += length;
         }
-        return new TttState(positions, new FastWeights(w, pending), window);
-    }
-
-    private static NDArray detachFrom(NDArray a, List<NDArray> previous, FastWeights initial) {
-        if (initial != null) {
-            for (NDArray p : initial.arrays()) {
-                if (p == a) {
-                    return a.duplicate();
-                }
-            }
-        }
-        for (NDArray p : previous) {
-            if (p == a) {
-                return a.reshape(a.getShape());
-            }
-        }
-        return a;
-    }
-
-    private static List<NDArray> arraysOf(TttState state) {
-        List<NDArray> arrays = new ArrayList<>();
-        Collections.addAll(arrays, state.getWeights().arrays());
-        if (state.getConvWindow() != null) {
-            arrays.add(state.getConvWindow());
-        }
-        return arrays;
+        return new TttState(positions, new FastWeights(w, g), window);
     }
 
     /** {@code (B, T, C) → (B, T, H, f)}. */
@@ -825,48 +816,15 @@ public abstract class TttLayer extends AbstractBlock {
     }
 
     /** The three projected views of the input and the conv window after them. */
-    private static final class Projections {
-        final NDArray query;
-        final NDArray key;
-        final NDArray value;
-        final NDArray convWindow;
+    private record Projections(NDArray query, NDArray key, NDArray value, NDArray convWindow) {}
 
-        Projections(NDArray query, NDArray key, NDArray value, NDArray convWindow) {
-            this.query = query;
-            this.key = key;
-            this.value = value;
-            this.convWindow = convWindow;
-        }
-    }
-
-    /** The output of a chunk and the state after it. */
-    public static final class Output {
-        private final NDArray output;
-        private final TttState state;
-
-        Output(NDArray output, TttState state) {
-            this.output = output;
-            this.state = state;
-        }
-
-        /**
-         * Returns the layer output.
-         *
-         * @return {@code (B, T, C)}
-         */
-        public NDArray output() {
-            return output;
-        }
-
-        /**
-         * Returns the state after the chunk.
-         *
-         * @return the state
-         */
-        public TttState state() {
-            return state;
-        }
-    }
+    /**
+     * The output of a chunk and the state after it.
+     *
+     * @param output the layer output {@code (B, T, C)}
+     * @param state the state after the chunk ({@code null} when the call did not ask for it)
+     */
+    public record Output(NDArray output, TttState state) {}
 
     /**
      * The builder shared by {@link TttLinear} and {@link TttMlp}.

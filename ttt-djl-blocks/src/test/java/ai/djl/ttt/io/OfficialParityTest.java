@@ -24,10 +24,10 @@ class OfficialParityTest {
             List<ParityCheck.Result> results = ParityCheck.run(manager, c);
             assertEquals(List.of("output", "output_f64"), c.getOutputs());
             for (ParityCheck.Result r : results) {
-                System.out.printf("%s %s %.3e%n", caseName, r.getOutput(), r.getRelativeError());
+                System.out.printf("%s %s %.3e%n", caseName, r.output(), r.relativeError());
                 assertTrue(
-                        r.getRelativeError() <= 1e-5,
-                        caseName + " " + r.getOutput() + " rel err " + r.getRelativeError());
+                        r.relativeError() <= 1e-5,
+                        caseName + " " + r.output() + " rel err " + r.relativeError());
             }
         }
     }

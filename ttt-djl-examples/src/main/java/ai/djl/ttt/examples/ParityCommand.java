@@ -57,14 +57,14 @@ final class ParityCommand implements Callable<Integer> {
                 String name = dir.getFileName().toString();
                 try (ReferenceCase c = ReferenceCase.load(manager, dir)) {
                     for (ParityCheck.Result r : ParityCheck.run(manager, c)) {
-                        boolean ok = r.getRelativeError() <= tolerance;
+                        boolean ok = r.relativeError() <= tolerance;
                         out.printf(
                                 Locale.ROOT,
                                 "%-28s %-8s %-12s %12.3e  %s%n",
                                 name,
                                 c.getKind(),
-                                r.getOutput(),
-                                r.getRelativeError(),
+                                r.output(),
+                                r.relativeError(),
                                 ok ? "ok" : "ABOVE TOLERANCE");
                         if (!ok) {
                             status = Math.max(status, 1);

@@ -38,7 +38,7 @@ public final class InnerMath {
      * @return {@code LN_h(z)}, shape of {@code z}
      */
     public static NDArray layerNorm(NDArray z, NDArray gamma, NDArray beta) {
-        return normalize(z).normalized.mul(gamma).add(beta);
+        return normalize(z).normalized().mul(gamma).add(beta);
     }
 
     /**
@@ -65,13 +65,18 @@ public final class InnerMath {
         long f = z.getShape().getLastDimension();
         int last = z.getShape().dimension() - 1;
         Normalized n = normalize(z);
-        NDArray gradOutput = n.normalized.mul(gamma).add(beta).sub(target);
+        NDArray gradOutput = n.normalized().mul(gamma).add(beta).sub(target);
         NDArray gradNormalized = gradOutput.mul(gamma);
         return gradNormalized
                 .mul(f)
                 .sub(gradNormalized.sum(new int[] {last}, true))
-                .sub(n.normalized.mul(gradNormalized.mul(n.normalized).sum(new int[] {last}, true)))
-                .div(n.std.mul(f));
+                .sub(
+                        n.normalized()
+                                .mul(
+                                        gradNormalized
+                                                .mul(n.normalized())
+                                                .sum(new int[] {last}, true)))
+                .div(n.std().mul(f));
     }
 
     /**
@@ -110,13 +115,5 @@ public final class InnerMath {
     }
 
     /** {@code x̂ = (z − μ)/σ} and {@code σ = sqrt(var + ε)}. */
-    private static final class Normalized {
-        final NDArray normalized;
-        final NDArray std;
-
-        Normalized(NDArray normalized, NDArray std) {
-            this.normalized = normalized;
-            this.std = std;
-        }
-    }
+    private record Normalized(NDArray normalized, NDArray std) {}
 }

@@ -67,12 +67,13 @@ public final class InnerModel {
             NDArray mixing =
                     l == 0
                             ? batch.queryKeyEta
-                            : batch.trilEta.mul(testInput.matMul(transpose(view.inputs[l])).add(1));
+                            : batch.trilEta.mul(
+                                    testInput.matMul(transpose(view.inputs()[l])).add(1));
             output =
                     testInput
                             .matMul(state.weight(l))
                             .add(state.bias(l))
-                            .sub(mixing.matMul(view.gradients[l]));
+                            .sub(mixing.matMul(view.gradients()[l]));
             if (l < depth - 1) {
                 testInput = InnerMath.geluTanh(output);
             }
@@ -80,8 +81,8 @@ public final class InnerModel {
 
         NDArray[] updates = new NDArray[2 * depth];
         for (int l = 0; l < depth; l++) {
-            NDArray scaled = view.gradients[l].mul(batch.updateRate);
-            updates[2 * l] = transpose(view.inputs[l]).matMul(scaled);
+            NDArray scaled = view.gradients()[l].mul(batch.updateRate);
+            updates[2 * l] = transpose(view.inputs()[l]).matMul(scaled);
             updates[2 * l + 1] = scaled.sum(new int[] {2}, true);
         }
         return new Step(output, advance(state, updates, batch.completes));
@@ -114,8 +115,8 @@ public final class InnerModel {
         NDArray[] lastWeights = new NDArray[2 * depth];
         NDArray[] lastGradients = new NDArray[2 * depth];
         for (int l = 0; l < depth; l++) {
-            NDArray scaled = view.gradients[l].mul(batch.learningRate);
-            NDArray outer = view.inputs[l].expandDims(4).matMul(scaled.expandDims(3));
+            NDArray scaled = view.gradients()[l].mul(batch.learningRate);
+            NDArray outer = view.inputs()[l].expandDims(4).matMul(scaled.expandDims(3));
             NDArray weightGradient = outer.cumSum(2);
             NDArray biasGradient = scaled.cumSum(2);
             if (state.hasPendingGradients()) {
@@ -204,43 +205,19 @@ public final class InnerModel {
         return x.transpose(0, 1, 3, 2);
     }
 
-    /** Activations of the training view: each dense layer's input X_l and output gradient G_l. */
-    private static final class TrainingView {
-        final NDArray[] inputs;
-        final NDArray[] gradients;
+    /**
+     * Activations of the training view.
+     *
+     * @param inputs each dense layer's input {@code X_l}
+     * @param gradients the inner loss gradient at each dense layer's output {@code G_l}
+     */
+    private record TrainingView(NDArray[] inputs, NDArray[] gradients) {}
 
-        TrainingView(NDArray[] inputs, NDArray[] gradients) {
-            this.inputs = inputs;
-            this.gradients = gradients;
-        }
-    }
-
-    /** The result of one step: the pre-norm outputs {@code Z̄} and the state after the tokens. */
-    public static final class Step {
-        private final NDArray output;
-        private final FastWeights next;
-
-        Step(NDArray output, FastWeights next) {
-            this.output = output;
-            this.next = next;
-        }
-
-        /**
-         * Returns the pre-norm outputs of the step's tokens.
-         *
-         * @return {@code Z̄}, {@code (B, H, k, f)}
-         */
-        public NDArray output() {
-            return output;
-        }
-
-        /**
-         * Returns the state after the step's tokens.
-         *
-         * @return the next state
-         */
-        public FastWeights next() {
-            return next;
-        }
-    }
+    /**
+     * The result of one step.
+     *
+     * @param output the pre-norm outputs {@code Z̄} of the step's tokens, {@code (B, H, k, f)}
+     * @param next the state after the step's tokens
+     */
+    public record Step(NDArray output, FastWeights next) {}
 }

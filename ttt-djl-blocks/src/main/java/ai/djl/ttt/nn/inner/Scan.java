@@ -61,7 +61,7 @@ public final class Scan {
         if (starts.length > 1) {
             return runPerRow(state, inputs, starts);
         }
-        int length = Math.toIntExact(inputs.query.getShape().get(1));
+        int length = Math.toIntExact(inputs.query().getShape().get(1));
         int offset = (int) (starts[0] % miniBatchSize);
         if (offset == 0 && state.hasPendingGradients()) {
             // at a boundary the pending gradients are zero (spec §3)
@@ -93,15 +93,15 @@ public final class Scan {
 
     /** One token per row, each row at its own offset inside its mini-batch: the primal form. */
     private Result runPerRow(FastWeights state, Inputs inputs, long[] starts) {
-        if (inputs.query.getShape().get(1) != 1) {
+        if (inputs.query().getShape().get(1) != 1) {
             throw new IllegalArgumentException(
                     "rows at different positions "
                             + Arrays.toString(starts)
                             + " can only advance one token at a time, got "
-                            + inputs.query.getShape().get(1)
+                            + inputs.query().getShape().get(1)
                             + " tokens");
         }
-        NDManager manager = inputs.query.getManager();
+        NDManager manager = inputs.query().getManager();
         int rows = starts.length;
         float[] oneHot = new float[rows * miniBatchSize];
         float[] completes = new float[rows];
@@ -111,17 +111,17 @@ public final class Scan {
             completes[r] = offset == miniBatchSize - 1 ? 1 : 0;
         }
         NDArray tokenFactor =
-                like(manager.create(oneHot, new Shape(rows, miniBatchSize)), inputs.query)
-                        .matMul(inputs.tokenFactors)
+                like(manager.create(oneHot, new Shape(rows, miniBatchSize)), inputs.query())
+                        .matMul(inputs.tokenFactors())
                         .reshape(rows, 1, 1, 1);
         NDArray completesPerRow =
-                like(manager.create(completes, new Shape(rows, 1, 1, 1)), inputs.query);
+                like(manager.create(completes, new Shape(rows, 1, 1, 1)), inputs.query());
         MiniBatch batch =
                 MiniBatch.primal(
-                        inputs.query.transpose(0, 2, 1, 3),
-                        inputs.key.transpose(0, 2, 1, 3),
-                        inputs.target.transpose(0, 2, 1, 3),
-                        inputs.learningRate.transpose(0, 2, 1).expandDims(3),
+                        inputs.query().transpose(0, 2, 1, 3),
+                        inputs.key().transpose(0, 2, 1, 3),
+                        inputs.target().transpose(0, 2, 1, 3),
+                        inputs.learningRate().transpose(0, 2, 1).expandDims(3),
                         tokenFactor,
                         false,
                         completesPerRow);
@@ -151,15 +151,15 @@ public final class Scan {
             this.count = count;
             this.offset = offset;
             this.completes = completes;
-            query = split(in.query, start, count, k);
-            key = split(in.key, start, count, k);
-            target = split(in.target, start, count, k);
+            query = split(in.query(), start, count, k);
+            key = split(in.key(), start, count, k);
+            target = split(in.target(), start, count, k);
             // (B, T, H) -> (n, B, H, k, 1): lr_j of each key token
-            NDArray lr = in.learningRate.get(":, {}:{}", start, start + count * k);
+            NDArray lr = in.learningRate().get(":, {}:{}", start, start + count * k);
             Shape s = lr.getShape();
             learningRate =
                     lr.reshape(s.get(0), count, k, s.get(2)).transpose(1, 0, 3, 2).expandDims(4);
-            tokenFactor = in.tokenFactors.get("{}:{}", offset, offset + k).reshape(k, 1);
+            tokenFactor = in.tokenFactors().get("{}:{}", offset, offset + k).reshape(k, 1);
         }
 
         FastWeights run(
@@ -267,64 +267,28 @@ public final class Scan {
         return false;
     }
 
-    /** The per-token inputs of the inner loop for one chunk. */
-    public static final class Inputs {
-        final NDArray query;
-        final NDArray key;
-        final NDArray target;
-        final NDArray learningRate;
-        final NDArray tokenFactors;
+    /**
+     * The per-token inputs of the inner loop for one chunk.
+     *
+     * @param query XQ after RoPE, the test view {@code (B, T, H, f)}
+     * @param key XK after RoPE, the training view {@code (B, T, H, f)}
+     * @param target the reconstruction target {@code XV − XK}, {@code (B, T, H, f)}
+     * @param learningRate {@code lr = η_base σ(x·w_h + c_h) / f} per token and head, {@code (B, T,
+     *     H)}
+     * @param tokenFactors {@code tok = max(1/(i+1) + learnable_token_idx, 0)}, {@code (b)}
+     */
+    public record Inputs(
+            NDArray query,
+            NDArray key,
+            NDArray target,
+            NDArray learningRate,
+            NDArray tokenFactors) {}
 
-        /**
-         * Collects the inputs.
-         *
-         * @param query XQ after RoPE, the test view {@code (B, T, H, f)}
-         * @param key XK after RoPE, the training view {@code (B, T, H, f)}
-         * @param target the reconstruction target {@code XV − XK}, {@code (B, T, H, f)}
-         * @param learningRate {@code lr = η_base σ(x·w_h + c_h) / f} per token and head, {@code (B,
-         *     T, H)}
-         * @param tokenFactors {@code tok = max(1/(i+1) + learnable_token_idx, 0)}, {@code (b)}
-         */
-        public Inputs(
-                NDArray query,
-                NDArray key,
-                NDArray target,
-                NDArray learningRate,
-                NDArray tokenFactors) {
-            this.query = query;
-            this.key = key;
-            this.target = target;
-            this.learningRate = learningRate;
-            this.tokenFactors = tokenFactors;
-        }
-    }
-
-    /** The outputs of a scan. */
-    public static final class Result {
-        private final NDArray output;
-        private final FastWeights state;
-
-        Result(NDArray output, FastWeights state) {
-            this.output = output;
-            this.state = state;
-        }
-
-        /**
-         * Returns the pre-norm outputs of every token.
-         *
-         * @return {@code Z̄}, {@code (B, T, H, f)}
-         */
-        public NDArray output() {
-            return output;
-        }
-
-        /**
-         * Returns the state after the chunk.
-         *
-         * @return the state
-         */
-        public FastWeights state() {
-            return state;
-        }
-    }
+    /**
+     * The outputs of a scan.
+     *
+     * @param output the pre-norm outputs {@code Z̄} of every token, {@code (B, T, H, f)}
+     * @param state the state after the chunk
+     */
+    public record Result(NDArray output, FastWeights state) {}
 }
