@@ -66,7 +66,7 @@ import java.util.function.UnaryOperator;
  * (H, 1)}, {@code ttt_norm_weight, ttt_norm_bias (H, f)}, the inner weights, the {@code
  * q/k/v/o/g_proj} linears, the {@code conv_q/conv_k} convolutions and {@code post_norm}.
  */
-public abstract class TttLayer extends AbstractBlock {
+public abstract class TttLayer extends AbstractBlock implements SequenceLayer<TttState> {
 
     /**
      * Key of the {@code params} argument of {@code forward} that chooses the {@link InnerForm} of
@@ -238,7 +238,8 @@ public abstract class TttLayer extends AbstractBlock {
      * @param training whether autograd records (as in {@code Block.forward})
      * @return the output {@code (B, T, C)} and the state after the chunk
      */
-    public Output prefill(
+    @Override
+    public Output<TttState> prefill(
             ParameterStore parameterStore, NDArray x, TttState state, boolean training) {
         return run(parameterStore, x, state, defaultForm, training, true);
     }
@@ -251,12 +252,30 @@ public abstract class TttLayer extends AbstractBlock {
      * @param state the state after the previous tokens
      * @return the output {@code (B, 1, C)} and the new state
      */
-    public Output step(ParameterStore parameterStore, NDArray token, TttState state) {
+    public Output<TttState> step(ParameterStore parameterStore, NDArray token, TttState state) {
         if (token.getShape().dimension() == 3 && token.getShape().get(1) != 1) {
             throw new IllegalArgumentException(
                     "step() decodes one token: expected (B, 1, C), got " + token.getShape());
         }
         return run(parameterStore, token, state, InnerForm.PRIMAL, false, true);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public TttState stateFromNDList(NDList list) {
+        return TttState.fromNDList(list, innerWeights.size(), config.isShareQk());
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public int stateArrayCount() {
+        return 1 + 2 * innerWeights.size() + (config.isShareQk() ? 1 : 0);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public TttState concatStates(List<TttState> states) {
+        return TttState.concat(states);
     }
 
     /**
@@ -416,7 +435,7 @@ public abstract class TttLayer extends AbstractBlock {
     }
 
     /** The whole layer, in the order of spec §1.2; the state after the chunk only if asked for. */
-    private Output run(
+    private Output<TttState> run(
             ParameterStore ps,
             NDArray x,
             TttState state,
@@ -445,7 +464,7 @@ public abstract class TttLayer extends AbstractBlock {
                                 before, length, scanned.state(), projections.convWindow(), initial);
             }
             scope.suppressNotUsedWarning();
-            return keepBeyondScope(new Output(y, after), x.getManager());
+            return keepBeyondScope(new Output<>(y, after), x.getManager());
         }
     }
 
@@ -496,7 +515,7 @@ public abstract class TttLayer extends AbstractBlock {
     }
 
     /** Takes the results out of the forward's scope and gives them to the input's manager. */
-    private static Output keepBeyondScope(Output out, NDManager owner) {
+    private static Output<TttState> keepBeyondScope(Output<TttState> out, NDManager owner) {
         List<NDArray> arrays = new ArrayList<>();
         arrays.add(out.output());
         if (out.state() != null) {
@@ -817,14 +836,6 @@ public abstract class TttLayer extends AbstractBlock {
 
     /** The three projected views of the input and the conv window after them. */
     private record Projections(NDArray query, NDArray key, NDArray value, NDArray convWindow) {}
-
-    /**
-     * The output of a chunk and the state after it.
-     *
-     * @param output the layer output {@code (B, T, C)}
-     * @param state the state after the chunk ({@code null} when the call did not ask for it)
-     */
-    public record Output(NDArray output, TttState state) {}
 
     /**
      * The builder shared by {@link TttLinear} and {@link TttMlp}.

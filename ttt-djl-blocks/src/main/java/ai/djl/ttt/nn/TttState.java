@@ -27,7 +27,7 @@ import java.util.List;
  * (B) int64, W1, b1[, W2, b2], gW1, gb1[, gW2, gb2][, window]]}; a fresh state is just {@code
  * [positions]} (all zero).
  */
-public final class TttState implements AutoCloseable {
+public final class TttState implements LayerState {
 
     private final long[] positions;
     private final FastWeights weights;
@@ -153,11 +153,11 @@ public final class TttState implements AutoCloseable {
     }
 
     /**
-     * Returns the state as arrays, for DJL's {@code NDList} in and out of a {@code Predictor}.
+     * {@inheritDoc}
      *
-     * @param manager the manager of the positions array (and of zero gradients at a boundary)
-     * @return the arrays; see the class documentation for the layout
+     * <p>See the class documentation for the layout.
      */
+    @Override
     public NDList toNDList(NDManager manager) {
         NDList list = new NDList(manager.create(positions));
         if (weights == null) {
@@ -178,20 +178,14 @@ public final class TttState implements AutoCloseable {
         return list;
     }
 
-    /**
-     * Returns B, the number of sequences.
-     *
-     * @return the batch size
-     */
+    /** {@inheritDoc} */
+    @Override
     public int getBatchSize() {
         return positions.length;
     }
 
-    /**
-     * Returns the absolute position of the next token of each row.
-     *
-     * @return a copy of the positions
-     */
+    /** {@inheritDoc} */
+    @Override
     public long[] getPositions() {
         return positions.clone();
     }

@@ -34,10 +34,11 @@ class NativeMemoryTest {
                 }
                 assertEquals(dataArrays, data.getManagedArrays().size(), "inference forward");
 
-                TttLayer.Output out = layer.prefill(ps, x, null, false);
+                SequenceLayer.Output<TttState> out = layer.prefill(ps, x, null, false);
                 TttState state = out.state();
                 for (int t = 0; t < 20; t++) {
-                    TttLayer.Output next = layer.step(ps, x.get(":, {}:{}", t, t + 1), state);
+                    SequenceLayer.Output<TttState> next =
+                            layer.step(ps, x.get(":, {}:{}", t, t + 1), state);
                     next.output().close();
                     state.close();
                     state = next.state();

@@ -34,7 +34,7 @@ class PrefillDecodeTest {
                     List<NDArray> pieces = new ArrayList<>();
                     TttState state = null;
                     if (prompt > 0) {
-                        TttLayer.Output out =
+                        SequenceLayer.Output<TttState> out =
                                 layer.prefill(ps, x.get(":, 0:{}", prompt), null, false);
                         pieces.add(out.output());
                         state = out.state();
@@ -42,7 +42,8 @@ class PrefillDecodeTest {
                         state = TttState.start(2);
                     }
                     for (int t = prompt; t < LENGTH; t++) {
-                        TttLayer.Output out = layer.step(ps, x.get(":, {}:{}", t, t + 1), state);
+                        SequenceLayer.Output<TttState> out =
+                                layer.step(ps, x.get(":, {}:{}", t, t + 1), state);
                         pieces.add(out.output());
                         state.close();
                         state = out.state();
@@ -115,7 +116,8 @@ class PrefillDecodeTest {
                     TttState s = states[r];
                     for (int i = 0; i < 12; i++) {
                         int t = prompts[r] + i;
-                        TttLayer.Output o = layer.step(ps, rows[r].get(":, {}:{}", t, t + 1), s);
+                        SequenceLayer.Output<TttState> o =
+                                layer.step(ps, rows[r].get(":, {}:{}", t, t + 1), s);
                         outs.add(o.output());
                         s = o.state();
                     }
@@ -134,7 +136,7 @@ class PrefillDecodeTest {
                                                     prompts[1] + i,
                                                     prompts[1] + i + 1)),
                                     0);
-                    TttLayer.Output o = layer.step(ps, token, batch);
+                    SequenceLayer.Output<TttState> o = layer.step(ps, token, batch);
                     batch = o.state();
                     for (int r = 0; r < 2; r++) {
                         double err =

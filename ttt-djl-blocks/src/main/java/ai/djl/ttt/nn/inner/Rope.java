@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
  * Rotary position embedding as the official TTT layers apply it to XQ and XK: rotation of
  * <em>adjacent</em> channel pairs {@code (2i, 2i+1)} by the angle {@code p · θ^(−2i/f)}, where
  * {@code p} is the absolute position <em>modulo the mini-batch size</em> (spec §1.2.3 and §14.3).
+ * The attention baseline uses the same rotation with plain absolute positions.
  *
  * <p>The official code reaches this with {@code permute_qk → rotate_half → undo_permute_qk}; the
  * net effect is the pairwise (GPT-J, complex-number) form, which is what this class computes:
@@ -31,7 +32,8 @@ public final class Rope {
      *     single value shared by all rows
      * @param length T, the number of tokens
      * @param headDim f (even)
-     * @param miniBatchSize b: positions are taken modulo b
+     * @param period positions are taken modulo this: the mini-batch size b for TTT layers (spec
+     *     §14.3), {@link Long#MAX_VALUE} for plain absolute positions
      * @param theta the RoPE base θ
      * @return {@code {cos, sin}}, each {@code (starts.length, T, 1, f)}; {@code sin} carries the
      *     sign of each channel's term
@@ -42,33 +44,28 @@ public final class Rope {
             long[] starts,
             int length,
             int headDim,
-            int miniBatchSize,
+            long period,
             double theta) {
         int half = headDim / 2;
         double[] invFreq = new double[half];
         for (int i = 0; i < half; i++) {
             invFreq[i] = 1.0 / Math.pow(theta, 2.0 * i / headDim);
         }
-        // one row per position modulo b, then copied to the chunk's positions
-        double[][] cosRow = new double[miniBatchSize][headDim];
-        double[][] sinRow = new double[miniBatchSize][headDim];
-        for (int p = 0; p < miniBatchSize; p++) {
-            for (int i = 0; i < half; i++) {
-                double angle = p * invFreq[i];
-                cosRow[p][2 * i] = Math.cos(angle);
-                cosRow[p][2 * i + 1] = Math.cos(angle);
-                sinRow[p][2 * i] = -Math.sin(angle);
-                sinRow[p][2 * i + 1] = Math.sin(angle);
-            }
-        }
         double[] cos = new double[starts.length * length * headDim];
         double[] sin = new double[cos.length];
         int offset = 0;
         for (long start : starts) {
             for (int t = 0; t < length; t++) {
-                int p = (int) ((start + t) % miniBatchSize);
-                System.arraycopy(cosRow[p], 0, cos, offset, headDim);
-                System.arraycopy(sinRow[p], 0, sin, offset, headDim);
+                long p = (start + t) % period;
+                for (int i = 0; i < half; i++) {
+                    double angle = p * invFreq[i];
+                    double c = Math.cos(angle);
+                    double s = Math.sin(angle);
+                    cos[offset + 2 * i] = c;
+                    cos[offset + 2 * i + 1] = c;
+                    sin[offset + 2 * i] = -s;
+                    sin[offset + 2 * i + 1] = s;
+                }
                 offset += headDim;
             }
         }
