@@ -5,15 +5,23 @@ import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
- * The inner model of a TTT layer: the small model whose weights are the layer's hidden state.
+ * The sequence layer of each block: a TTT layer with its inner model (the small model whose weights
+ * are the layer's hidden state), or the causal self-attention baseline.
  *
- * <p>The names are the values of the official {@code ttt_layer_type} config key.
+ * <p>The names are the values of the official {@code ttt_layer_type} config key; {@code
+ * "attention"} is ttt-djl's own addition (the official code has no attention baseline), so that TTT
+ * and attention models share one code path.
  */
 public enum LayerType {
     /** TTT-Linear: the hidden state is a linear map {@code f(x) = x W + b} per head (spec §1.4). */
     LINEAR("linear"),
     /** TTT-MLP: the hidden state is a two-layer MLP with a tanh-GELU, width 4f (spec §1.6). */
-    MLP("mlp");
+    MLP("mlp"),
+    /**
+     * The Llama-style causal self-attention baseline (RoPE on absolute positions, key/value cache),
+     * the paper's Transformer comparison; not an official value.
+     */
+    ATTENTION("attention");
 
     private final String officialName;
 
@@ -24,16 +32,25 @@ public enum LayerType {
     /**
      * Returns the value of the official {@code ttt_layer_type} key for this type.
      *
-     * @return {@code "linear"} or {@code "mlp"}
+     * @return {@code "linear"}, {@code "mlp"} or {@code "attention"}
      */
     public String officialName() {
         return officialName;
     }
 
     /**
+     * Returns whether this is a TTT layer (and not attention).
+     *
+     * @return true for TTT-Linear and TTT-MLP
+     */
+    public boolean isTtt() {
+        return this != ATTENTION;
+    }
+
+    /**
      * Parses an official {@code ttt_layer_type} value.
      *
-     * @param name {@code "linear"} or {@code "mlp"} (case-insensitive)
+     * @param name {@code "linear"}, {@code "mlp"} or {@code "attention"} (case-insensitive)
      * @return the layer type
      * @throws IllegalArgumentException if the name is not a known layer type
      */

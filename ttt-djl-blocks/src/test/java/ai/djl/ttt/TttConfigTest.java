@@ -113,7 +113,7 @@ class TttConfigTest {
                 "head_dim = hidden_size / num_attention_heads = 9 must be even");
         assertMessage(
                 () -> TttConfig.fromJson("{\"ttt_layer_type\": \"transformer\"}"),
-                "Unknown ttt_layer_type 'transformer': expected one of linear, mlp");
+                "Unknown ttt_layer_type 'transformer': expected one of linear, mlp, attention");
         assertMessage(
                 () -> TttConfig.fromJson("{\"hiden_size\": 64}"),
                 "Unknown config key 'hiden_size'");

@@ -9,6 +9,9 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.lm.CausalSelfAttention;
+import ai.djl.ttt.lm.ResidualBlock;
 import ai.djl.ttt.nn.TttLayer;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -61,6 +64,140 @@ public final class OfficialWeights {
         putChild(names, "g_proj", layer.getGateProjection(), "weight", "weight");
         putChild(names, "post_norm", layer.getPostNorm(), "weight", "gamma", "bias", "beta");
         return names;
+    }
+
+    /**
+     * Returns a language model's parameters under their official {@code TTTForCausalLM} state-dict
+     * names (spec §7), e.g. {@code model.layers.0.seq_modeling_block.W1}. With tied embeddings
+     * there is no {@code lm_head.weight} parameter. The attention baseline's layers use the names
+     * {@code q_proj, k_proj, v_proj, o_proj} in place of a TTT layer's.
+     *
+     * @param model the model
+     * @return official name → parameter
+     */
+    public static Map<String, Parameter> parameterNames(CausalLm model) {
+        Map<String, Parameter> names = new LinkedHashMap<>();
+        names.put("model.embed_tokens.weight", model.getEmbedding());
+        List<ResidualBlock> blocks = model.getBlocks();
+        for (int i = 0; i < blocks.size(); i++) {
+            String prefix = "model.layers." + i + ".";
+            ResidualBlock block = blocks.get(i);
+            Block sequence = block.getSequenceLayer();
+            if (sequence instanceof TttLayer) {
+                parameterNames((TttLayer) sequence)
+                        .forEach((k, v) -> names.put(prefix + "seq_modeling_block." + k, v));
+            } else {
+                CausalSelfAttention a = (CausalSelfAttention) sequence;
+                String p = prefix + "seq_modeling_block.";
+                putChild(names, p + "q_proj", a.getQueryProjection(), "weight", "weight");
+                putChild(names, p + "k_proj", a.getKeyProjection(), "weight", "weight");
+                putChild(names, p + "v_proj", a.getValueProjection(), "weight", "weight");
+                putChild(names, p + "o_proj", a.getOutputProjection(), "weight", "weight");
+            }
+            putChild(
+                    names,
+                    prefix + "mlp.gate_proj",
+                    block.getMlp().getGateProjection(),
+                    "weight",
+                    "weight");
+            putChild(
+                    names,
+                    prefix + "mlp.up_proj",
+                    block.getMlp().getUpProjection(),
+                    "weight",
+                    "weight");
+            putChild(
+                    names,
+                    prefix + "mlp.down_proj",
+                    block.getMlp().getDownProjection(),
+                    "weight",
+                    "weight");
+            if (block.getPreConv() != null) {
+                putChild(
+                        names,
+                        prefix + "conv.norm",
+                        block.getPreConv().getNorm(),
+                        "weight",
+                        "weight");
+                putChild(
+                        names,
+                        prefix + "conv.conv",
+                        block.getPreConv().getConv(),
+                        "weight",
+                        "weight",
+                        "bias",
+                        "bias");
+            }
+            putChild(names, prefix + "seq_norm", block.getSeqNorm(), "weight", "weight");
+            putChild(names, prefix + "ffn_norm", block.getFfnNorm(), "weight", "weight");
+        }
+        putChild(names, "model.norm", model.getNorm(), "weight", "weight");
+        if (model.getLmHead() != null) {
+            names.put("lm_head.weight", model.getLmHead());
+        }
+        return names;
+    }
+
+    /**
+     * Builds a language model from an official {@code config.json} and a state dict file.
+     *
+     * @param configJson the config (plain, or under {@code "ttt_config"})
+     * @param tensors a {@code .safetensors} or {@code .npz} file of a {@code TTTForCausalLM}
+     * @param manager the manager of the model's parameters
+     * @param dataType the parameters' data type
+     * @return the initialised model
+     * @throws IOException if a file cannot be read
+     * @throws MalformedModelException if the tensors file is corrupt
+     */
+    public static CausalLm loadModel(
+            Path configJson, Path tensors, NDManager manager, DataType dataType)
+            throws IOException, MalformedModelException {
+        TttConfig config = TttConfig.load(configJson);
+        try (StateDict dict = StateDict.load(manager, tensors)) {
+            return loadModel(config, dict, manager, dataType);
+        }
+    }
+
+    /**
+     * Builds a language model for a config and loads its parameters from a state dict (strict; with
+     * tied embeddings a {@code lm_head.weight} equal to the embedding is accepted).
+     *
+     * @param config the config
+     * @param dict the model's tensors under their official names
+     * @param manager the manager of the model's parameters
+     * @param dataType the parameters' data type
+     * @return the initialised model
+     */
+    public static CausalLm loadModel(
+            TttConfig config, StateDict dict, NDManager manager, DataType dataType) {
+        CausalLm model = new CausalLm(config);
+        model.initialize(manager, dataType, new Shape(1, config.getMiniBatchSize()));
+        load(model, dict);
+        return model;
+    }
+
+    /**
+     * Copies official tensors into an initialised language model; strict as {@link #load(TttLayer,
+     * StateDict)}.
+     *
+     * @param model the model
+     * @param dict the tensors under their official names
+     */
+    public static void load(CausalLm model, StateDict dict) {
+        StateDict used = dict;
+        if (model.getLmHead() == null && dict.contains("lm_head.weight")) {
+            // the official tied model stores the same tensor under both names
+            NDArray head = dict.get("lm_head.weight");
+            if (dict.contains("model.embed_tokens.weight")
+                    && !head.contentEquals(dict.get("model.embed_tokens.weight"))) {
+                throw new IllegalArgumentException(
+                        dict.getSource()
+                                + ": lm_head.weight differs from model.embed_tokens.weight but the"
+                                + " config has tie_word_embeddings = true");
+            }
+            used = dict.filter(name -> !"lm_head.weight".equals(name));
+        }
+        copyAll(parameterNames(model), used, "CausalLm");
     }
 
     /**
@@ -118,7 +255,11 @@ public final class OfficialWeights {
      * @throws IllegalArgumentException listing missing, unexpected and mis-shaped tensors
      */
     public static void load(TttLayer layer, StateDict dict) {
-        Map<String, Parameter> expected = parameterNames(layer);
+        copyAll(parameterNames(layer), dict, layer.getClass().getSimpleName());
+    }
+
+    /** Strict copy: reports every missing, mis-shaped and unexpected tensor, or copies all. */
+    private static void copyAll(Map<String, Parameter> expected, StateDict dict, String target) {
         List<String> problems = new ArrayList<>();
         for (Map.Entry<String, Parameter> e : expected.entrySet()) {
             Shape want = e.getValue().getArray().getShape();
@@ -131,7 +272,7 @@ public final class OfficialWeights {
                                 + "' has shape "
                                 + dict.get(e.getKey()).getShape()
                                 + " in the file but "
-                                + layer.getClass().getSimpleName()
+                                + target
                                 + " expects "
                                 + want);
             }
@@ -144,7 +285,7 @@ public final class OfficialWeights {
                                 + "' (shape "
                                 + dict.get(name).getShape()
                                 + "): not a parameter of "
-                                + layer.getClass().getSimpleName()
+                                + target
                                 + " with this config");
             }
         }
@@ -152,7 +293,7 @@ public final class OfficialWeights {
             throw new IllegalArgumentException(
                     dict.getSource()
                             + " does not match "
-                            + layer.getClass().getSimpleName()
+                            + target
                             + ":\n  "
                             + String.join("\n  ", problems));
         }

@@ -1,10 +1,12 @@
 package ai.djl.ttt.io;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.ParameterStore;
+import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.nn.TttLayer;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,38 +23,69 @@ public final class ParityCheck {
     private ParityCheck() {}
 
     /**
-     * Checks a case.
+     * Checks a case: {@code layer} ({@code hidden_states → output}), {@code lm} ({@code input_ids →
+     * logits}) or {@code decode} (a {@code prompt_len}-token prefill, then one token per step:
+     * {@code prefill_logits}, {@code decode_logits}, {@code full_logits}).
      *
      * @param manager the manager for the runs (closed sub-managers are used inside)
      * @param referenceCase the case
      * @return one result per expected output
-     * @throws UnsupportedOperationException for a kind this build cannot run yet
+     * @throws IllegalArgumentException for an unknown kind
      */
     public static List<Result> run(NDManager manager, ReferenceCase referenceCase) {
-        if (!"layer".equals(referenceCase.getKind())) {
-            throw new UnsupportedOperationException(
-                    "case kind '"
-                            + referenceCase.getKind()
-                            + "' needs the language model, which this build does not have yet;"
-                            + " only 'layer' cases can be checked");
-        }
         List<Result> results = new ArrayList<>();
         for (String name : referenceCase.getOutputs()) {
-            DataType type = name.endsWith("_f64") ? DataType.FLOAT64 : DataType.FLOAT32;
+            boolean f64 = name.endsWith("_f64");
+            DataType type = f64 ? DataType.FLOAT64 : DataType.FLOAT32;
+            String base = f64 ? name.substring(0, name.length() - 4) : name;
             try (NDManager sub = manager.newSubManager()) {
-                TttLayer layer =
-                        OfficialWeights.loadLayer(
-                                referenceCase.getConfig(), referenceCase.parameters(), sub, type);
-                NDArray input = referenceCase.tensors().get("hidden_states").toType(type, true);
-                input.attach(sub);
-                NDArray ours =
-                        layer.forward(new ParameterStore(sub, false), new NDList(input), false)
-                                .head();
-                NDArray reference = referenceCase.tensors().get(name);
-                results.add(new Result(name, relativeError(ours, reference)));
+                NDArray ours = compute(sub, referenceCase, base, type);
+                results.add(new Result(name, relativeError(ours, referenceCase.reference(name))));
             }
         }
         return results;
+    }
+
+    private static NDArray compute(
+            NDManager manager, ReferenceCase c, String output, DataType type) {
+        ParameterStore ps = new ParameterStore(manager, false);
+        switch (c.getKind()) {
+            case "layer":
+                {
+                    TttLayer layer =
+                            OfficialWeights.loadLayer(c.getConfig(), c.parameters(), manager, type);
+                    NDArray x = c.tensors().get("hidden_states").toType(type, true);
+                    x.attach(manager);
+                    return layer.forward(ps, new NDList(x), false).head();
+                }
+            case "lm":
+            case "decode":
+                {
+                    CausalLm model =
+                            OfficialWeights.loadModel(c.getConfig(), c.parameters(), manager, type);
+                    NDArray ids = c.tensors().get("input_ids").duplicate();
+                    ids.attach(manager);
+                    if ("logits".equals(output) || "full_logits".equals(output)) {
+                        return model.forward(ps, new NDList(ids), false).head();
+                    }
+                    int prompt = c.getInt("prompt_len");
+                    CausalLm.Output out =
+                            model.prefill(ps, ids.get(":, 0:{}", prompt), null, false);
+                    if ("prefill_logits".equals(output)) {
+                        return out.logits();
+                    }
+                    NDList steps = new NDList();
+                    long length = ids.getShape().get(1);
+                    for (long t = prompt; t < length; t++) {
+                        out = model.prefill(ps, ids.get(":, {}:{}", t, t + 1), out.state(), false);
+                        steps.add(out.logits());
+                    }
+                    return NDArrays.concat(steps, 1);
+                }
+            default:
+                throw new IllegalArgumentException(
+                        "unknown case kind '" + c.getKind() + "': expected layer, lm or decode");
+        }
     }
 
     /**

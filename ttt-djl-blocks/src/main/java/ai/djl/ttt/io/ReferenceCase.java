@@ -1,6 +1,7 @@
 package ai.djl.ttt.io;
 
 import ai.djl.MalformedModelException;
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ttt.TttConfig;
 import com.google.gson.JsonElement;
@@ -42,6 +43,7 @@ public final class ReferenceCase implements AutoCloseable {
     private final StateDict tensors;
     private final Set<String> parameterNames;
     private final List<String> outputs;
+    private final JsonObject metadata;
 
     private ReferenceCase(
             Path directory,
@@ -49,13 +51,15 @@ public final class ReferenceCase implements AutoCloseable {
             TttConfig config,
             StateDict tensors,
             Set<String> parameterNames,
-            List<String> outputs) {
+            List<String> outputs,
+            JsonObject metadata) {
         this.directory = directory;
         this.kind = kind;
         this.config = config;
         this.tensors = tensors;
         this.parameterNames = parameterNames;
         this.outputs = outputs;
+        this.metadata = metadata;
     }
 
     /**
@@ -119,7 +123,10 @@ public final class ReferenceCase implements AutoCloseable {
                         configFile + " lists parameter '" + name + "' that " + file + " lacks");
             }
         }
-        return new ReferenceCase(directory, kind, config, tensors, params, outputs);
+        if (meta.has("derived_refs") && meta.get("derived_refs").isJsonObject()) {
+            outputs.addAll(meta.getAsJsonObject("derived_refs").keySet());
+        }
+        return new ReferenceCase(directory, kind, config, tensors, params, outputs, meta);
     }
 
     private static boolean isOutputName(String name) {
@@ -184,6 +191,38 @@ public final class ReferenceCase implements AutoCloseable {
      */
     public List<String> getOutputs() {
         return outputs;
+    }
+
+    /**
+     * Returns the expected value of an output: a tensor of the file, or a slice of one for the
+     * {@code derived_refs} of {@code config.json} (e.g. {@code {"decode_logits_f64": {"from":
+     * "full_logits_f64", "seq_slice": "20:"}}}).
+     *
+     * @param output the output name
+     * @return the reference tensor
+     */
+    public NDArray reference(String output) {
+        if (tensors.contains(output)) {
+            return tensors.get(output);
+        }
+        JsonObject derived = metadata.getAsJsonObject("derived_refs").getAsJsonObject(output);
+        return tensors.get(derived.get("from").getAsString())
+                .get(":, " + derived.get("seq_slice").getAsString());
+    }
+
+    /**
+     * Returns an integer field of {@code config.json}, e.g. {@code prompt_len} of a decode case.
+     *
+     * @param key the key
+     * @return the value
+     * @throws IllegalArgumentException if the key is missing
+     */
+    public int getInt(String key) {
+        if (!metadata.has(key)) {
+            throw new IllegalArgumentException(
+                    directory.resolve("config.json") + " has no '" + key + "'");
+        }
+        return metadata.get(key).getAsInt();
     }
 
     /** Releases the tensors. */

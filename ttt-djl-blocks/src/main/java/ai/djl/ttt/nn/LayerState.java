@@ -1,7 +1,9 @@
 package ai.djl.ttt.nn;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import java.util.List;
 
 /**
  * What a {@link SequenceLayer} carries from one call to the next: a fixed-size recurrent state for
@@ -32,6 +34,14 @@ public interface LayerState extends AutoCloseable {
      * @return the arrays
      */
     NDList toNDList(NDManager manager);
+
+    /**
+     * Returns the arrays this state holds (not the positions), e.g. to move them to another
+     * manager.
+     *
+     * @return the arrays, empty for a fresh state
+     */
+    List<NDArray> arrays();
 
     /** Closes the state's arrays. */
     @Override

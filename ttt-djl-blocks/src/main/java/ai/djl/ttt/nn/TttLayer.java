@@ -4,7 +4,6 @@ import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
@@ -195,6 +194,12 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
      * @return a {@link TttLinear} or a {@link TttMlp}
      */
     public static TttLayer fromConfig(TttConfig config) {
+        if (!config.getLayerType().isTtt()) {
+            throw new IllegalArgumentException(
+                    "ttt_layer_type '"
+                            + config.getLayerType().officialName()
+                            + "' is not a TTT layer; the language model builds it");
+        }
         return config.getLayerType() == LayerType.MLP
                 ? TttMlp.builder().setConfig(config).build()
                 : TttLinear.builder().setConfig(config).build();
@@ -447,25 +452,30 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         validateState(before, x);
         long[] starts =
                 before.isAligned() ? new long[] {before.getPositions()[0]} : before.getPositions();
-        try (NDScope scope = new NDScope()) {
-            Projections projections = project(ps, x, before.getConvWindow(), training);
-            Scan.Inputs inputs = scanInputs(ps, x, projections, starts, training);
-            FastWeights initial = initialWeights(ps, x, before, training);
-            Scan.Result scanned =
-                    new Scan(innerModel(ps, x, training), config.getMiniBatchSize(), form)
-                            .run(initial, inputs, starts);
-            NDArray y = output(ps, x, inputs.query(), scanned.output(), training);
-
-            TttState after = null;
-            if (keepState) {
-                int length = (int) x.getShape().get(1);
-                after =
-                        nextState(
-                                before, length, scanned.state(), projections.convWindow(), initial);
-            }
-            scope.suppressNotUsedWarning();
-            return keepBeyondScope(new Output<>(y, after), x.getManager());
-        }
+        return Scopes.run(
+                x.getManager(),
+                () -> {
+                    Projections projections = project(ps, x, before.getConvWindow(), training);
+                    Scan.Inputs inputs = scanInputs(ps, x, projections, starts, training);
+                    FastWeights initial = initialWeights(ps, x, before, training);
+                    Scan.Result scanned =
+                            new Scan(innerModel(ps, x, training), config.getMiniBatchSize(), form)
+                                    .run(initial, inputs, starts);
+                    NDArray y = output(ps, x, inputs.query(), scanned.output(), training);
+                    if (!keepState) {
+                        return new Output<>(y, null);
+                    }
+                    int length = (int) x.getShape().get(1);
+                    TttState after =
+                            nextState(
+                                    before,
+                                    length,
+                                    scanned.state(),
+                                    projections.convWindow(),
+                                    initial);
+                    return new Output<>(y, after);
+                },
+                TttLayer::arraysOf);
     }
 
     /** Heads, RoPE at position mod b, the target and the inner learning rates (spec §1.2.2–6). */
@@ -514,21 +524,13 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         return outputProjection.forward(ps, new NDList(y), training).head();
     }
 
-    /** Takes the results out of the forward's scope and gives them to the input's manager. */
-    private static Output<TttState> keepBeyondScope(Output<TttState> out, NDManager owner) {
+    private static List<NDArray> arraysOf(Output<TttState> out) {
         List<NDArray> arrays = new ArrayList<>();
         arrays.add(out.output());
         if (out.state() != null) {
-            Collections.addAll(arrays, out.state().getWeights().arrays());
-            if (out.state().getConvWindow() != null) {
-                arrays.add(out.state().getConvWindow());
-            }
+            arrays.addAll(out.state().arrays());
         }
-        for (NDArray a : arrays) {
-            NDScope.unregister(a);
-            a.attach(owner);
-        }
-        return out;
+        return arrays;
     }
 
     /** XQ, XK, XV {@code (B, T, C)} (spec §1.2.1), and the next conv window with share_qk. */

@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ttt.nn.inner.FastWeights;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 
 /**
@@ -217,16 +218,22 @@ public final class TttState implements LayerState {
         return convWindow;
     }
 
+    /** {@inheritDoc} */
+    @Override
+    public List<NDArray> arrays() {
+        List<NDArray> arrays = new ArrayList<>();
+        if (weights != null) {
+            Collections.addAll(arrays, weights.arrays());
+        }
+        if (convWindow != null) {
+            arrays.add(convWindow);
+        }
+        return arrays;
+    }
+
     /** Closes the arrays of this state. */
     @Override
     public void close() {
-        if (weights != null) {
-            for (NDArray a : weights.arrays()) {
-                a.close();
-            }
-        }
-        if (convWindow != null) {
-            convWindow.close();
-        }
+        arrays().forEach(NDArray::close);
     }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -14,6 +15,23 @@ class OfficialParityTest {
 
     static Path fixture(String name) {
         return Path.of("src/test/resources/ttt-reference", name);
+    }
+
+    /**
+     * Whole TTTForCausalLM with pre_conv: full logits, and a 20-token prefill + 16 decode steps.
+     */
+    @Test
+    void languageModelLogitsAndDecodeStepsMatchOfficialCode() throws Exception {
+        try (NDManager manager = NDManager.newBaseManager();
+                ReferenceCase c = ReferenceCase.load(manager, fixture("decode_linear"))) {
+            List<ParityCheck.Result> results = ParityCheck.run(manager, c);
+            assertEquals(6, results.size());
+            for (ParityCheck.Result r : results) {
+                System.out.printf("decode_linear %s %.3e%n", r.output(), r.relativeError());
+                double tolerance = r.output().endsWith("_f64") ? 1e-12 : 1e-5;
+                assertTrue(r.relativeError() <= tolerance, r.output() + " " + r.relativeError());
+            }
+        }
     }
 
     @ParameterizedTest

@@ -45,7 +45,7 @@ final class ParityCommand implements Callable<Integer> {
         PrintStream out = System.out;
         out.printf(
                 Locale.ROOT,
-                "%-28s %-8s %-12s %12s  %s%n",
+                "%-24s %-8s %-20s %12s  %s%n",
                 "case",
                 "kind",
                 "output",
@@ -60,7 +60,7 @@ final class ParityCommand implements Callable<Integer> {
                         boolean ok = r.relativeError() <= tolerance;
                         out.printf(
                                 Locale.ROOT,
-                                "%-28s %-8s %-12s %12.3e  %s%n",
+                                "%-24s %-8s %-20s %12.3e  %s%n",
                                 name,
                                 c.getKind(),
                                 r.output(),
@@ -74,7 +74,7 @@ final class ParityCommand implements Callable<Integer> {
                         | MalformedModelException
                         | IllegalArgumentException
                         | UnsupportedOperationException e) {
-                    out.printf(Locale.ROOT, "%-28s not checked: %s%n", name, e.getMessage());
+                    out.printf(Locale.ROOT, "%-24s not checked: %s%n", name, e.getMessage());
                     status = 2;
                 }
             }

@@ -1,0 +1,310 @@
+package ai.djl.ttt.lm;
+
+import ai.djl.MalformedModelException;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Embedding;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.NormalInitializer;
+import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.nn.RmsNorm;
+import ai.djl.ttt.nn.Scopes;
+import ai.djl.util.PairList;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * A causal language model built of {@link ResidualBlock}s: the official {@code TTTForCausalLM}
+ * (spec §2) for TTT-Linear and TTT-MLP layers, or the attention baseline with the same scaffold.
+ *
+ * <pre>
+ * h = embed_tokens[ids]                          (B, T) → (B, T, C)
+ * h = layers_i(h)  for each block                 Transformer or Mamba backbone flags
+ * logits = RMSNorm(h) · Eᵀ                       (B, T, V); E = embed_tokens when tied, else lm_head
+ * </pre>
+ *
+ * <p>{@code [ids]} gives {@code [logits]} (training, scoring). With a state, {@code [ids, state...]
+ * → [logits, state...]} (see {@link LmState}), or typed with {@link #prefill}: a prompt is
+ * processed in the dual form and generation continues one token at a time in the primal form, with
+ * a constant-size state for TTT layers.
+ *
+ * <p>Parameters: {@code embed_tokens (V, C)} N(0, initializer_range), the blocks, {@code norm (C)},
+ * and {@code lm_head (V, C)} only when {@code tie_word_embeddings} is false.
+ */
+public final class CausalLm extends AbstractBlock {
+
+    private static final byte VERSION = 1;
+
+    private final TttConfig config;
+    private final Parameter embedding;
+    private final List<ResidualBlock> blocks = new ArrayList<>();
+    private final RmsNorm norm;
+    private final Parameter head;
+
+    /**
+     * Creates the model.
+     *
+     * @param config the config: sizes, layer type (linear, mlp, attention) and backbone flags
+     */
+    public CausalLm(TttConfig config) {
+        super(VERSION);
+        this.config = config;
+        embedding =
+                addParameter(
+                        Parameter.builder()
+                                .setName("embed_tokens")
+                                .setType(Parameter.Type.WEIGHT)
+                                .optShape(new Shape(config.getVocabSize(), config.getHiddenSize()))
+                                .optInitializer(
+                                        new NormalInitializer((float) config.getInitializerRange()))
+                                .build());
+        for (int i = 0; i < config.getNumHiddenLayers(); i++) {
+            blocks.add(addChildBlock("layer" + i, new ResidualBlock(config)));
+        }
+        norm =
+                addChildBlock(
+                        "norm",
+                        RmsNorm.builder()
+                                .setWidth(config.getHiddenSize())
+                                .optEps((float) config.getRmsNormEps())
+                                .build());
+        head =
+                config.isTieWordEmbeddings()
+                        ? null
+                        : addParameter(
+                                Parameter.builder()
+                                        .setName("lm_head")
+                                        .setType(Parameter.Type.WEIGHT)
+                                        .optShape(
+                                                new Shape(
+                                                        config.getVocabSize(),
+                                                        config.getHiddenSize()))
+                                        .optInitializer(
+                                                new NormalInitializer(
+                                                        (float) config.getInitializerRange()))
+                                        .build());
+    }
+
+    /**
+     * Returns the config.
+     *
+     * @return the config
+     */
+    public TttConfig getConfig() {
+        return config;
+    }
+
+    /**
+     * Returns the blocks, in order.
+     *
+     * @return the blocks
+     */
+    public List<ResidualBlock> getBlocks() {
+        return Collections.unmodifiableList(blocks);
+    }
+
+    /**
+     * Returns the token embedding {@code (V, C)}.
+     *
+     * @return {@code embed_tokens}
+     */
+    public Parameter getEmbedding() {
+        return embedding;
+    }
+
+    /**
+     * Returns the final RMSNorm.
+     *
+     * @return {@code norm}
+     */
+    public RmsNorm getNorm() {
+        return norm;
+    }
+
+    /**
+     * Returns the output projection.
+     *
+     * @return {@code lm_head (V, C)}, or {@code null} when tied to the embedding
+     */
+    public Parameter getLmHead() {
+        return head;
+    }
+
+    /**
+     * Runs the model on a chunk of tokens, continuing a state.
+     *
+     * @param ps the parameter store
+     * @param ids token ids {@code (B, T)}, int64
+     * @param state the state before the chunk, or {@code null} to start
+     * @param training whether autograd records
+     * @return the logits {@code (B, T, V)} and the state after the chunk
+     */
+    public Output prefill(ParameterStore ps, NDArray ids, LmState state, boolean training) {
+        return run(ps, ids, state, training, true);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        NDArray ids = inputs.head();
+        if (inputs.size() == 1) {
+            return new NDList(run(ps, ids, null, training, false).logits());
+        }
+        Output out = run(ps, ids, LmState.fromNDList(inputs.subNDList(1), this), training, true);
+        NDList result = new NDList(out.logits());
+        result.addAll(out.state().toNDList(ids.getManager()));
+        return result;
+    }
+
+    private Output run(
+            ParameterStore ps, NDArray ids, LmState state, boolean training, boolean keepState) {
+        validate(ids, state);
+        return Scopes.run(
+                ids.getManager(),
+                () -> {
+                    NDArray e = ps.getValue(embedding, ids.getDevice(), training);
+                    NDArray h = Embedding.embedding(ids, e, SparseFormat.DENSE).head();
+                    List<ResidualBlock.State> states = new ArrayList<>();
+                    for (int i = 0; i < blocks.size(); i++) {
+                        ResidualBlock.Output out =
+                                blocks.get(i)
+                                        .run(
+                                                ps,
+                                                h,
+                                                state == null ? null : state.block(i),
+                                                training,
+                                                keepState);
+                        h = out.hidden();
+                        states.add(out.state());
+                    }
+                    h = norm.forward(ps, new NDList(h), training).head();
+                    NDArray w = head == null ? e : ps.getValue(head, ids.getDevice(), training);
+                    NDArray logits = Linear.linear(h, w).head();
+                    if (!keepState) {
+                        return new Output(logits, null);
+                    }
+                    long[] positions =
+                            state == null
+                                    ? new long[(int) ids.getShape().get(0)]
+                                    : state.getPositions();
+                    for (int i = 0; i < positions.length; i++) {
+                        positions[i] += ids.getShape().get(1);
+                    }
+                    return new Output(logits, new LmState(positions, states));
+                },
+                out -> {
+                    List<NDArray> kept = new ArrayList<>();
+                    kept.add(out.logits());
+                    if (out.state() != null) {
+                        kept.addAll(out.state().arrays());
+                    }
+                    return kept;
+                });
+    }
+
+    private void validate(NDArray ids, LmState state) {
+        Shape s = ids.getShape();
+        if (s.dimension() != 2 || s.get(0) < 1 || s.get(1) < 1) {
+            throw new IllegalArgumentException(
+                    "CausalLm expects token ids (B, T) with B, T >= 1, got shape " + s);
+        }
+        if (ids.getDataType() != DataType.INT64 && ids.getDataType() != DataType.INT32) {
+            throw new IllegalArgumentException(
+                    "token ids must be int64 or int32, got " + ids.getDataType());
+        }
+        try (NDArray min = ids.min();
+                NDArray max = ids.max()) {
+            long lo = min.toType(DataType.INT64, false).getLong();
+            long hi = max.toType(DataType.INT64, false).getLong();
+            if (lo < 0 || hi >= config.getVocabSize()) {
+                throw new IllegalArgumentException(
+                        "token ids must be in [0, vocab_size="
+                                + config.getVocabSize()
+                                + "), got values in ["
+                                + lo
+                                + ", "
+                                + hi
+                                + "]");
+            }
+        }
+        if (state != null && state.getBatchSize() != s.get(0)) {
+            throw new IllegalArgumentException(
+                    "the state holds "
+                            + state.getBatchSize()
+                            + " sequences but the input has batch size "
+                            + s.get(0));
+        }
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    protected void initializeChildBlocks(
+            NDManager manager, DataType dataType, Shape... inputShapes) {
+        Shape ids = inputShapes[0];
+        Shape hidden = new Shape(ids.get(0), ids.get(1), config.getHiddenSize());
+        for (ResidualBlock block : blocks) {
+            block.initialize(manager, dataType, hidden);
+        }
+        norm.initialize(manager, dataType, hidden);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        Shape ids = inputShapes[0];
+        return new Shape[] {new Shape(ids.get(0), ids.get(1), config.getVocabSize())};
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    protected void saveMetadata(DataOutputStream os) throws IOException {
+        saveInputShapes(os);
+        os.writeUTF(config.toJson());
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void loadMetadata(byte loadVersion, DataInputStream is)
+            throws IOException, MalformedModelException {
+        if (loadVersion != VERSION) {
+            throw new MalformedModelException(
+                    "Unsupported encoding version of CausalLm: "
+                            + loadVersion
+                            + " (this build reads "
+                            + VERSION
+                            + ")");
+        }
+        readInputShapes(is);
+        TttConfig saved;
+        try {
+            saved = TttConfig.fromJson(is.readUTF());
+        } catch (IllegalArgumentException e) {
+            throw new MalformedModelException("corrupt model config: " + e.getMessage(), e);
+        }
+        if (!saved.equals(config)) {
+            throw new MalformedModelException(
+                    "the saved model has a different config (saved vs this model): "
+                            + saved.differences(config));
+        }
+    }
+
+    /**
+     * The model's output on a chunk.
+     *
+     * @param logits {@code (B, T, V)}
+     * @param state the state after the chunk, or {@code null} if not asked for
+     */
+    public record Output(NDArray logits, LmState state) {}
+}

@@ -1,0 +1,48 @@
+package ai.djl.ttt.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import java.util.List;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * Runs a computation in its own {@link NDScope} so that every intermediate array is freed when it
+ * ends, whatever manager DJL attached it to.
+ *
+ * <p>The arrays the computation returns survive: they are attached to the given owner (the caller's
+ * data manager, never the parameters') and handed to the enclosing scope, if any, as if they had
+ * been created there. So nested blocks behave like single DJL ops.
+ */
+public final class Scopes {
+
+    private Scopes() {}
+
+    /**
+     * Runs {@code work} in a new scope.
+     *
+     * @param owner the manager that owns the results
+     * @param work the computation
+     * @param results the arrays of the result that must outlive the scope
+     * @param <T> the result type
+     * @return the result
+     */
+    public static <T> T run(NDManager owner, Supplier<T> work, Function<T, List<NDArray>> results) {
+        T result;
+        List<NDArray> kept;
+        try (NDScope scope = new NDScope()) {
+            result = work.get();
+            kept = results.apply(result);
+            for (NDArray a : kept) {
+                NDScope.unregister(a);
+                a.attach(owner);
+            }
+            scope.suppressNotUsedWarning();
+        }
+        for (NDArray a : kept) {
+            NDScope.register(a);
+        }
+        return result;
+    }
+}
