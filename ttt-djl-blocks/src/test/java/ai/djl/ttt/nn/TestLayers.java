@@ -55,14 +55,26 @@ public final class TestLayers {
 
     /** Draws every parameter as the reference fixtures do (fixtures README, "randomization"). */
     public static void randomize(TttLayer layer, long seed) {
+        randomize(OfficialWeights.parameterNames(layer), seed);
+    }
+
+    /** Draws parameters by their official names (with or without a model prefix). */
+    public static void randomize(Map<String, Parameter> parameters, long seed) {
         Random random = new Random(seed);
-        for (Map.Entry<String, Parameter> e : OfficialWeights.parameterNames(layer).entrySet()) {
+        for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
             NDArray array = e.getValue().getArray();
-            String name = e.getKey();
+            String full = e.getKey();
+            String prefix = "seq_modeling_block.";
+            String name =
+                    full.contains(prefix)
+                            ? full.substring(full.indexOf(prefix) + prefix.length())
+                            : full;
             Shape shape = array.getShape();
             double scale;
             double mean = 0;
-            if (name.equals("ttt_norm_weight") || name.equals("post_norm.weight")) {
+            if (name.equals("ttt_norm_weight")
+                    || name.equals("post_norm.weight")
+                    || name.endsWith("norm.weight")) {
                 mean = 1;
                 scale = 0.2;
             } else if (name.equals("learnable_token_idx")) {
@@ -71,12 +83,14 @@ public final class TestLayers {
                 scale = 0.1;
             } else if (name.equals("learnable_ttt_lr_bias")) {
                 scale = 0.5;
-            } else if (name.startsWith("conv_")) {
+            } else if (name.startsWith("conv_") || name.contains("conv.conv.")) {
                 scale = name.endsWith("weight") ? 0.4 : 0.1;
             } else if (name.equals("W1") || name.equals("W2")) {
                 scale = 1 / Math.sqrt(shape.get(shape.dimension() - 2));
-            } else if (name.endsWith("proj.weight")) {
+            } else if (name.endsWith("proj.weight") || name.equals("lm_head.weight")) {
                 scale = 1 / Math.sqrt(shape.get(1));
+            } else if (name.equals("model.embed_tokens.weight")) {
+                scale = 1;
             } else {
                 scale = 0.2;
             }

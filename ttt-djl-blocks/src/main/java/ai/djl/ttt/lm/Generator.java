@@ -1,0 +1,147 @@
+package ai.djl.ttt.lm;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Generates text with a {@link CausalLm}: each prompt is prefilled alone (the dual form for TTT
+ * layers), the states are stacked into one batch, and tokens are decoded one step at a time (the
+ * primal form), each row at its own position.
+ *
+ * <p>For TTT layers the state has a fixed size, so memory per generated token is constant; the
+ * attention baseline's key/value cache grows by one slot per token. A batch of prompts of different
+ * lengths gives exactly what each prompt gives alone: no row ever reads another row's padding (the
+ * official code ignores the attention mask).
+ *
+ * <pre>{@code
+ * Generator generator = new Generator(model, manager);
+ * List<long[]> out = generator.generate(List.of(promptIds), config, (row, token) -> print(token));
+ * }</pre>
+ */
+public final class Generator {
+
+    private final CausalLm model;
+    private final NDManager manager;
+    private final ParameterStore parameterStore;
+
+    /**
+     * Creates a generator.
+     *
+     * @param model an initialised model
+     * @param manager the manager under which each call's arrays live (and are freed)
+     */
+    public Generator(CausalLm model, NDManager manager) {
+        this.model = model;
+        this.manager = manager;
+        this.parameterStore = new ParameterStore(manager, false);
+    }
+
+    /** Receives tokens as they are generated. */
+    @FunctionalInterface
+    public interface TokenListener {
+        /**
+         * Called once per generated token, in order.
+         *
+         * @param sequence the index of the prompt
+         * @param token the token id
+         */
+        void onToken(int sequence, long token);
+    }
+
+    /**
+     * Generates a continuation of every prompt.
+     *
+     * @param prompts token ids, at least one token each
+     * @param config the sampling settings
+     * @param listener called with each token as soon as it is chosen, or {@code null}
+     * @return the generated ids of each prompt (without the prompt), stop token included
+     */
+    public List<long[]> generate(
+            List<long[]> prompts, SamplingConfig config, TokenListener listener) {
+        if (prompts.isEmpty()) {
+            throw new IllegalArgumentException("no prompt to continue");
+        }
+        int vocab = model.getConfig().getVocabSize();
+        for (int i = 0; i < prompts.size(); i++) {
+            if (prompts.get(i).length == 0) {
+                throw new IllegalArgumentException(
+                        "prompt " + i + " is empty: generation needs at least one token");
+            }
+        }
+        int rows = prompts.size();
+        try (NDManager generation = manager.newSubManager()) {
+            float[][] logits = new float[rows][];
+            LmState state = prefillEach(generation, prompts, logits);
+
+            Sampler[] samplers = new Sampler[rows];
+            List<List<Long>> generated = new ArrayList<>();
+            for (int r = 0; r < rows; r++) {
+                samplers[r] = new Sampler(config);
+                generated.add(new ArrayList<>());
+            }
+            boolean[] done = new boolean[rows];
+            long[] next = new long[rows];
+            while (true) {
+                boolean allDone = true;
+                for (int r = 0; r < rows; r++) {
+                    if (done[r]) {
+                        continue; // keeps feeding its last token; the outputs are ignored
+                    }
+                    next[r] = samplers[r].next(logits[r]);
+                    generated.get(r).add(next[r]);
+                    if (listener != null) {
+                        listener.onToken(r, next[r]);
+                    }
+                    done[r] =
+                            config.getStopTokens().contains(next[r])
+                                    || generated.get(r).size() >= config.getMaxNewTokens();
+                    allDone &= done[r];
+                }
+                if (allDone) {
+                    break;
+                }
+                try (NDManager step = generation.newSubManager()) {
+                    NDArray ids = step.create(next).reshape(rows, 1);
+                    CausalLm.Output out = model.prefill(parameterStore, ids, state, false);
+                    float[] flat = out.logits().toFloatArray();
+                    for (int r = 0; r < rows; r++) {
+                        System.arraycopy(flat, r * vocab, logits[r], 0, vocab);
+                    }
+                    out.state().arrays().forEach(a -> a.attach(generation));
+                    state.close();
+                    state = out.state();
+                }
+            }
+            state.close();
+            List<long[]> result = new ArrayList<>();
+            for (List<Long> g : generated) {
+                result.add(g.stream().mapToLong(Long::longValue).toArray());
+            }
+            return result;
+        }
+    }
+
+    /** Prefills every prompt alone and stacks the states; fills the last logits of each row. */
+    private LmState prefillEach(NDManager generation, List<long[]> prompts, float[][] logits) {
+        List<LmState> states = new ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            long[] prompt = prompts.get(i);
+            try (NDManager step = generation.newSubManager()) {
+                NDArray ids = step.create(prompt).reshape(1, prompt.length);
+                CausalLm.Output out = model.prefill(parameterStore, ids, null, false);
+                logits[i] = out.logits().get(0, prompt.length - 1).toFloatArray();
+                out.state().arrays().forEach(a -> a.attach(generation));
+                states.add(out.state());
+            }
+        }
+        if (states.size() == 1) {
+            return states.get(0);
+        }
+        LmState batch = LmState.concat(states, model);
+        states.forEach(LmState::close);
+        return batch;
+    }
+}

@@ -1,0 +1,154 @@
+package ai.djl.ttt.lm;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
+import ai.djl.ttt.LayerType;
+import ai.djl.ttt.io.ParityCheck;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Decoding with the recurrent state gives the full forward's numbers; batching changes nothing. */
+class GenerationTest {
+
+    @Test
+    void decodeLogitsEqualFullForwardLogits() {
+        for (LayerType type : LayerType.values()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                CausalLm model = TestModels.model(TestModels.tiny(type), manager, 3);
+                ParameterStore ps = new ParameterStore(manager, false);
+                NDArray ids = TestModels.ids(manager, 2, 40, 64, 5);
+                NDArray full = model.forward(ps, new NDList(ids), false).head();
+                for (int prompt : new int[] {1, 16, 21}) {
+                    CausalLm.Output out =
+                            model.prefill(ps, ids.get(":, 0:{}", prompt), null, false);
+                    NDList pieces = new NDList(out.logits());
+                    for (int t = prompt; t < 40; t++) {
+                        out = model.prefill(ps, ids.get(":, {}:{}", t, t + 1), out.state(), false);
+                        pieces.add(out.logits());
+                    }
+                    double err = ParityCheck.relativeError(NDArrays.concat(pieces, 1), full);
+                    assertTrue(err <= 1e-5, type + " prompt " + prompt + ": " + err);
+                }
+            }
+        }
+    }
+
+    @Test
+    void promptsOfDifferentLengthsGenerateAsIfAlone() {
+        SamplingConfig sampling =
+                SamplingConfig.builder()
+                        .optMaxNewTokens(20)
+                        .optTemperature(0.9)
+                        .optTopK(20)
+                        .optTopP(0.95)
+                        .optSeed(11)
+                        .build();
+        for (LayerType type : LayerType.values()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                CausalLm model = TestModels.model(TestModels.tiny(type), manager, 4);
+                Generator generator = new Generator(model, manager);
+                List<long[]> prompts = new ArrayList<>();
+                for (int length : new int[] {3, 17, 25}) {
+                    prompts.add(TestModels.ids(manager, 1, length, 64, length).toLongArray());
+                }
+                List<long[]> together = generator.generate(prompts, sampling, null);
+                for (int i = 0; i < prompts.size(); i++) {
+                    long[] alone =
+                            generator.generate(List.of(prompts.get(i)), sampling, null).get(0);
+                    assertArrayEquals(alone, together.get(i), type + " prompt " + i);
+                    assertEquals(20, alone.length);
+                }
+            }
+        }
+    }
+
+    @Test
+    void greedyTokensAreTheArgmaxOfTheFullForward() {
+        for (LayerType type : LayerType.values()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                CausalLm model = TestModels.model(TestModels.tiny(type), manager, 6);
+                long[] prompt = TestModels.ids(manager, 1, 9, 64, 1).toLongArray();
+                List<Long> streamed = new ArrayList<>();
+                long[] generated =
+                        new Generator(model, manager)
+                                .generate(
+                                        List.of(prompt),
+                                        SamplingConfig.builder().optMaxNewTokens(12).build(),
+                                        (row, token) -> streamed.add(token))
+                                .get(0);
+                assertArrayEquals(
+                        streamed.stream().mapToLong(Long::longValue).toArray(), generated);
+                long[] all = new long[prompt.length + generated.length];
+                System.arraycopy(prompt, 0, all, 0, prompt.length);
+                System.arraycopy(generated, 0, all, prompt.length, generated.length);
+                NDArray logits =
+                        model.forward(
+                                        new ParameterStore(manager, false),
+                                        new NDList(manager.create(all).reshape(1, all.length)),
+                                        false)
+                                .head();
+                long[] argmax = logits.argMax(2).toLongArray();
+                for (int i = 0; i < generated.length; i++) {
+                    assertEquals(argmax[prompt.length - 1 + i], generated[i], type + " token " + i);
+                }
+            }
+        }
+    }
+
+    @Test
+    void stopTokensEndASequence() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            CausalLm model = TestModels.model(TestModels.tiny(LayerType.LINEAR), manager, 6);
+            Generator generator = new Generator(model, manager);
+            long[] prompt = {1, 2, 3};
+            SamplingConfig greedy = SamplingConfig.builder().optMaxNewTokens(8).build();
+            long[] free = generator.generate(List.of(prompt), greedy, null).get(0);
+            SamplingConfig stopping =
+                    SamplingConfig.builder().optMaxNewTokens(8).optStopTokens(free[2]).build();
+            long[] stopped = generator.generate(List.of(prompt), stopping, null).get(0);
+            int firstStop = 0;
+            while (free[firstStop] != free[2]) {
+                firstStop++;
+            }
+            assertEquals(firstStop + 1, stopped.length);
+            assertEquals(free[2], stopped[stopped.length - 1]);
+        }
+    }
+
+    @Test
+    void badRequestsAreClearErrors() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            CausalLm model = TestModels.model(TestModels.tiny(LayerType.LINEAR), manager, 6);
+            Generator generator = new Generator(model, manager);
+            SamplingConfig greedy = SamplingConfig.builder().build();
+            IllegalArgumentException e =
+                    assertThrows(
+                            IllegalArgumentException.class,
+                            () -> generator.generate(List.of(new long[0]), greedy, null));
+            assertTrue(e.getMessage().contains("prompt 0 is empty"), e.getMessage());
+            e =
+                    assertThrows(
+                            IllegalArgumentException.class,
+                            () -> generator.generate(List.of(new long[] {3, 64}), greedy, null));
+            assertTrue(
+                    e.getMessage()
+                            .contains(
+                                    "token ids must be in [0, vocab_size=64), got values in [3, 64]"),
+                    e.getMessage());
+            e =
+                    assertThrows(
+                            IllegalArgumentException.class,
+                            () -> SamplingConfig.builder().optTopP(0).build());
+            assertTrue(e.getMessage().contains("topP must be in (0, 1], got 0.0"), e.getMessage());
+        }
+    }
+}

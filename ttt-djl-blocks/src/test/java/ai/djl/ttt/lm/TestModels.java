@@ -1,0 +1,54 @@
+package ai.djl.ttt.lm;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ttt.LayerType;
+import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.io.OfficialWeights;
+import ai.djl.ttt.nn.TestLayers;
+import java.util.Random;
+
+/** Tiny language models with random parameters. */
+public final class TestModels {
+
+    private TestModels() {}
+
+    /** V = 64, C = 32, 2 heads, 2 blocks; Mamba flags for TTT layers. */
+    public static TttConfig tiny(LayerType type) {
+        TttConfig.Builder b =
+                TttConfig.builder()
+                        .setVocabSize(64)
+                        .setHiddenSize(32)
+                        .setNumAttentionHeads(2)
+                        .setIntermediateSize(64)
+                        .setNumHiddenLayers(2)
+                        .setLayerType(type);
+        if (type.isTtt()) {
+            b.mambaBackbone();
+        }
+        if (type == LayerType.MLP) {
+            b.setTttBaseLr(0.1);
+        }
+        return b.build();
+    }
+
+    /** An initialised model with every parameter drawn at random. */
+    public static CausalLm model(TttConfig config, NDManager manager, long seed) {
+        CausalLm model = new CausalLm(config);
+        model.initialize(manager, DataType.FLOAT32, new Shape(1, 16));
+        TestLayers.randomize(OfficialWeights.parameterNames(model), seed);
+        return model;
+    }
+
+    /** Uniform random token ids {@code (B, T)}. */
+    public static NDArray ids(NDManager manager, int batch, int length, int vocab, long seed) {
+        Random random = new Random(seed);
+        long[] ids = new long[batch * length];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = random.nextInt(vocab);
+        }
+        return manager.create(ids, new Shape(batch, length));
+    }
+}
