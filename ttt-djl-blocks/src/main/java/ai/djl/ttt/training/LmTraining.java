@@ -1,0 +1,277 @@
+package ai.djl.ttt.training;
+
+import ai.djl.Device;
+import ai.djl.MalformedModelException;
+import ai.djl.Model;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.DefaultTrainingConfig;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.Trainer;
+import ai.djl.training.dataset.Batch;
+import ai.djl.training.listener.TrainingListener;
+import ai.djl.training.tracker.Tracker;
+import ai.djl.translate.TranslateException;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.Map;
+
+/**
+ * Trains a causal LM with DJL's {@link Trainer}: the outer loop of the paper's recipe, scaled to a
+ * CPU. Each step: forward and {@link LmLoss}, backward, {@link GradientClipping} to a global norm,
+ * a {@link MaskedAdamW} step with a warm-up + cosine learning rate (DJL's {@code WarmUpTracker} and
+ * {@code CosineTracker}), then the {@link TrainingListener}s: DJL's defaults (loss evaluator,
+ * divergence check), {@link ProgressListener}, {@link ValidationListener} and {@link
+ * CheckpointListener}.
+ *
+ * <p>DJL's {@code EasyTrain.fit} has no place for gradient clipping between backward and the
+ * optimizer step, and DJL's own clipping is one-sided on PyTorch; hence this loop.
+ */
+public final class LmTraining {
+
+    private LmTraining() {}
+
+    /**
+     * A corpus split and tokenized.
+     *
+     * @param trainTokens the training split's tokens
+     * @param validationTokens the validation split's tokens
+     * @param trainBytes UTF-8 bytes of the training text
+     * @param validationBytes UTF-8 bytes of the validation text
+     */
+    public record Data(
+            long[] trainTokens, long[] validationTokens, long trainBytes, long validationBytes) {}
+
+    /**
+     * Splits a text at a line break near {@code 1 − validationFraction} of its length (the end is
+     * held out, so no validation text was seen in training) and tokenizes both parts.
+     *
+     * @param text the corpus
+     * @param tokenizer the tokenizer
+     * @param validationFraction the held-out share, in (0, 1)
+     * @return the data
+     */
+    public static Data split(String text, Tokenizer tokenizer, double validationFraction) {
+        if (!(validationFraction > 0 && validationFraction < 1)) {
+            throw new IllegalArgumentException(
+                    "validation fraction must be in (0, 1), got " + validationFraction);
+        }
+        int cut = (int) (text.length() * (1 - validationFraction));
+        int lineBreak = text.lastIndexOf('\n', cut);
+        cut = lineBreak > 0 ? lineBreak + 1 : cut;
+        String train = text.substring(0, cut);
+        String validation = text.substring(cut);
+        return new Data(
+                tokenizer.encode(train),
+                tokenizer.encode(validation),
+                train.getBytes(StandardCharsets.UTF_8).length,
+                validation.getBytes(StandardCharsets.UTF_8).length);
+    }
+
+    /**
+     * Trains, or resumes training of, a model.
+     *
+     * @param model the model; its block an initialised {@code CausalLm} (loaded, for a resume)
+     * @param tokenizer the tokenizer (saved with checkpoints)
+     * @param data the tokenized corpus
+     * @param settings the recipe
+     * @param modelDir where checkpoints go, or {@code null} for none
+     * @param resume the state of the run to continue (with the optimizer state in {@code
+     *     modelDir}), or {@code null} for a new run
+     * @param log where progress and validation lines go
+     * @param extraListeners more DJL listeners, called after the built-in ones at every step
+     * @return the final state
+     * @throws IOException if a checkpoint cannot be written or read
+     */
+    public static TrainingState train(
+            Model model,
+            Tokenizer tokenizer,
+            Data data,
+            TrainingSettings settings,
+            Path modelDir,
+            TrainingState resume,
+            PrintStream log,
+            TrainingListener... extraListeners)
+            throws IOException {
+        TrainingState state = resume == null ? new TrainingState() : resume;
+        state.settings = settings;
+        int windows = (int) ((data.trainTokens().length - 1) / settings.contextLength());
+        if (windows < settings.batchSize()) {
+            throw new IllegalArgumentException(
+                    "the training split has "
+                            + windows
+                            + " windows of "
+                            + settings.contextLength()
+                            + " tokens, fewer than one batch of "
+                            + settings.batchSize()
+                            + ": use a larger corpus or a smaller batch/context");
+        }
+        TokenWindowDataset trainSet =
+                TokenWindowDataset.builder()
+                        .setTokens(data.trainTokens())
+                        .setWindowLength(settings.contextLength())
+                        .setSampling(
+                                new WindowSampler(
+                                        settings.batchSize(), settings.seed(), state.step))
+                        .build();
+
+        MaskedAdamW optimizer =
+                MaskedAdamW.builder()
+                        .setBlock(model.getBlock())
+                        .optLearningRateTracker(schedule(settings))
+                        .optWeightDecay(settings.weightDecay())
+                        .build();
+        if (resume != null) {
+            try {
+                optimizer.load(modelDir.resolve("optimizer.npz"), model.getBlock());
+            } catch (MalformedModelException e) {
+                throw new IOException("cannot resume: " + e.getMessage(), e);
+            }
+        }
+        Evaluation evaluation = new Evaluation(data, settings);
+        DefaultTrainingConfig config =
+                new DefaultTrainingConfig(new LmLoss())
+                        .optOptimizer(optimizer)
+                        .optDevices(new Device[] {model.getNDManager().getDevice()})
+                        .addTrainingListeners(TrainingListener.Defaults.basic())
+                        .addTrainingListeners(
+                                new ProgressListener(settings, state, log),
+                                new ValidationListener(settings, state, evaluation, log));
+        if (modelDir != null) {
+            config.addTrainingListeners(
+                    new CheckpointListener(settings, state, modelDir, tokenizer, optimizer, log));
+        }
+        config.addTrainingListeners(extraListeners);
+        try (Trainer trainer = model.newTrainer(config)) {
+            trainer.initialize(new Shape(settings.batchSize(), settings.contextLength()));
+            Iterator<Batch> batches = trainer.iterateDataset(trainSet).iterator();
+            while (state.step < settings.steps()) {
+                Batch batch = batches.next();
+                TrainingListener.BatchData batchData = step(trainer, batch, settings);
+                state.step++;
+                state.tokensSeen += (long) settings.batchSize() * settings.contextLength();
+                trainer.notifyListeners(l -> l.onTrainingBatch(trainer, batchData));
+                batch.close();
+            }
+            trainer.notifyListeners(l -> l.onTrainingEnd(trainer));
+        } catch (TranslateException e) {
+            throw new IOException("cannot read a training batch: " + e.getMessage(), e);
+        }
+        return state;
+    }
+
+    /** One optimizer step; returns what the listeners need (DJL's loss evaluator reads it). */
+    private static TrainingListener.BatchData step(
+            Trainer trainer, Batch batch, TrainingSettings settings) {
+        NDList data = batch.getData();
+        NDList labels = batch.getLabels();
+        NDList predictions;
+        try (GradientCollector collector = trainer.newGradientCollector()) {
+            predictions = trainer.forward(data, labels);
+            collector.backward(trainer.getLoss().evaluate(labels, predictions));
+        }
+        GradientClipping.clipGlobalNorm(trainer.getModel().getBlock(), settings.clipNorm());
+        trainer.step();
+        Device device = labels.head().getDevice();
+        return new TrainingListener.BatchData(
+                batch, Map.of(device, labels), Map.of(device, predictions));
+    }
+
+    /** Linear warm-up from 0, then cosine decay to the final learning rate. */
+    static Tracker schedule(TrainingSettings s) {
+        Tracker cosine =
+                Tracker.cosine()
+                        .setBaseValue(s.learningRate())
+                        .optFinalValue(s.finalLearningRate())
+                        .setMaxUpdates(Math.max(1, s.steps() - s.warmupSteps()))
+                        .build();
+        if (s.warmupSteps() == 0) {
+            return cosine;
+        }
+        return Tracker.warmUp()
+                .optWarmUpBeginValue(0f)
+                .optWarmUpSteps(s.warmupSteps())
+                .setMainTracker(cosine)
+                .build();
+    }
+
+    /**
+     * The mean next-token loss of a model on a token stream, in windows of the training length
+     * (each window starts from a fresh state, as in training).
+     *
+     * @param model the model
+     * @param tokens the stream
+     * @param contextLength T
+     * @param batchSize windows per forward
+     * @param maxWindows at most this many windows (0 for all)
+     * @return nats per token
+     */
+    public static double meanLoss(
+            Model model, long[] tokens, int contextLength, int batchSize, int maxWindows) {
+        int windows = (int) ((tokens.length - 1) / contextLength);
+        if (maxWindows > 0) {
+            windows = Math.min(windows, maxWindows);
+        }
+        if (windows == 0) {
+            throw new IllegalArgumentException(
+                    "need at least " + (contextLength + 1) + " tokens, got " + tokens.length);
+        }
+        LmLoss loss = new LmLoss();
+        ParameterStore ps = new ParameterStore(model.getNDManager(), false);
+        double sum = 0;
+        for (int start = 0; start < windows; start += batchSize) {
+            int rows = Math.min(batchSize, windows - start);
+            long[] x = new long[rows * contextLength];
+            long[] y = new long[rows * contextLength];
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(
+                        tokens, (start + r) * contextLength, x, r * contextLength, contextLength);
+                System.arraycopy(
+                        tokens,
+                        (start + r) * contextLength + 1,
+                        y,
+                        r * contextLength,
+                        contextLength);
+            }
+            try (NDManager m = model.getNDManager().newSubManager()) {
+                NDArray ids = m.create(x, new Shape(rows, contextLength));
+                NDArray labels = m.create(y, new Shape(rows, contextLength));
+                NDList logits = model.getBlock().forward(ps, new NDList(ids), false);
+                sum += loss.evaluate(new NDList(labels), logits).getFloat() * rows;
+            }
+        }
+        return sum / windows;
+    }
+
+    /** Train and validation losses as bits per byte. */
+    static final class Evaluation {
+        private final Data data;
+        private final TrainingSettings settings;
+
+        Evaluation(Data data, TrainingSettings settings) {
+            this.data = data;
+            this.settings = settings;
+        }
+
+        TrainingState.Evaluation validate(Model model, int step) {
+            double loss =
+                    meanLoss(
+                            model,
+                            data.validationTokens(),
+                            settings.contextLength(),
+                            settings.batchSize(),
+                            0);
+            return new TrainingState.Evaluation(
+                    step,
+                    loss,
+                    UnigramBaseline.bitsPerByte(
+                            loss, data.validationTokens().length, data.validationBytes()));
+        }
+    }
+}

@@ -1,0 +1,342 @@
+package ai.djl.ttt.training;
+
+import ai.djl.MalformedModelException;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.optimizer.Optimizer;
+import ai.djl.training.tracker.ParameterTracker;
+import ai.djl.training.tracker.Tracker;
+import ai.djl.util.Pair;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
+
+/**
+ * AdamW (Adam with decoupled weight decay, Loshchilov &amp; Hutter 2019) as PyTorch's {@code
+ * torch.optim.AdamW} computes it, with two things DJL 0.35.1's {@code AdamW} lacks:
+ *
+ * <ul>
+ *   <li>a per-parameter decay mask: by default only weight matrices are decayed, not biases, norms,
+ *       the inner learning-rate bias, {@code learnable_token_idx}, nor the TTT inner model's
+ *       initial weights {@code W1, W2} (the hidden state's starting point, which decay would pull
+ *       to zero);
+ *   <li>a state ({@code m}, {@code v}, step counts) that can be saved and restored, so that
+ *       training resumes exactly where it stopped.
+ * </ul>
+ *
+ * Update, per parameter at step t: {@code w ← w − lr·λ·w} (if decayed), {@code m ← β1 m + (1−β1)
+ * g}, {@code v ← β2 v + (1−β2) g²}, {@code w ← w − lr · (m / (1−β1^t)) / (√(v / (1−β2^t)) + ε)}.
+ */
+public final class MaskedAdamW extends Optimizer {
+
+    /** The inner model's initial weights: the start of the hidden state, not outer weights. */
+    private static final Set<String> INNER_INITIAL_WEIGHTS = Set.of("W1", "W2");
+
+    private final ParameterTracker learningRate;
+    private final float beta1;
+    private final float beta2;
+    private final float epsilon;
+    private final float weightDecay;
+    private final Map<String, String> names;
+    private final Set<String> decayed;
+    private final Map<String, NDArray> means = new ConcurrentHashMap<>();
+    private final Map<String, NDArray> variances = new ConcurrentHashMap<>();
+    private final Map<String, Integer> steps = new ConcurrentHashMap<>();
+
+    private MaskedAdamW(Builder builder) {
+        super(builder);
+        learningRate = builder.learningRate;
+        beta1 = builder.beta1;
+        beta2 = builder.beta2;
+        epsilon = builder.epsilon;
+        weightDecay = builder.weightDecay;
+        names = new HashMap<>();
+        decayed = ConcurrentHashMap.newKeySet();
+        for (Pair<String, Parameter> p : builder.block.getParameters()) {
+            names.put(p.getValue().getId(), p.getKey());
+            if (builder.decay.test(p.getValue())) {
+                decayed.add(p.getValue().getId());
+            }
+        }
+    }
+
+    /**
+     * Returns the default decay rule: weights, except the TTT inner model's initial weights.
+     *
+     * @param parameter the parameter
+     * @return whether weight decay applies
+     */
+    public static boolean decayByDefault(Parameter parameter) {
+        return parameter.getType() == Parameter.Type.WEIGHT
+                && !INNER_INITIAL_WEIGHTS.contains(parameter.getName());
+    }
+
+    /**
+     * Creates a builder.
+     *
+     * @return a new builder
+     */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void update(String parameterId, NDArray weight, NDArray grad) {
+        int t = steps.merge(parameterId, 1, Integer::sum);
+        updateCount(parameterId);
+        float lr = learningRate.getNewValue(parameterId, t);
+        if (!Float.isFinite(lr)) {
+            throw new IllegalStateException("learning rate is " + lr + " at step " + t);
+        }
+        NDArray m = means.computeIfAbsent(parameterId, k -> state(weight));
+        NDArray v = variances.computeIfAbsent(parameterId, k -> state(weight));
+        try (NDScope scope = new NDScope()) {
+            m.muli(beta1).addi(grad.mul(1 - beta1));
+            v.muli(beta2).addi(grad.mul(grad).mul(1 - beta2));
+            if (decayed.contains(parameterId)) {
+                weight.muli(1 - lr * weightDecay);
+            }
+            double c1 = 1 - Math.pow(beta1, t);
+            double c2 = 1 - Math.pow(beta2, t);
+            NDArray denominator = v.div(c2).sqrt().add(epsilon);
+            weight.subi(m.div(denominator).mul(lr / c1));
+            // PyTorch accumulates gradients: clear them for the next step
+            NDArray gradient = weight.getGradient();
+            gradient.subi(gradient);
+            scope.suppressNotUsedWarning();
+        }
+    }
+
+    private static NDArray state(NDArray weight) {
+        NDArray zeros = weight.zerosLike();
+        NDScope.unregister(zeros);
+        return zeros;
+    }
+
+    /**
+     * Returns the number of updates done so far (the largest step count of any parameter).
+     *
+     * @return the step
+     */
+    public int getStep() {
+        return steps.values().stream().mapToInt(Integer::intValue).max().orElse(0);
+    }
+
+    /**
+     * Returns whether a parameter is decayed.
+     *
+     * @param parameter the parameter
+     * @return true if weight decay applies to it
+     */
+    public boolean isDecayed(Parameter parameter) {
+        return decayed.contains(parameter.getId());
+    }
+
+    /**
+     * Writes {@code m}, {@code v} and the step count of every parameter, by parameter name, as
+     * {@code .npz}, atomically.
+     *
+     * @param file the destination
+     * @param manager a manager for the step-count arrays
+     * @throws IOException if writing fails
+     */
+    public void save(Path file, NDManager manager) throws IOException {
+        try (NDManager scratch = manager.newSubManager()) {
+            NDList list = new NDList();
+            for (Map.Entry<String, String> e : names.entrySet()) {
+                String id = e.getKey();
+                if (!steps.containsKey(id)) {
+                    continue;
+                }
+                NDArray m = means.get(id).toDevice(scratch.getDevice(), true);
+                m.attach(scratch);
+                m.setName("m:" + e.getValue());
+                NDArray v = variances.get(id).toDevice(scratch.getDevice(), true);
+                v.attach(scratch);
+                v.setName("v:" + e.getValue());
+                NDArray t = scratch.create(new long[] {steps.get(id)});
+                t.setName("t:" + e.getValue());
+                list.add(m);
+                list.add(v);
+                list.add(t);
+            }
+            Files2.writeAtomically(
+                    file,
+                    tmp -> {
+                        try (OutputStream os = Files.newOutputStream(tmp)) {
+                            list.encode(os, NDList.Encoding.NPZ);
+                        }
+                    });
+        }
+    }
+
+    /**
+     * Restores a state written by {@link #save}. Parameters are matched by name.
+     *
+     * @param file the file
+     * @param block the block whose parameters this optimizer updates
+     * @throws IOException if reading fails
+     * @throws MalformedModelException if the file does not match the parameters
+     */
+    public void load(Path file, Block block) throws IOException, MalformedModelException {
+        Map<String, Parameter> byName = new LinkedHashMap<>();
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            byName.put(p.getKey(), p.getValue());
+        }
+        NDList list;
+        NDManager manager = byName.values().iterator().next().getArray().getManager();
+        try (InputStream is = Files.newInputStream(file)) {
+            list = NDList.decode(manager, is);
+        } catch (RuntimeException e) {
+            throw new MalformedModelException(file + " is not a readable optimizer state", e);
+        }
+        for (NDArray array : list) {
+            String[] kindAndName = array.getName().split(":", 2);
+            Parameter p = byName.get(kindAndName[1]);
+            if (p == null
+                    || (!"t".equals(kindAndName[0])
+                            && !array.getShape().equals(p.getArray().getShape()))) {
+                list.close();
+                throw new MalformedModelException(
+                        file
+                                + ": optimizer state '"
+                                + array.getName()
+                                + "' "
+                                + array.getShape()
+                                + " does not match the model's parameters");
+            }
+            String id = p.getId();
+            switch (kindAndName[0]) {
+                case "m":
+                    replace(means, id, array.toDevice(p.getArray().getDevice(), false));
+                    break;
+                case "v":
+                    replace(variances, id, array.toDevice(p.getArray().getDevice(), false));
+                    break;
+                default:
+                    steps.put(id, (int) array.getLong(0));
+                    array.close();
+            }
+        }
+    }
+
+    private static void replace(Map<String, NDArray> map, String id, NDArray value) {
+        NDArray old = map.put(id, value);
+        if (old != null) {
+            old.close();
+        }
+    }
+
+    /** The builder of {@link MaskedAdamW}. */
+    public static final class Builder extends OptimizerBuilder<Builder> {
+        private ParameterTracker learningRate = Tracker.fixed(1e-3f);
+        private float beta1 = 0.9f;
+        private float beta2 = 0.95f;
+        private float epsilon = 1e-8f;
+        private float weightDecay = 0.1f;
+        private Block block;
+        private Predicate<Parameter> decay = MaskedAdamW::decayByDefault;
+
+        Builder() {}
+
+        /**
+         * Sets the block whose parameters are updated (required: it names the parameters and
+         * decides the decay mask).
+         *
+         * @param block the model's block, initialised
+         * @return this builder
+         */
+        public Builder setBlock(Block block) {
+            this.block = block;
+            return this;
+        }
+
+        /**
+         * Sets the learning rate schedule (fixed 1e-3 by default).
+         *
+         * @param tracker the schedule
+         * @return this builder
+         */
+        public Builder optLearningRateTracker(ParameterTracker tracker) {
+            this.learningRate = tracker;
+            return this;
+        }
+
+        /**
+         * Sets β1 and β2 (0.9 and 0.95 by default, the paper's values).
+         *
+         * @param beta1 β1
+         * @param beta2 β2
+         * @return this builder
+         */
+        public Builder optBetas(float beta1, float beta2) {
+            this.beta1 = beta1;
+            this.beta2 = beta2;
+            return this;
+        }
+
+        /**
+         * Sets ε (1e-8 by default).
+         *
+         * @param epsilon ε
+         * @return this builder
+         */
+        public Builder optEpsilon(float epsilon) {
+            this.epsilon = epsilon;
+            return this;
+        }
+
+        /**
+         * Sets the decoupled weight decay λ (0.1 by default, the paper's value).
+         *
+         * @param weightDecay λ
+         * @return this builder
+         */
+        public Builder optWeightDecay(float weightDecay) {
+            this.weightDecay = weightDecay;
+            return this;
+        }
+
+        /**
+         * Sets which parameters are decayed (default {@link #decayByDefault}).
+         *
+         * @param decay the rule
+         * @return this builder
+         */
+        public Builder optDecayFilter(Predicate<Parameter> decay) {
+            this.decay = decay;
+            return this;
+        }
+
+        /** {@inheritDoc} */
+        @Override
+        protected Builder self() {
+            return this;
+        }
+
+        /**
+         * Builds the optimizer.
+         *
+         * @return the optimizer
+         */
+        public MaskedAdamW build() {
+            if (block == null) {
+                throw new IllegalArgumentException("setBlock(block) is required");
+            }
+            return new MaskedAdamW(this);
+        }
+    }
+}
