@@ -209,15 +209,13 @@ public final class LmTraining {
      * @param tokens the stream
      * @param contextLength T
      * @param batchSize windows per forward
-     * @param maxWindows at most this many windows (0 for all)
+     * @param maxWindows at most this many windows, evenly spread over the stream (0 for all)
      * @return nats per token
      */
     public static double meanLoss(
             Model model, long[] tokens, int contextLength, int batchSize, int maxWindows) {
-        int windows = (int) ((tokens.length - 1) / contextLength);
-        if (maxWindows > 0) {
-            windows = Math.min(windows, maxWindows);
-        }
+        int available = (int) ((tokens.length - 1) / contextLength);
+        int windows = maxWindows > 0 ? Math.min(available, maxWindows) : available;
         if (windows == 0) {
             throw new IllegalArgumentException(
                     "need at least " + (contextLength + 1) + " tokens, got " + tokens.length);
@@ -225,19 +223,14 @@ public final class LmTraining {
         LmLoss loss = new LmLoss();
         ParameterStore ps = new ParameterStore(model.getNDManager(), false);
         double sum = 0;
-        for (int start = 0; start < windows; start += batchSize) {
-            int rows = Math.min(batchSize, windows - start);
+        for (int first = 0; first < windows; first += batchSize) {
+            int rows = Math.min(batchSize, windows - first);
             long[] x = new long[rows * contextLength];
             long[] y = new long[rows * contextLength];
             for (int r = 0; r < rows; r++) {
-                System.arraycopy(
-                        tokens, (start + r) * contextLength, x, r * contextLength, contextLength);
-                System.arraycopy(
-                        tokens,
-                        (start + r) * contextLength + 1,
-                        y,
-                        r * contextLength,
-                        contextLength);
+                long start = (long) (first + r) * available / windows * contextLength;
+                System.arraycopy(tokens, (int) start, x, r * contextLength, contextLength);
+                System.arraycopy(tokens, (int) start + 1, y, r * contextLength, contextLength);
             }
             try (NDManager m = model.getNDManager().newSubManager()) {
                 NDArray ids = m.create(x, new Shape(rows, contextLength));

@@ -13,7 +13,13 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "ttt-djl 0.1.0",
         description = "Test-Time Training layers (TTT-Linear, TTT-MLP) for the Deep Java Library.",
-        subcommands = {ParityCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {
+            TrainCommand.class,
+            GenerateCommand.class,
+            EvalCommand.class,
+            ParityCommand.class,
+            CommandLine.HelpCommand.class
+        })
 public final class TttCli {
 
     private TttCli() {}

@@ -1,0 +1,160 @@
+package ai.djl.ttt.examples;
+
+import ai.djl.Device;
+import ai.djl.ttt.lm.Generator;
+import ai.djl.ttt.lm.SamplingConfig;
+import ai.djl.ttt.training.ModelDirectory;
+import ai.djl.ttt.training.Tokenizer;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code ttt generate}: continues prompts with a trained model. */
+@Command(
+        name = "generate",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Continues one or more prompts with a model saved by 'ttt train'.",
+            "The prompt is prefilled in the dual form; each new token is decoded in the primal"
+                    + " form with a recurrent state of constant size (TTT layers).",
+            "One prompt streams its tokens as they come; several prompts are generated as one"
+                    + " batch (each gives what it would give alone) and printed at the end."
+        })
+final class GenerateCommand implements Callable<Integer> {
+
+    @Option(
+            names = "--model-dir",
+            required = true,
+            description = "a directory written by 'ttt train'")
+    Path modelDir;
+
+    @Option(
+            names = "--prompt",
+            required = true,
+            description = "text to continue (repeat for a batch)")
+    List<String> prompts;
+
+    @Option(
+            names = "--max-tokens",
+            defaultValue = "200",
+            description = "most tokens per prompt (default ${DEFAULT-VALUE})")
+    int maxTokens;
+
+    @Option(
+            names = "--temperature",
+            defaultValue = "0.8",
+            description = "0 for greedy (default ${DEFAULT-VALUE})")
+    double temperature;
+
+    @Option(
+            names = "--top-k",
+            defaultValue = "40",
+            description = "keep the k most likely tokens, 0 for all (default ${DEFAULT-VALUE})")
+    int topK;
+
+    @Option(
+            names = "--top-p",
+            defaultValue = "1.0",
+            description = "nucleus sampling mass, 1 for all (default ${DEFAULT-VALUE})")
+    double topP;
+
+    @Option(
+            names = "--seed",
+            defaultValue = "42",
+            description = "sampling seed (default ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(
+            names = "--stop",
+            description =
+                    "text that ends a sequence when generated; must be one token (repeatable)")
+    List<String> stops = new ArrayList<>();
+
+    @Mixin EngineOptions engine;
+
+    /** {@inheritDoc} */
+    @Override
+    public Integer call() throws Exception {
+        engine.apply("small");
+        PrintStream out = System.out;
+        try (ModelDirectory.Loaded loaded = ModelDirectory.load(modelDir, Device.cpu())) {
+            Tokenizer tokenizer = loaded.tokenizer();
+            SamplingConfig sampling =
+                    SamplingConfig.builder()
+                            .optMaxNewTokens(maxTokens)
+                            .optTemperature(temperature)
+                            .optTopK(topK)
+                            .optTopP(topP)
+                            .optSeed(seed)
+                            .optStopTokens(stopTokens(tokenizer))
+                            .build();
+            List<long[]> ids = new ArrayList<>();
+            for (String prompt : prompts) {
+                ids.add(tokenizer.encode(prompt));
+            }
+            Generator generator = new Generator(loaded.lm(), loaded.model().getNDManager());
+            if (ids.size() == 1) {
+                out.print(prompts.get(0));
+                StreamingText stream = new StreamingText(tokenizer, out);
+                generator.generate(ids, sampling, (row, token) -> stream.add(token));
+                out.println();
+                return 0;
+            }
+            List<long[]> generated = generator.generate(ids, sampling, null);
+            for (int i = 0; i < prompts.size(); i++) {
+                out.println("---- prompt " + (i + 1));
+                out.println(prompts.get(i) + tokenizer.decode(generated.get(i)));
+            }
+        }
+        return 0;
+    }
+
+    private long[] stopTokens(Tokenizer tokenizer) {
+        long[] tokens = new long[stops.size()];
+        for (int i = 0; i < tokens.length; i++) {
+            long[] encoded = tokenizer.encode(stops.get(i));
+            if (encoded.length != 1) {
+                throw new IllegalArgumentException(
+                        "stop text '"
+                                + stops.get(i)
+                                + "' is "
+                                + encoded.length
+                                + " tokens; it must be one");
+            }
+            tokens[i] = encoded[0];
+        }
+        return tokens;
+    }
+
+    /** Prints decoded text as tokens arrive, holding back incomplete multi-byte characters. */
+    static final class StreamingText {
+        private final Tokenizer tokenizer;
+        private final PrintStream out;
+        private final List<Long> ids = new ArrayList<>();
+        private int printed;
+
+        StreamingText(Tokenizer tokenizer, PrintStream out) {
+            this.tokenizer = tokenizer;
+            this.out = out;
+        }
+
+        void add(long token) {
+            ids.add(token);
+            String text = tokenizer.decode(ids.stream().mapToLong(Long::longValue).toArray());
+            int end = text.length();
+            while (end > printed && text.charAt(end - 1) == '\uFFFD') {
+                end--; // an incomplete UTF-8 sequence so far
+            }
+            if (end > printed) {
+                out.print(text.substring(printed, end));
+                out.flush();
+                printed = end;
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+package ai.djl.ttt.examples;
+
+import ai.djl.ttt.LayerType;
+import ai.djl.ttt.TttConfig;
+import java.util.Locale;
+import picocli.CommandLine.Option;
+
+/** The model options of {@code ttt train}: sequence layer, backbone and size. */
+final class ModelOptions {
+
+    @Option(
+            names = "--layer",
+            defaultValue = "linear",
+            description =
+                    "sequence layer: linear (TTT-Linear), mlp (TTT-MLP) or attention (baseline); default ${DEFAULT-VALUE}")
+    String layer;
+
+    @Option(
+            names = "--backbone",
+            defaultValue = "mamba",
+            description =
+                    "mamba (the paper's: pre-conv, shared Q/K convs, gate) or transformer (the official code's defaults); default ${DEFAULT-VALUE}")
+    String backbone;
+
+    @Option(
+            names = "--size",
+            defaultValue = "small",
+            description =
+                    "tiny (C=64, 2 blocks), small (C=128, 3 blocks), base (C=256, 4 blocks), or an official preset: 125m, 350m, 760m, 1b; default ${DEFAULT-VALUE}")
+    String size;
+
+    /** Builds the model config for a vocabulary. */
+    TttConfig toConfig(int vocabSize) {
+        LayerType type = LayerType.fromOfficialName(layer);
+        TttConfig.Builder b = TttConfig.builder();
+        switch (size.toLowerCase(Locale.ROOT)) {
+            case "tiny":
+                b.setHiddenSize(64)
+                        .setNumAttentionHeads(4)
+                        .setNumHiddenLayers(2)
+                        .setIntermediateSize(192);
+                break;
+            case "small":
+                b.setHiddenSize(128)
+                        .setNumAttentionHeads(4)
+                        .setNumHiddenLayers(3)
+                        .setIntermediateSize(384);
+                break;
+            case "base":
+                b.setHiddenSize(256)
+                        .setNumAttentionHeads(8)
+                        .setNumHiddenLayers(4)
+                        .setIntermediateSize(768);
+                break;
+            default:
+                b.preset(size);
+        }
+        switch (backbone.toLowerCase(Locale.ROOT)) {
+            case "mamba":
+                if (type.isTtt()) {
+                    b.mambaBackbone();
+                }
+                break;
+            case "transformer":
+                b.transformerBackbone();
+                break;
+            default:
+                throw new IllegalArgumentException(
+                        "unknown backbone '" + backbone + "': expected mamba or transformer");
+        }
+        return b.setLayerType(type)
+                .setTttBaseLr(type == LayerType.MLP ? 0.1 : 1.0)
+                .setVocabSize(vocabSize)
+                .setBosTokenId(null)
+                .setEosTokenId(null)
+                .build();
+    }
+
+    String defaultModelDir() {
+        return "models/ttt-" + layer + "-" + backbone + "-" + size;
+    }
+}

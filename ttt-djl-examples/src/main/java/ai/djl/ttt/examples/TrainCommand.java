@@ -1,0 +1,334 @@
+package ai.djl.ttt.examples;
+
+import ai.djl.Device;
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.dataset.Dataset;
+import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.lm.Generator;
+import ai.djl.ttt.lm.SamplingConfig;
+import ai.djl.ttt.training.ByteTokenizer;
+import ai.djl.ttt.training.Corpus;
+import ai.djl.ttt.training.HuggingFaceTextTokenizer;
+import ai.djl.ttt.training.LmTraining;
+import ai.djl.ttt.training.ModelDirectory;
+import ai.djl.ttt.training.Tokenizer;
+import ai.djl.ttt.training.TrainingSettings;
+import ai.djl.ttt.training.TrainingState;
+import ai.djl.ttt.training.UnigramBaseline;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code ttt train}: trains a small language model and reports bits per byte. */
+@Command(
+        name = "train",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Trains a causal language model with TTT layers (or the attention baseline) using DJL's"
+                    + " Trainer, on CPU, offline.",
+            "By default: a byte-level TTT-Linear model with the paper's Mamba backbone, trained on"
+                    + " the corpus bundled with ttt-djl (its own docs and Java sources).",
+            "Prints a progress bar, validation loss, train and validation bits per byte next to the"
+                    + " unigram baseline of the same corpus, saves the model directory, and"
+                    + " generates a sample."
+        })
+final class TrainCommand implements Callable<Integer> {
+
+    @Mixin ModelOptions model;
+
+    @Mixin EngineOptions engine;
+
+    @Option(
+            names = "--context",
+            defaultValue = "128",
+            description = "tokens per training window T (default ${DEFAULT-VALUE})")
+    int context;
+
+    @Option(
+            names = "--steps",
+            defaultValue = "400",
+            description = "optimizer steps (default ${DEFAULT-VALUE})")
+    int steps;
+
+    @Option(
+            names = "--batch",
+            defaultValue = "16",
+            description = "windows per step B (default ${DEFAULT-VALUE})")
+    int batch;
+
+    @Option(
+            names = "--lr",
+            defaultValue = "3e-3",
+            description =
+                    "peak learning rate (default ${DEFAULT-VALUE}), after a linear warm-up, cosine decay to lr/10")
+    float learningRate;
+
+    @Option(
+            names = "--warmup",
+            defaultValue = "-1",
+            description = "warm-up steps (default: 10%% of --steps)")
+    int warmup;
+
+    @Option(
+            names = "--weight-decay",
+            defaultValue = "0.1",
+            description =
+                    "AdamW decoupled weight decay on weight matrices (default ${DEFAULT-VALUE})")
+    float weightDecay;
+
+    @Option(
+            names = "--clip",
+            defaultValue = "1.0",
+            description = "global gradient-norm clipping (default ${DEFAULT-VALUE})")
+    float clip;
+
+    @Option(
+            names = "--corpus",
+            description = "a text file or a folder of text files (default: the bundled corpus)")
+    Path corpus;
+
+    @Option(
+            names = "--wikitext2",
+            description = "train on WikiText-2 (DJL downloads it: needs internet)")
+    boolean wikiText2;
+
+    @Option(
+            names = "--tokenizer",
+            description = "a HuggingFace tokenizer.json (default: UTF-8 bytes)")
+    Path tokenizerFile;
+
+    @Option(
+            names = "--model-dir",
+            description = "where the model is saved (default: models/ttt-LAYER-BACKBONE-SIZE)")
+    Path modelDir;
+
+    @Option(
+            names = "--resume",
+            description = "continue the run saved in --model-dir (its settings win)")
+    boolean resume;
+
+    @Option(
+            names = "--validate-every",
+            defaultValue = "100",
+            description = "steps between validations (default ${DEFAULT-VALUE})")
+    int validateEvery;
+
+    @Option(
+            names = "--checkpoint-every",
+            defaultValue = "200",
+            description =
+                    "steps between checkpoints, 0 for only the end (default ${DEFAULT-VALUE})")
+    int checkpointEvery;
+
+    @Option(
+            names = "--seed",
+            defaultValue = "42",
+            description =
+                    "seed of initialisation, batch order and sampling (default ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(
+            names = "--sample-tokens",
+            defaultValue = "300",
+            description =
+                    "tokens of the sample printed at the end, 0 for none (default ${DEFAULT-VALUE})")
+    int sampleTokens;
+
+    /** {@inheritDoc} */
+    @Override
+    public Integer call() throws Exception {
+        engine.apply(model.size);
+        PrintStream out = System.out;
+        Path dir = modelDir != null ? modelDir : Path.of(model.defaultModelDir());
+        String text = readCorpus();
+        try (Tokenizer tokenizer = openTokenizer(dir)) {
+            LmTraining.Data data = LmTraining.split(text, tokenizer, 0.1);
+            out.printf(
+                    Locale.ROOT,
+                    "corpus: %s, %,d bytes -> %,d train / %,d validation tokens (%s)%n",
+                    corpusName(),
+                    text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length,
+                    data.trainTokens().length,
+                    data.validationTokens().length,
+                    tokenizer.describe());
+
+            TrainingState resumeFrom = null;
+            Model m;
+            if (resume) {
+                ModelDirectory.Loaded loaded = ModelDirectory.load(dir, Device.cpu());
+                m = loaded.model();
+                resumeFrom = loaded.training();
+                if (resumeFrom == null) {
+                    throw new IllegalArgumentException(
+                            dir + " has no training.json to resume from");
+                }
+                out.printf("resuming %s at step %d%n", dir, resumeFrom.step);
+            } else {
+                m = newModel(model.toConfig(tokenizer.vocabSize()));
+            }
+            try (Model trained = m) {
+                CausalLm lm = (CausalLm) trained.getBlock();
+                TttConfig config = lm.getConfig();
+                TrainingSettings settings = resumeFrom != null ? resumeFrom.settings : settings();
+                out.printf(
+                        Locale.ROOT,
+                        "model: %s, %s backbone, C=%d, %d blocks, %d heads, %,d parameters%n",
+                        config.getLayerType().officialName(),
+                        config.isPreConv() ? "mamba" : "transformer",
+                        config.getHiddenSize(),
+                        config.getNumHiddenLayers(),
+                        config.getNumAttentionHeads(),
+                        parameterCount(lm));
+                out.printf(
+                        Locale.ROOT,
+                        "training: %d steps x %d windows x %d tokens, lr %.1e, threads %s%n",
+                        settings.steps(),
+                        settings.batchSize(),
+                        settings.contextLength(),
+                        settings.learningRate(),
+                        System.getProperty("ai.djl.pytorch.num_threads", "default"));
+                long start = System.nanoTime();
+                TrainingState state =
+                        LmTraining.train(trained, tokenizer, data, settings, dir, resumeFrom, out);
+                double seconds = (System.nanoTime() - start) / 1e9;
+                report(trained, data, settings, tokenizer, state, seconds, dir, out);
+                if (sampleTokens > 0) {
+                    sample(lm, trained, tokenizer, data, out);
+                }
+            }
+        }
+        return 0;
+    }
+
+    private TrainingSettings settings() {
+        int w = warmup >= 0 ? warmup : Math.max(1, steps / 10);
+        return new TrainingSettings(
+                steps,
+                batch,
+                context,
+                learningRate,
+                learningRate / 10,
+                w,
+                weightDecay,
+                clip,
+                validateEvery,
+                checkpointEvery,
+                seed);
+    }
+
+    private Model newModel(TttConfig config) {
+        Engine.getInstance().setRandomSeed((int) seed);
+        Model m = Model.newInstance(ModelDirectory.MODEL_NAME, Device.cpu());
+        CausalLm lm = new CausalLm(config);
+        lm.initialize(m.getNDManager(), DataType.FLOAT32, new Shape(batch, context));
+        m.setBlock(lm);
+        return m;
+    }
+
+    private String readCorpus() throws Exception {
+        if (wikiText2) {
+            return Corpus.wikiText2(Dataset.Usage.TRAIN);
+        }
+        return corpus != null ? Corpus.read(corpus) : Corpus.resource("/ttt-corpus.txt");
+    }
+
+    private String corpusName() {
+        return wikiText2
+                ? "WikiText-2"
+                : corpus != null ? corpus.toString() : "bundled (ttt-djl docs and sources)";
+    }
+
+    private Tokenizer openTokenizer(Path dir) throws Exception {
+        if (resume) {
+            return Tokenizer.load(dir);
+        }
+        return tokenizerFile != null
+                ? HuggingFaceTextTokenizer.load(tokenizerFile)
+                : new ByteTokenizer();
+    }
+
+    private static long parameterCount(CausalLm lm) {
+        return lm.getParameters().values().stream().mapToLong(p -> p.getArray().size()).sum();
+    }
+
+    static void report(
+            Model model,
+            LmTraining.Data data,
+            TrainingSettings settings,
+            Tokenizer tokenizer,
+            TrainingState state,
+            double seconds,
+            Path dir,
+            PrintStream out) {
+        UnigramBaseline unigram = new UnigramBaseline(data.trainTokens(), tokenizer.vocabSize());
+        double unigramBpb =
+                UnigramBaseline.bitsPerByte(
+                        unigram.crossEntropy(data.validationTokens()),
+                        data.validationTokens().length,
+                        data.validationBytes());
+        int windows = (int) ((data.validationTokens().length - 1) / settings.contextLength());
+        double trainLoss =
+                LmTraining.meanLoss(
+                        model,
+                        data.trainTokens(),
+                        settings.contextLength(),
+                        settings.batchSize(),
+                        windows);
+        long trainTokens = (long) windows * settings.contextLength();
+        double trainBpb =
+                UnigramBaseline.bitsPerByte(
+                        trainLoss,
+                        trainTokens,
+                        Math.round(
+                                (double) trainTokens
+                                        * data.trainBytes()
+                                        / data.trainTokens().length));
+        TrainingState.Evaluation last = state.validations.get(state.validations.size() - 1);
+        out.println();
+        out.printf(Locale.ROOT, "%-28s %10s%n", "", "bits/byte");
+        out.printf(Locale.ROOT, "%-28s %10.3f%n", "unigram baseline (validation)", unigramBpb);
+        out.printf(Locale.ROOT, "%-28s %10.3f%n", "model, train split", trainBpb);
+        out.printf(Locale.ROOT, "%-28s %10.3f%n", "model, validation split", last.bitsPerByte());
+        out.printf(
+                Locale.ROOT,
+                "%d steps in %.0f s (%.0f tokens/s); model saved to %s%n",
+                state.step,
+                seconds,
+                settings.batchSize() * (double) settings.contextLength() * state.step / seconds,
+                dir);
+    }
+
+    private void sample(
+            CausalLm lm, Model m, Tokenizer tokenizer, LmTraining.Data data, PrintStream out) {
+        long[] val = data.validationTokens();
+        int promptLength = Math.min(64, val.length);
+        long[] prompt = java.util.Arrays.copyOf(val, promptLength);
+        SamplingConfig sampling =
+                SamplingConfig.builder()
+                        .optMaxNewTokens(sampleTokens)
+                        .optTemperature(0.8)
+                        .optTopK(40)
+                        .optSeed(seed)
+                        .build();
+        long[] generated =
+                new Generator(lm, m.getNDManager())
+                        .generate(List.of(prompt), sampling, null)
+                        .get(0);
+        out.println();
+        out.println("sample (temperature 0.8, top-k 40), prompt from the validation split:");
+        out.println("----");
+        out.print(tokenizer.decode(prompt));
+        out.print("\u2502");
+        out.println(tokenizer.decode(generated));
+        out.println("----");
+    }
+}
