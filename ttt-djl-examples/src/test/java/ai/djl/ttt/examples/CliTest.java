@@ -1,0 +1,157 @@
+package ai.djl.ttt.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The train, generate and eval commands end to end, on a tiny setting. */
+class CliTest {
+
+    static String run(int expectedStatus, String... args) {
+        PrintStream savedOut = System.out;
+        PrintStream savedErr = System.err;
+        ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        int status;
+        try {
+            PrintStream capture = new PrintStream(buffer, true, StandardCharsets.UTF_8);
+            System.setOut(capture);
+            System.setErr(capture);
+            status = TttCli.run(args);
+        } finally {
+            System.setOut(savedOut);
+            System.setErr(savedErr);
+        }
+        String out = buffer.toString(StandardCharsets.UTF_8);
+        assertEquals(expectedStatus, status, out);
+        return out;
+    }
+
+    static Path corpus(Path dir) throws Exception {
+        Random random = new Random(3);
+        String[] words = {"state", "token", "layer", "weight", "learns", "reads", "the", "a"};
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 4000; i++) {
+            sb.append(words[random.nextInt(words.length)]).append(i % 9 == 8 ? ".\n" : " ");
+        }
+        Path file = dir.resolve("corpus.txt");
+        Files.writeString(file, sb.toString());
+        return file;
+    }
+
+    @Test
+    void trainResumeGenerateAndEval(@TempDir Path dir) throws Exception {
+        Path corpus = corpus(dir);
+        Path model = dir.resolve("model");
+        String train =
+                run(
+                        0,
+                        "train",
+                        "--size",
+                        "tiny",
+                        "--steps",
+                        "6",
+                        "--batch",
+                        "4",
+                        "--context",
+                        "32",
+                        "--validate-every",
+                        "3",
+                        "--checkpoint-every",
+                        "3",
+                        "--corpus",
+                        corpus.toString(),
+                        "--model-dir",
+                        model.toString(),
+                        "--sample-tokens",
+                        "20");
+        assertTrue(train.contains("unigram baseline (validation)"), train);
+        assertTrue(train.contains("step 6: validation loss"), train);
+        assertTrue(train.contains("sample (temperature 0.8"), train);
+        assertTrue(Files.isRegularFile(model.resolve("config.json")));
+        assertTrue(Files.isRegularFile(model.resolve("ttt-lm-0006.params")));
+        assertTrue(Files.isRegularFile(model.resolve("optimizer.npz")));
+
+        String resumed =
+                run(
+                        0,
+                        "train",
+                        "--resume",
+                        "--model-dir",
+                        model.toString(),
+                        "--corpus",
+                        corpus.toString(),
+                        "--sample-tokens",
+                        "0");
+        assertTrue(resumed.contains("resuming " + model + " at step 6"), resumed);
+
+        String generated =
+                run(
+                        0,
+                        "generate",
+                        "--model-dir",
+                        model.toString(),
+                        "--prompt",
+                        "the state",
+                        "--max-tokens",
+                        "12");
+        assertTrue(generated.startsWith("the state"), generated);
+
+        String batch =
+                run(
+                        0,
+                        "generate",
+                        "--model-dir",
+                        model.toString(),
+                        "--prompt",
+                        "a",
+                        "--prompt",
+                        "the layer",
+                        "--max-tokens",
+                        "5");
+        assertTrue(batch.contains("---- prompt 2"), batch);
+
+        String eval =
+                run(0, "eval", "--model-dir", model.toString(), "--corpus", corpus.toString());
+        assertTrue(eval.contains("model (context 32)"), eval);
+    }
+
+    @Test
+    void badUsageIsReported(@TempDir Path dir) throws Exception {
+        String missing =
+                run(
+                        2,
+                        "generate",
+                        "--model-dir",
+                        dir.resolve("nothing").toString(),
+                        "--prompt",
+                        "x");
+        assertTrue(missing.contains("no model directory"), missing);
+        String layer =
+                run(2, "train", "--layer", "transformer", "--corpus", corpus(dir).toString());
+        assertTrue(layer.contains("Unknown ttt_layer_type 'transformer'"), layer);
+    }
+
+    @Test
+    void wikiText2FailsFastOffline() {
+        String saved = System.getProperty("DJL_REPO_URL");
+        System.setProperty("DJL_REPO_URL", "file:///nonexistent-djl-repository/");
+        try {
+            String out = run(2, "train", "--wikitext2", "--steps", "1");
+            assertTrue(out.contains("WikiText-2 could not be loaded"), out);
+        } finally {
+            if (saved == null) {
+                System.clearProperty("DJL_REPO_URL");
+            } else {
+                System.setProperty("DJL_REPO_URL", saved);
+            }
+        }
+    }
+}
