@@ -110,7 +110,7 @@ public final class Generator {
                     for (int r = 0; r < rows; r++) {
                         System.arraycopy(flat, r * vocab, logits[r], 0, vocab);
                     }
-                    out.state().arrays().forEach(a -> a.attach(generation));
+                    out.state().attach(generation);
                     state.close();
                     state = out.state();
                 }
@@ -133,7 +133,7 @@ public final class Generator {
                 NDArray ids = step.create(prompt).reshape(1, prompt.length);
                 CausalLm.Output out = model.prefill(parameterStore, ids, null, false);
                 logits[i] = out.logits().get(0, prompt.length - 1).toFloatArray();
-                out.state().arrays().forEach(a -> a.attach(generation));
+                out.state().attach(generation);
                 states.add(out.state());
             }
         }

@@ -192,11 +192,21 @@ public final class LmState implements AutoCloseable {
     }
 
     /**
-     * Returns every array of this state (for ownership transfers).
+     * Moves every array of this state to another manager, e.g. out of a per-step manager that is
+     * about to close.
+     *
+     * @param manager the new owner
+     */
+    public void attach(NDManager manager) {
+        arrays().forEach(a -> a.attach(manager));
+    }
+
+    /**
+     * Returns every array of this state (not the positions).
      *
      * @return the arrays
      */
-    List<NDArray> arrays() {
+    public List<NDArray> arrays() {
         List<NDArray> arrays = new ArrayList<>();
         if (blocks != null) {
             for (ResidualBlock.State block : blocks) {

@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
             GenerateCommand.class,
             EvalCommand.class,
             ParityCommand.class,
+            BenchCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class TttCli {
