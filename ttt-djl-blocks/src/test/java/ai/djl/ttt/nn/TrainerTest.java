@@ -28,7 +28,7 @@ class TrainerTest {
 
     @Test
     void adamLowersTheLossOfADelayedCopyTask() throws IOException, TranslateException {
-        for (LayerType type : LayerType.values()) {
+        for (LayerType type : new LayerType[] {LayerType.LINEAR, LayerType.MLP}) {
             Engine.getInstance().setRandomSeed(1234);
             TttConfig config = TestLayers.small(type, true);
             try (NDManager manager = NDManager.newBaseManager();
