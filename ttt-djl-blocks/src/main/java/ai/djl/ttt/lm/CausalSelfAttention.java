@@ -14,6 +14,7 @@ import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.ttt.TttConfig;
 import ai.djl.ttt.nn.Scopes;
 import ai.djl.ttt.nn.SequenceLayer;
+import ai.djl.ttt.nn.inner.Constants;
 import ai.djl.ttt.nn.inner.Rope;
 import ai.djl.util.PairList;
 import java.util.Arrays;
@@ -127,7 +128,9 @@ public final class CausalSelfAttention extends AbstractBlock implements Sequence
                     NDArray keys = before.getKeys() == null ? k : concat(before.getKeys(), k);
                     NDArray values = before.getValues() == null ? v : concat(before.getValues(), v);
 
-                    NDArray scores = q.matMul(keys.transpose(0, 1, 3, 2)).div(Math.sqrt(headDim));
+                    NDArray scores =
+                            Constants.times(
+                                    q.matMul(keys.transpose(0, 1, 3, 2)), 1 / Math.sqrt(headDim));
                     scores = scores.add(mask(x, before.getLength(), length, positions));
                     NDArray mixed = scores.softmax(3).matMul(values); // (B, H, T, f)
                     NDArray y = mixed.transpose(0, 2, 1, 3).reshape(s);

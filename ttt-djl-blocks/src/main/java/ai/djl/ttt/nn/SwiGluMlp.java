@@ -81,7 +81,9 @@ public final class SwiGluMlp extends AbstractBlock {
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         NDList x = new NDList(inputs.singletonOrThrow());
-        NDArray gated = Activation.swish(gate.forward(ps, x, training).head(), 1f);
+        // silu(g) = g·σ(g), written out: Activation.swish multiplies by β through mul(Number)
+        NDArray g = gate.forward(ps, x, training).head();
+        NDArray gated = g.mul(Activation.sigmoid(g));
         NDArray hidden = gated.mul(up.forward(ps, x, training).head());
         return down.forward(ps, new NDList(hidden), training);
     }

@@ -18,6 +18,7 @@ import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.training.initializer.UniformInitializer;
 import ai.djl.ttt.LayerType;
 import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.nn.inner.Constants;
 import ai.djl.ttt.nn.inner.FastWeights;
 import ai.djl.ttt.nn.inner.InnerForm;
 import ai.djl.ttt.nn.inner.InnerMath;
@@ -567,7 +568,8 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         int heads = config.getNumAttentionHeads();
         NDArray logits =
                 Linear.linear(x, weight.reshape(heads, -1), bias.reshape(heads)).head(); // (B,T,H)
-        return Activation.sigmoid(logits).mul(config.getTttBaseLr() / config.getHeadDim());
+        return Constants.times(
+                Activation.sigmoid(logits), config.getTttBaseLr() / config.getHeadDim());
     }
 
     /** {@code tok_i = max(1/(i+1) + learnable_token_idx_i, 0)}, {@code (b)} (spec §1.2.6). */
@@ -578,7 +580,8 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
             base[i] = 1f / (i + 1);
         }
         NDArray learnable = value(ps, learnableTokenIdx, x, training);
-        return x.getManager().create(base).toType(x.getDataType(), false).add(learnable).maximum(0);
+        // clamp_min(·, 0) as a ReLU: maximum(Number) would keep a Java-owned scalar for backward
+        return Activation.relu(Constants.of(x.getManager(), base, new Shape(b), x).add(learnable));
     }
 
     /** The state's inner weights, or the learned initial weights tiled over the batch. */

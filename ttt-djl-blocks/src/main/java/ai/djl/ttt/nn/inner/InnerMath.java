@@ -1,5 +1,7 @@
 package ai.djl.ttt.nn.inner;
 
+import static ai.djl.ttt.nn.inner.Constants.times;
+
 import ai.djl.ndarray.NDArray;
 
 /**
@@ -48,7 +50,7 @@ public final class InnerMath {
      *
      * <pre>
      * x̂ = (Z − μ)/σ,  gy = γ x̂ + β − target,  gx̂ = gy γ
-     * G = (f·gx̂ − Σ gx̂ − x̂ Σ(gx̂ x̂)) / (f σ)
+     * G = (f·gx̂ − Σ gx̂ − x̂ Σ(gx̂ x̂)) / (f σ)  =  (gx̂ − mean(gx̂) − x̂ mean(gx̂ x̂)) / σ
      * </pre>
      *
      * Built from ordinary differentiable ops, so the outer loop trains through it with first-order
@@ -62,21 +64,15 @@ public final class InnerMath {
      */
     public static NDArray layerNormL2Backward(
             NDArray z, NDArray target, NDArray gamma, NDArray beta) {
-        long f = z.getShape().getLastDimension();
-        int last = z.getShape().dimension() - 1;
+        int[] last = {z.getShape().dimension() - 1};
         Normalized n = normalize(z);
         NDArray gradOutput = n.normalized().mul(gamma).add(beta).sub(target);
         NDArray gradNormalized = gradOutput.mul(gamma);
+        // the official formula divided through by f: means instead of sums / f (no scalar factor)
         return gradNormalized
-                .mul(f)
-                .sub(gradNormalized.sum(new int[] {last}, true))
-                .sub(
-                        n.normalized()
-                                .mul(
-                                        gradNormalized
-                                                .mul(n.normalized())
-                                                .sum(new int[] {last}, true)))
-                .div(n.std().mul(f));
+                .sub(gradNormalized.mean(last, true))
+                .sub(n.normalized().mul(gradNormalized.mul(n.normalized()).mean(last, true)))
+                .div(n.std());
     }
 
     /**
@@ -88,8 +84,8 @@ public final class InnerMath {
      * @return {@code gelu_tanh(x)}
      */
     public static NDArray geluTanh(NDArray x) {
-        NDArray inner = x.mul(x).mul(GELU_CUBIC).add(1).mul(x).mul(SQRT_2_OVER_PI);
-        return inner.tanh().add(1).mul(x).mul(0.5);
+        NDArray inner = times(times(x.mul(x), GELU_CUBIC).add(1).mul(x), SQRT_2_OVER_PI);
+        return times(inner.tanh().add(1).mul(x), 0.5);
     }
 
     /**
@@ -102,9 +98,9 @@ public final class InnerMath {
      */
     public static NDArray geluTanhDerivative(NDArray x) {
         NDArray xSquared = x.mul(x);
-        NDArray t = xSquared.mul(GELU_CUBIC).add(1).mul(x).mul(GELU_BWD_C).tanh();
-        NDArray slope = t.mul(t).neg().add(1).mul(xSquared.mul(GELU_BWD_C3).add(GELU_BWD_C));
-        return slope.mul(x).mul(0.5).add(t.add(1).mul(0.5));
+        NDArray t = times(times(xSquared, GELU_CUBIC).add(1).mul(x), GELU_BWD_C).tanh();
+        NDArray slope = t.mul(t).neg().add(1).mul(times(xSquared, GELU_BWD_C3).add(GELU_BWD_C));
+        return times(slope.mul(x).add(t).add(1), 0.5);
     }
 
     private static Normalized normalize(NDArray z) {

@@ -71,8 +71,7 @@ public final class Rope {
         }
         Shape shape = new Shape(starts.length, length, 1, headDim);
         return new NDArray[] {
-            manager.create(cos, shape).toType(like.getDataType(), false),
-            manager.create(sin, shape).toType(like.getDataType(), false)
+            Constants.of(manager, cos, shape, like), Constants.of(manager, sin, shape, like)
         };
     }
 

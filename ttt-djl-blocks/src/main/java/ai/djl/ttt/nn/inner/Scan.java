@@ -111,11 +111,11 @@ public final class Scan {
             completes[r] = offset == miniBatchSize - 1 ? 1 : 0;
         }
         NDArray tokenFactor =
-                like(manager.create(oneHot, new Shape(rows, miniBatchSize)), inputs.query())
+                Constants.of(manager, oneHot, new Shape(rows, miniBatchSize), inputs.query())
                         .matMul(inputs.tokenFactors())
                         .reshape(rows, 1, 1, 1);
         NDArray completesPerRow =
-                like(manager.create(completes, new Shape(rows, 1, 1, 1)), inputs.query());
+                Constants.of(manager, completes, new Shape(rows, 1, 1, 1), inputs.query());
         MiniBatch batch =
                 MiniBatch.primal(
                         inputs.query().transpose(0, 2, 1, 3),
@@ -127,10 +127,6 @@ public final class Scan {
                         completesPerRow);
         InnerModel.Step step = model.primalStep(state, batch);
         return new Result(step.output().transpose(0, 2, 1, 3), step.next());
-    }
-
-    private static NDArray like(NDArray array, NDArray reference) {
-        return array.toType(reference.getDataType(), false);
     }
 
     /**
@@ -241,7 +237,7 @@ public final class Scan {
                 }
             }
             NDManager manager = query.getManager();
-            return like(manager.create(mask, new Shape(k, k)), query);
+            return Constants.of(manager, mask, new Shape(k, k), query);
         }
     }
 
