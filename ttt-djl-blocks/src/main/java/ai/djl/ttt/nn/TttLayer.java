@@ -432,9 +432,8 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         if (inputs.size() == 1) {
             return new NDList(run(parameterStore, x, null, form, training, false).output());
         }
-        TttState state =
-                TttState.fromNDList(inputs.subNDList(1), innerWeights.size(), config.isShareQk());
-        Output out = run(parameterStore, x, state, form, training, true);
+        Output<TttState> out =
+                run(parameterStore, x, stateFromNDList(inputs.subNDList(1)), form, training, true);
         NDList result = new NDList(out.output());
         result.addAll(out.state().toNDList(x.getManager()));
         return result;

@@ -101,7 +101,7 @@ public final class LmTraining {
             throws IOException {
         TrainingState state = resume == null ? new TrainingState() : resume;
         state.settings = settings;
-        int windows = (int) ((data.trainTokens().length - 1) / settings.contextLength());
+        int windows = (data.trainTokens().length - 1) / settings.contextLength();
         if (windows < settings.batchSize()) {
             throw new IllegalArgumentException(
                     "the training split has "
@@ -214,7 +214,7 @@ public final class LmTraining {
      */
     public static double meanLoss(
             Model model, long[] tokens, int contextLength, int batchSize, int maxWindows) {
-        int available = (int) ((tokens.length - 1) / contextLength);
+        int available = (tokens.length - 1) / contextLength;
         int windows = maxWindows > 0 ? Math.min(available, maxWindows) : available;
         if (windows == 0) {
             throw new IllegalArgumentException(

@@ -275,7 +275,7 @@ final class TrainCommand implements Callable<Integer> {
                         unigram.crossEntropy(data.validationTokens()),
                         data.validationTokens().length,
                         data.validationBytes());
-        int windows = (int) ((data.validationTokens().length - 1) / settings.contextLength());
+        int windows = (data.validationTokens().length - 1) / settings.contextLength();
         double trainLoss =
                 LmTraining.meanLoss(
                         model,
