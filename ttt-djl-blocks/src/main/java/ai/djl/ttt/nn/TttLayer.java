@@ -2,6 +2,7 @@ package ai.djl.ttt.nn;
 
 import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -269,13 +270,13 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
     /** {@inheritDoc} */
     @Override
     public TttState stateFromNDList(NDList list) {
-        return TttState.fromNDList(list, innerWeights.size(), config.isShareQk());
+        return TttState.fromNDList(list, innerWeights.size() / 2, config.isShareQk());
     }
 
     /** {@inheritDoc} */
     @Override
     public int stateArrayCount() {
-        return 1 + 2 * innerWeights.size() + (config.isShareQk() ? 1 : 0);
+        return 1 + innerWeights.size() + (config.isShareQk() ? 1 : 0);
     }
 
     /** {@inheritDoc} */
@@ -502,11 +503,19 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
 
     /** The inner model with this layer's reconstruction LayerNorm, γ and β as {@code (H, 1, f)}. */
     private InnerModel innerModel(ParameterStore ps, NDArray x, boolean training) {
-        NDArray gamma = value(ps, normWeight, x, training);
-        NDArray beta = value(ps, normBias, x, training);
-        int heads = config.getNumAttentionHeads();
         return new InnerModel(
-                getLayerType(), gamma.reshape(heads, 1, -1), beta.reshape(heads, 1, -1));
+                getLayerType(),
+                perRow(value(ps, normWeight, x, training), x),
+                perRow(value(ps, normBias, x, training), x));
+    }
+
+    /** A per-head {@code (H, f)} parameter laid out per folded row {@code (B·H, 1, f)}. */
+    private static NDArray perRow(NDArray perHead, NDArray x) {
+        Shape s = perHead.getShape();
+        long batch = x.getShape().get(0);
+        return perHead.reshape(1, s.get(0), 1, s.get(1))
+                .broadcast(batch, s.get(0), 1, s.get(1))
+                .reshape(batch * s.get(0), 1, s.get(1));
     }
 
     /** {@code XQ + LN_h(Z̄)}, merge heads, post_norm, gate, o_proj (spec §1.2.8–12). */
@@ -590,12 +599,20 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
             return state.getWeights();
         }
         long batch = x.getShape().get(0);
-        NDArray[] weights = new NDArray[innerWeights.size()];
-        for (int i = 0; i < weights.length; i++) {
-            NDArray w = value(ps, innerWeights.get(i), x, training);
-            weights[i] = w.expandDims(0).broadcast(new Shape(batch).addAll(w.getShape()));
+        NDArray[] layers = new NDArray[innerWeights.size() / 2];
+        for (int l = 0; l < layers.length; l++) {
+            NDArray w = value(ps, innerWeights.get(2 * l), x, training);
+            NDArray b = value(ps, innerWeights.get(2 * l + 1), x, training);
+            // [W; b], tiled over the batch: (H, f_in + 1, f_out) -> (B·H, f_in + 1, f_out)
+            NDArray homogeneous = NDArrays.concat(new NDList(w, b), 1);
+            Shape h = homogeneous.getShape();
+            layers[l] =
+                    homogeneous
+                            .expandDims(0)
+                            .broadcast(new Shape(batch).addAll(h))
+                            .reshape(batch * h.get(0), h.get(1), h.get(2));
         }
-        return new FastWeights(weights, null);
+        return new FastWeights(layers, null);
     }
 
     /**
@@ -613,10 +630,17 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                         shared.stream().noneMatch(i -> i == a)
                                 ? a
                                 : fromParameters ? a.duplicate() : a.reshape(a.getShape());
-        NDArray[] w = weights.weights().stream().map(own).toArray(NDArray[]::new);
+        NDArray[] w =
+                Arrays.stream(weights.arrays())
+                        .limit(weights.depth())
+                        .map(own)
+                        .toArray(NDArray[]::new);
         NDArray[] g =
                 weights.hasPendingGradients()
-                        ? weights.pendingGradients().stream().map(own).toArray(NDArray[]::new)
+                        ? Arrays.stream(weights.arrays())
+                                .skip(weights.depth())
+                                .map(own)
+                                .toArray(NDArray[]::new)
                         : null;
         long[] positions = before.getPositions();
         for (int i = 0; i < positions.length; i++) {
@@ -702,8 +726,9 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                             + x.getShape().get(1));
         }
         if (state.getWeights() != null) {
-            NDArray w1 = state.getWeights().get(0);
-            Shape expected = new Shape(batch).addAll(innerWeights.get(0).getArray().getShape());
+            NDArray w1 = state.getWeights().layer(0);
+            Shape w = innerWeights.get(0).getArray().getShape(); // (H, f, ·)
+            Shape expected = new Shape(batch * w.get(0), w.get(1) + 1, w.get(2));
             if (!w1.getShape().equals(expected)) {
                 throw new IllegalArgumentException(
                         "the state's W1 has shape "

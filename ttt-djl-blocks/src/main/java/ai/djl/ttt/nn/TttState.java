@@ -18,15 +18,16 @@ import java.util.List;
  * <ul>
  *   <li>{@code positions}: the absolute position of the next token, per batch row;
  *   <li>the inner weights at the last mini-batch boundary and the learning-rate-weighted gradient
- *       sum of the tokens read since ({@link FastWeights}), {@code (B, H, ·, ·)};
+ *       sum of the tokens read since ({@link FastWeights}: heads folded into the batch, biases as a
+ *       last row, {@code (B·H, f_in + 1, f_out)} per dense layer);
  *   <li>the window of the shared-QK causal convolutions, {@code (B, C, k − 1)}, if the layer has
  *       them.
  * </ul>
  *
  * <p>A state is an immutable value: {@link TttLayer#prefill} returns a new one and leaves the old
  * one valid. In DJL's {@code NDList} protocol it travels as {@link #toNDList}: {@code [positions
- * (B) int64, W1, b1[, W2, b2], gW1, gb1[, gW2, gb2][, window]]}; a fresh state is just {@code
- * [positions]} (all zero).
+ * (B) int64, [W1; b1][, [W2; b2]], pending gradients of the same shapes[, window]]}; a fresh state
+ * is just {@code [positions]} (all zero).
  */
 public final class TttState implements LayerState {
 
@@ -72,7 +73,7 @@ public final class TttState implements LayerState {
                         "a fresh state has no arrays to concatenate: prefill each sequence first,"
                                 + " or start the whole batch with TttState.start(B)");
             }
-            lists.add(state.toNDList(state.weights.get(0).getManager()));
+            lists.add(state.toNDList(state.weights.layer(0).getManager()));
         }
         int size = lists.get(0).size();
         NDList merged = new NDList();
@@ -91,7 +92,7 @@ public final class TttState implements LayerState {
             }
             merged.add(NDArrays.concat(column, 0));
         }
-        int inner = states.get(0).weights.depth() * 2;
+        int inner = states.get(0).weights.depth();
         for (int s = 0; s < states.size(); s++) {
             // close what toNDList created: the positions and zero gradients
             lists.get(s).get(0).close();
@@ -108,13 +109,12 @@ public final class TttState implements LayerState {
      * Rebuilds a state from its {@link #toNDList} form.
      *
      * @param list the arrays
-     * @param innerTensorCount the number of inner weight tensors of the layer (2 for TTT-Linear, 4
-     *     for TTT-MLP)
+     * @param depth the number of dense layers of the inner model (1 for TTT-Linear, 2 for TTT-MLP)
      * @param hasConvWindow whether the layer has shared-QK convolutions
      * @return the state
      * @throws IllegalArgumentException if the list does not have the layout of such a layer's state
      */
-    public static TttState fromNDList(NDList list, int innerTensorCount, boolean hasConvWindow) {
+    public static TttState fromNDList(NDList list, int depth, boolean hasConvWindow) {
         if (list.isEmpty() || list.get(0).getDataType() != DataType.INT64) {
             throw new IllegalArgumentException(
                     "a TTT state starts with the positions, an int64 array (B); got "
@@ -129,25 +129,25 @@ public final class TttState implements LayerState {
             }
             return new TttState(positions, null, null);
         }
-        int expected = 1 + 2 * innerTensorCount + (hasConvWindow ? 1 : 0);
+        int expected = 1 + 2 * depth + (hasConvWindow ? 1 : 0);
         if (list.size() != expected) {
             throw new IllegalArgumentException(
                     "expected a TTT state of "
                             + expected
                             + " arrays (positions, "
-                            + innerTensorCount
-                            + " inner weights, "
-                            + innerTensorCount
+                            + depth
+                            + " inner layers, "
+                            + depth
                             + " pending gradients"
                             + (hasConvWindow ? ", conv window" : "")
                             + "), got "
                             + list.size());
         }
-        NDArray[] weights = new NDArray[innerTensorCount];
-        NDArray[] gradients = new NDArray[innerTensorCount];
-        for (int i = 0; i < innerTensorCount; i++) {
+        NDArray[] weights = new NDArray[depth];
+        NDArray[] gradients = new NDArray[depth];
+        for (int i = 0; i < depth; i++) {
             weights[i] = list.get(1 + i);
-            gradients[i] = list.get(1 + innerTensorCount + i);
+            gradients[i] = list.get(1 + depth + i);
         }
         NDArray window = hasConvWindow ? list.get(expected - 1) : null;
         return new TttState(positions, new FastWeights(weights, gradients), window);
@@ -164,14 +164,14 @@ public final class TttState implements LayerState {
         if (weights == null) {
             return list;
         }
-        for (NDArray w : weights.weights()) {
-            list.add(w);
+        for (int l = 0; l < weights.depth(); l++) {
+            list.add(weights.layer(l));
         }
-        for (int i = 0; i < 2 * weights.depth(); i++) {
+        for (int l = 0; l < weights.depth(); l++) {
             list.add(
                     weights.hasPendingGradients()
-                            ? weights.pendingGradients().get(i)
-                            : weights.get(i).zerosLike());
+                            ? weights.pendingGradient(l)
+                            : weights.layer(l).zerosLike());
         }
         if (convWindow != null) {
             list.add(convWindow);

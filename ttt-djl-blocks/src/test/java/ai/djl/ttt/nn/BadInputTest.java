@@ -94,7 +94,9 @@ class BadInputTest {
                         manager.zeros(new Shape(2), DataType.INT64), manager.zeros(new Shape(2)));
         NDList in = new NDList(manager.zeros(new Shape(2, 1, 32)));
         in.addAll(state);
-        assertMessage(() -> layer.forward(ps, in, false), "expected a TTT state of 6 arrays");
+        assertMessage(
+                () -> layer.forward(ps, in, false),
+                "expected a TTT state of 4 arrays (positions, 1 inner layers, 1 pending gradients, conv window), got 2");
     }
 
     @Test

@@ -2,42 +2,44 @@ package ai.djl.ttt.nn.inner;
 
 import ai.djl.ndarray.NDArray;
 import java.util.Arrays;
-import java.util.List;
 
 /**
  * The hidden state of a TTT layer: the weights of the inner model, one copy per sequence and head,
  * as they stand at the last completed mini-batch boundary, plus the learning-rate-weighted sum of
  * the gradients of the tokens read since then (spec §3).
  *
- * <p>For the inner model's dense layer {@code l} the weight is {@code (B, H, f_in, f_out)} and the
- * bias {@code (B, H, 1, f_out)}; TTT-Linear has one dense layer ({@code W1, b1}), TTT-MLP two
- * ({@code W1, b1, W2, b2}). The pending gradients have the same shapes; they are {@code null} at a
- * mini-batch boundary, where they are zero.
+ * <p>Layout. Heads are folded into the batch ({@code N = B·H}, row {@code b·H + h}), and each dense
+ * layer {@code l} of the inner model keeps its bias as an extra last row of its weight — the
+ * homogeneous form {@code [X, 1] · [W; b] = X W + b}:
  *
- * <p>Instances are immutable values; a step returns a new one.
+ * <pre>
+ * TTT-Linear: W1 with b1 appended  (N, f + 1, f)
+ * TTT-MLP:    W1 with b1 appended  (N, f + 1, 4f),   W2 with b2 appended  (N, 4f + 1, f)
+ * </pre>
+ *
+ * One matrix product then applies weight and bias, and one updates both, which halves the work of
+ * each inner step. The pending gradients have the same shapes; they are {@code null} at a
+ * mini-batch boundary, where they are zero. Instances are immutable values.
  */
 public final class FastWeights {
 
-    private final NDArray[] weights;
-    private final NDArray[] pendingGradients;
+    private final NDArray[] layers;
+    private final NDArray[] pending;
 
     /**
      * Creates the state.
      *
-     * @param weights {@code W1, b1[, W2, b2]}
-     * @param pendingGradients the same shapes, or {@code null} when no token of the current
-     *     mini-batch has been read
+     * @param layers each dense layer's weight with its bias as the last row
+     * @param pending the same shapes, or {@code null} when no token of the current mini-batch has
+     *     been read
      */
-    public FastWeights(NDArray[] weights, NDArray[] pendingGradients) {
-        if (pendingGradients != null && pendingGradients.length != weights.length) {
+    public FastWeights(NDArray[] layers, NDArray[] pending) {
+        if (pending != null && pending.length != layers.length) {
             throw new IllegalArgumentException(
-                    "expected "
-                            + weights.length
-                            + " pending gradients, got "
-                            + pendingGradients.length);
+                    "expected " + layers.length + " pending gradients, got " + pending.length);
         }
-        this.weights = weights.clone();
-        this.pendingGradients = pendingGradients == null ? null : pendingGradients.clone();
+        this.layers = layers.clone();
+        this.pending = pending == null ? null : pending.clone();
     }
 
     /**
@@ -46,37 +48,17 @@ public final class FastWeights {
      * @return the depth
      */
     public int depth() {
-        return weights.length / 2;
+        return layers.length;
     }
 
     /**
-     * Returns the weight of dense layer {@code l}.
+     * Returns dense layer {@code l}: its weight with its bias as the last row.
      *
      * @param l the layer, from 0
-     * @return {@code (B, H, f_in, f_out)}
+     * @return {@code (N, f_in + 1, f_out)}
      */
-    public NDArray weight(int l) {
-        return weights[2 * l];
-    }
-
-    /**
-     * Returns the bias of dense layer {@code l}.
-     *
-     * @param l the layer, from 0
-     * @return {@code (B, H, 1, f_out)}
-     */
-    public NDArray bias(int l) {
-        return weights[2 * l + 1];
-    }
-
-    /**
-     * Returns weight or bias {@code i} in the order {@code W1, b1[, W2, b2]}.
-     *
-     * @param i the index, from 0 to {@code 2 · depth − 1}
-     * @return the array
-     */
-    public NDArray get(int i) {
-        return weights[i];
+    public NDArray layer(int l) {
+        return layers[l];
     }
 
     /**
@@ -85,58 +67,40 @@ public final class FastWeights {
      * @return true between mini-batch boundaries
      */
     public boolean hasPendingGradients() {
-        return pendingGradients != null;
+        return pending != null;
     }
 
     /**
-     * Returns the pending gradient of dense layer {@code l}'s weight.
+     * Returns the pending gradient of dense layer {@code l}.
      *
      * @param l the layer, from 0
-     * @return {@code Σ_j lr_j X_jᵀ G_j}, {@code (B, H, f_in, f_out)}
+     * @return {@code Σ_j lr_j [X_j, 1]ᵀ G_j}, {@code (N, f_in + 1, f_out)}
      */
-    public NDArray weightGradient(int l) {
-        return pendingGradients[2 * l];
+    public NDArray pendingGradient(int l) {
+        return pending[l];
     }
 
     /**
-     * Returns the pending gradient of dense layer {@code l}'s bias.
+     * Returns the same weights without pending gradients (valid at a mini-batch boundary, where
+     * they are zero).
      *
-     * @param l the layer, from 0
-     * @return {@code Σ_j lr_j G_j}, {@code (B, H, 1, f_out)}
+     * @return the state
      */
-    public NDArray biasGradient(int l) {
-        return pendingGradients[2 * l + 1];
+    public FastWeights withoutPendingGradients() {
+        return pending == null ? this : new FastWeights(layers, null);
     }
 
     /**
-     * Returns the weights in order {@code W1, b1[, W2, b2]}.
-     *
-     * @return a new list
-     */
-    public List<NDArray> weights() {
-        return Arrays.asList(weights.clone());
-    }
-
-    /**
-     * Returns the pending gradients in the order of {@link #weights()}.
-     *
-     * @return a new list, or {@code null} at a mini-batch boundary
-     */
-    public List<NDArray> pendingGradients() {
-        return pendingGradients == null ? null : Arrays.asList(pendingGradients.clone());
-    }
-
-    /**
-     * Returns every array of this state: weights, then pending gradients if any.
+     * Returns every array of this state: the layers, then the pending gradients if any.
      *
      * @return the arrays
      */
     public NDArray[] arrays() {
-        if (pendingGradients == null) {
-            return weights.clone();
+        if (pending == null) {
+            return layers.clone();
         }
-        NDArray[] all = Arrays.copyOf(weights, weights.length * 2);
-        System.arraycopy(pendingGradients, 0, all, weights.length, weights.length);
+        NDArray[] all = Arrays.copyOf(layers, layers.length * 2);
+        System.arraycopy(pending, 0, all, layers.length, layers.length);
         return all;
     }
 }

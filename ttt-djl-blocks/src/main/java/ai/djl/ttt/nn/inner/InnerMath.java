@@ -64,15 +64,41 @@ public final class InnerMath {
      */
     public static NDArray layerNormL2Backward(
             NDArray z, NDArray target, NDArray gamma, NDArray beta) {
+        return layerNormL2Backward(z, lossShift(target, gamma, beta), gamma.mul(gamma));
+    }
+
+    /**
+     * The same gradient with its constant part computed ahead: since {@code gx̂ = γ (γ x̂ + β −
+     * target) = γ² x̂ + γ (β − target)}, the scan computes {@code lossShift = γ (β − target)} for
+     * all tokens at once and each step only needs {@code γ²}.
+     *
+     * @param z the pre-norm output of the inner model, last axis f
+     * @param lossShift {@code γ ⊙ (β − target)} ({@link #lossShift}), shape of {@code z}
+     * @param gammaSquared {@code γ ⊙ γ}, broadcastable to {@code z}
+     * @return {@code G = dℓ/dZ}, shape of {@code z}
+     */
+    public static NDArray layerNormL2Backward(NDArray z, NDArray lossShift, NDArray gammaSquared) {
         int[] last = {z.getShape().dimension() - 1};
         Normalized n = normalize(z);
-        NDArray gradOutput = n.normalized().mul(gamma).add(beta).sub(target);
-        NDArray gradNormalized = gradOutput.mul(gamma);
+        NDArray gradNormalized = n.normalized().mul(gammaSquared).add(lossShift);
         // the official formula divided through by f: means instead of sums / f (no scalar factor)
         return gradNormalized
                 .sub(gradNormalized.mean(last, true))
                 .sub(n.normalized().mul(gradNormalized.mul(n.normalized()).mean(last, true)))
                 .div(n.std());
+    }
+
+    /**
+     * The part of the loss gradient that does not depend on the inner weights, {@code γ ⊙ (β −
+     * target)}.
+     *
+     * @param target the reconstruction target {@code XV − XK}
+     * @param gamma γ, broadcastable to {@code target}
+     * @param beta β, broadcastable to {@code target}
+     * @return {@code γ ⊙ (β − target)}
+     */
+    public static NDArray lossShift(NDArray target, NDArray gamma, NDArray beta) {
+        return target.neg().add(beta).mul(gamma);
     }
 
     /**

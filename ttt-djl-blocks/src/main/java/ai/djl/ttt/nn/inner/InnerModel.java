@@ -1,6 +1,8 @@
 package ai.djl.ttt.nn.inner;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ttt.LayerType;
 
 /**
@@ -17,25 +19,49 @@ import ai.djl.ttt.LayerType;
  * <p>Mini-batch gradient descent (spec §14.5): every gradient of a mini-batch is taken at the
  * weights of its start; token {@code i} sees {@code W_i = W − tok_i Σ_{j≤i} lr_j ∇ℓ_j(W)}.
  *
- * <p>All arrays are {@code (B, H, k, ·)}: batch, heads, tokens of the mini-batch, features.
+ * <p>Arrays are {@code (N, k, ·)} with heads folded into the batch ({@code N = B·H}). Inputs of a
+ * dense layer carry a trailing 1 and weights their bias as a last row ({@link FastWeights}), so
+ * {@code X W + b} is one product {@code [X, 1] [W; b]}.
  */
 public final class InnerModel {
 
     private final int depth;
-    private final NDArray normWeight;
-    private final NDArray normBias;
+    private final NDArray gammaSquared;
+    private final NDArray gamma;
+    private final NDArray beta;
 
     /**
      * Creates the inner model of one forward pass.
      *
      * @param type TTT-Linear or TTT-MLP
-     * @param normWeight the {@code ttt_norm} scale γ, {@code (H, 1, f)}
-     * @param normBias the {@code ttt_norm} shift β, {@code (H, 1, f)}
+     * @param normWeight the {@code ttt_norm} scale γ per row, {@code (N, 1, f)}
+     * @param normBias the {@code ttt_norm} shift β per row, {@code (N, 1, f)}
      */
     public InnerModel(LayerType type, NDArray normWeight, NDArray normBias) {
         this.depth = type == LayerType.MLP ? 2 : 1;
-        this.normWeight = normWeight;
-        this.normBias = normBias;
+        this.gamma = normWeight;
+        this.beta = normBias;
+        this.gammaSquared = normWeight.mul(normWeight);
+    }
+
+    /**
+     * Returns the constant part of the loss gradient for a block of tokens (hoisted out of the
+     * scan).
+     *
+     * @param target {@code XV − XK}, {@code (…, N, k, f)}
+     * @return {@code γ ⊙ (β − target)}
+     */
+    public NDArray lossShift(NDArray target) {
+        return InnerMath.lossShift(target, gamma, beta);
+    }
+
+    /**
+     * Returns whether the inner model has a hidden layer (TTT-MLP).
+     *
+     * @return true for TTT-MLP
+     */
+    public boolean hasHiddenLayer() {
+        return depth > 1;
     }
 
     /**
@@ -43,49 +69,45 @@ public final class InnerModel {
      * products, without materialising the per-token weights (spec §1.4, §1.6):
      *
      * <pre>
-     * Z̄_l  = X̄_l W_l + b_l − (tril(E) ⊙ (X̄_l X_lᵀ + 1)) G_l      (X̄_0 = XQ, X̄_1 = gelu(Z̄_0))
-     * W_l' = W_l − X_lᵀ (e ⊙ G_l),   b_l' = b_l − Σ_j e_j G_l,j     (e: last row of E)
+     * Z̄_l  = X̄_l W_l − (tril(E) ⊙ (X̄_l X_lᵀ)) G_l      (X̄_0 = [XQ, 1], X̄_1 = [gelu(Z̄_0), 1])
+     * W_l' = W_l − X_lᵀ (e ⊙ G_l)                        (e: last row of E)
      * </pre>
      *
-     * The first term is the paper's {@code Q W − (E ⊙ tril(QKᵀ)) G} plus the per-token bias {@code
-     * b − tril(E) G}, folded into one product.
+     * With the homogeneous inputs, {@code X̄ Xᵀ} is the paper's {@code Q Kᵀ} plus one: the
+     * per-token bias {@code b − tril(E) G} is folded into the same product, and the update of
+     * {@code b} into that of {@code W}.
      *
      * @param state the weights at the start of the mini-batch; must have no pending gradients
      * @param batch the mini-batch, built with {@link MiniBatch#dual}
-     * @return the pre-norm outputs {@code Z̄} {@code (B, H, k, f)} and the next state
+     * @param ones a column of ones {@code (N, k, 1)} for the hidden layer's inputs (TTT-MLP)
+     * @return the pre-norm outputs {@code Z̄} {@code (N, k, f)} and the next state
      */
-    public Step dualStep(FastWeights state, MiniBatch batch) {
+    public Step dualStep(FastWeights state, MiniBatch batch, NDArray ones) {
         if (state.hasPendingGradients()) {
             throw new IllegalStateException(
                     "the dual form starts at a mini-batch boundary; use the primal form");
         }
-        TrainingView view = trainingView(state, batch.key, batch.target);
+        int k = batch.tokens;
+        // the first layer sees the training view [XK, 1] and the test view [XQ, 1] in one product
+        NDArray both = batch.keyQuery.matMul(state.layer(0));
+        TrainingView view = trainingView(state, both.get(":, :{}", k), batch, ones);
 
-        NDArray testInput = batch.query;
-        NDArray output = null;
-        for (int l = 0; l < depth; l++) {
-            NDArray mixing =
-                    l == 0
-                            ? batch.queryKeyEta
-                            : batch.trilEta.mul(
-                                    testInput.matMul(transpose(view.inputs()[l])).add(1));
-            output =
-                    testInput
-                            .matMul(state.weight(l))
-                            .add(state.bias(l))
-                            .sub(mixing.matMul(view.gradients()[l]));
-            if (l < depth - 1) {
-                testInput = InnerMath.geluTanh(output);
-            }
+        NDArray output = both.get(":, {}:", k).sub(batch.queryKeyEta.matMul(view.gradients[0]));
+        for (int l = 1; l < depth; l++) {
+            NDArray testInput = withOnes(InnerMath.geluTanh(output), ones);
+            NDArray mixing = batch.trilEta.mul(testInput.matMul(view.transposedInputs[l]));
+            output = testInput.matMul(state.layer(l)).sub(mixing.matMul(view.gradients[l]));
         }
 
-        NDArray[] updates = new NDArray[2 * depth];
+        NDArray[] updates = new NDArray[depth];
         for (int l = 0; l < depth; l++) {
-            NDArray scaled = view.gradients()[l].mul(batch.updateRate);
-            updates[2 * l] = transpose(view.inputs()[l]).matMul(scaled);
-            updates[2 * l + 1] = scaled.sum(new int[] {2}, true);
+            updates[l] = view.transposedInputs[l].matMul(view.gradients[l].mul(batch.updateRate));
         }
-        return new Step(output, advance(state, updates, batch.completes));
+        NDArray[] layers = new NDArray[depth];
+        for (int l = 0; l < depth; l++) {
+            layers[l] = batch.completes ? state.layer(l).sub(updates[l]) : state.layer(l);
+        }
+        return new Step(output, new FastWeights(layers, batch.completes ? null : updates));
     }
 
     /**
@@ -94,48 +116,41 @@ public final class InnerModel {
      * anywhere inside a mini-batch, continuing the pending gradients:
      *
      * <pre>
-     * gW_n = gW + Σ_{j≤n} lr_j X_jᵀ G_j,   gb_n = gb + Σ_{j≤n} lr_j G_j
-     * W̄_n  = W − tok_n gW_n,              b̄_n  = b − tok_n gb_n
-     * Z̄_n  = X̄_n W̄_n + b̄_n
+     * gW_n = gW + Σ_{j≤n} lr_j X_jᵀ G_j       W̄_n = W − tok_n gW_n       Z̄_n = X̄_n W̄_n
      * </pre>
      *
-     * At the end of a mini-batch the state becomes {@code (W̄_{k−1}, b̄_{k−1})} with no pending
-     * gradient; otherwise the boundary weights stay and {@code gW_{k−1}} is kept.
+     * At the end of a mini-batch the state becomes {@code W̄_{k−1}} with no pending gradient;
+     * otherwise the boundary weights stay and {@code gW_{k−1}} is kept.
      *
      * @param state the weights at the last boundary and the pending gradients
      * @param batch the tokens, built with {@link MiniBatch#primal}
-     * @return the pre-norm outputs {@code Z̄} {@code (B, H, k, f)} and the next state
+     * @param ones a column of ones {@code (N, k, 1)} for the hidden layer's inputs (TTT-MLP)
+     * @return the pre-norm outputs {@code Z̄} {@code (N, k, f)} and the next state
      */
-    public Step primalStep(FastWeights state, MiniBatch batch) {
-        TrainingView view = trainingView(state, batch.key, batch.target);
-        NDArray tokenFactor5d = batch.tokenFactor.expandDims(-1);
+    public Step primalStep(FastWeights state, MiniBatch batch, NDArray ones) {
+        int k = batch.tokens;
+        NDArray key = batch.keyQuery.get(":, :{}", k);
+        TrainingView view = trainingView(state, key.matMul(state.layer(0)), batch, ones);
+        NDArray tokenFactor = batch.tokenFactor.expandDims(-1);
 
-        NDArray testInput = batch.query;
+        NDArray testInput = batch.keyQuery.get(":, {}:", k);
         NDArray output = null;
-        NDArray[] lastWeights = new NDArray[2 * depth];
-        NDArray[] lastGradients = new NDArray[2 * depth];
+        NDArray[] lastWeights = new NDArray[depth];
+        NDArray[] lastGradients = new NDArray[depth];
         for (int l = 0; l < depth; l++) {
-            NDArray scaled = view.gradients()[l].mul(batch.learningRate);
-            NDArray outer = view.inputs()[l].expandDims(4).matMul(scaled.expandDims(3));
-            NDArray weightGradient = outer.cumSum(2);
-            NDArray biasGradient = scaled.cumSum(2);
+            NDArray input = view.transposedInputs[l].transpose(0, 2, 1);
+            NDArray scaled = view.gradients[l].mul(batch.learningRate);
+            NDArray gradient = input.expandDims(3).matMul(scaled.expandDims(2)).cumSum(1);
             if (state.hasPendingGradients()) {
-                weightGradient = weightGradient.add(state.weightGradient(l).expandDims(2));
-                biasGradient = biasGradient.add(state.biasGradient(l));
+                gradient = gradient.add(state.pendingGradient(l).expandDims(1));
             }
-            NDArray tokenWeights =
-                    state.weight(l).expandDims(2).sub(weightGradient.mul(tokenFactor5d));
-            NDArray tokenBias = state.bias(l).sub(biasGradient.mul(batch.tokenFactor));
-            output = testInput.expandDims(3).matMul(tokenWeights).squeeze(3).add(tokenBias);
+            NDArray tokenWeights = state.layer(l).expandDims(1).sub(gradient.mul(tokenFactor));
+            output = testInput.expandDims(2).matMul(tokenWeights).squeeze(2);
             if (l < depth - 1) {
-                testInput = InnerMath.geluTanh(output);
+                testInput = withOnes(InnerMath.geluTanh(output), ones);
             }
-
-            long k = tokenBias.getShape().get(2);
-            lastWeights[2 * l] = tokenWeights.get(":, :, {}", k - 1);
-            lastWeights[2 * l + 1] = tokenBias.get(":, :, {}:", k - 1);
-            lastGradients[2 * l] = weightGradient.get(":, :, {}", k - 1);
-            lastGradients[2 * l + 1] = biasGradient.get(":, :, {}:", k - 1);
+            lastWeights[l] = tokenWeights.get(":, {}", k - 1);
+            lastGradients[l] = gradient.get(":, {}", k - 1);
         }
         return new Step(output, settle(state, lastWeights, lastGradients, batch));
     }
@@ -143,80 +158,74 @@ public final class InnerModel {
     /**
      * The forward of the training view through the inner model and the gradient of the inner loss
      * with respect to every dense layer's output (spec §1.3, §1.6).
+     *
+     * @param firstOutput {@code [XK, 1] W_0}, already computed
      */
-    private TrainingView trainingView(FastWeights state, NDArray key, NDArray target) {
-        NDArray[] inputs = new NDArray[depth];
+    private TrainingView trainingView(
+            FastWeights state, NDArray firstOutput, MiniBatch batch, NDArray ones) {
+        NDArray[] transposedInputs = new NDArray[depth];
         NDArray[] preActivations = new NDArray[depth];
-        NDArray x = key;
-        for (int l = 0; l < depth; l++) {
-            inputs[l] = x;
-            preActivations[l] = x.matMul(state.weight(l)).add(state.bias(l));
-            if (l < depth - 1) {
-                x = InnerMath.geluTanh(preActivations[l]);
-            }
+        transposedInputs[0] = batch.keyTransposed;
+        preActivations[0] = firstOutput;
+        for (int l = 1; l < depth; l++) {
+            NDArray input = withOnes(InnerMath.geluTanh(preActivations[l - 1]), ones);
+            transposedInputs[l] = input.transpose(0, 2, 1);
+            preActivations[l] = input.matMul(state.layer(l));
         }
         NDArray[] gradients = new NDArray[depth];
         gradients[depth - 1] =
                 InnerMath.layerNormL2Backward(
-                        preActivations[depth - 1], target, normWeight, normBias);
+                        preActivations[depth - 1], batch.lossShift, gammaSquared);
         for (int l = depth - 2; l >= 0; l--) {
             gradients[l] =
                     gradients[l + 1]
-                            .matMul(transpose(state.weight(l + 1)))
+                            .matMul(weightRows(state.layer(l + 1)).transpose(0, 2, 1))
                             .mul(InnerMath.geluTanhDerivative(preActivations[l]));
         }
-        return new TrainingView(inputs, gradients);
-    }
-
-    /** Applies dual-form updates: subtract at a boundary, otherwise keep them pending. */
-    private FastWeights advance(FastWeights state, NDArray[] updates, boolean completes) {
-        NDArray[] weights = new NDArray[2 * depth];
-        for (int i = 0; i < weights.length; i++) {
-            weights[i] = completes ? state.get(i).sub(updates[i]) : state.get(i);
-        }
-        return new FastWeights(weights, completes ? null : updates);
+        return new TrainingView(transposedInputs, gradients);
     }
 
     /** Chooses the primal-form next state: the last token's weights at a boundary, else pending. */
     private FastWeights settle(
             FastWeights state, NDArray[] lastWeights, NDArray[] lastGradients, MiniBatch batch) {
-        NDArray[] weights = new NDArray[2 * depth];
+        NDArray[] layers = new NDArray[depth];
         if (batch.completesPerRow != null) {
             // rows at different offsets: blend with a 0/1 mask (exact for 0 and 1)
             NDArray done = batch.completesPerRow;
             NDArray pending = done.neg().add(1);
-            NDArray[] gradients = new NDArray[2 * depth];
-            for (int i = 0; i < weights.length; i++) {
-                weights[i] = lastWeights[i].mul(done).add(state.get(i).mul(pending));
-                gradients[i] = lastGradients[i].mul(pending);
+            NDArray[] gradients = new NDArray[depth];
+            for (int l = 0; l < depth; l++) {
+                layers[l] = lastWeights[l].mul(done).add(state.layer(l).mul(pending));
+                gradients[l] = lastGradients[l].mul(pending);
             }
-            return new FastWeights(weights, gradients);
+            return new FastWeights(layers, gradients);
         }
         if (batch.completes) {
             return new FastWeights(lastWeights, null);
         }
-        for (int i = 0; i < weights.length; i++) {
-            weights[i] = state.get(i);
+        for (int l = 0; l < depth; l++) {
+            layers[l] = state.layer(l);
         }
-        return new FastWeights(weights, lastGradients);
+        return new FastWeights(layers, lastGradients);
     }
 
-    private static NDArray transpose(NDArray x) {
-        return x.transpose(0, 1, 3, 2);
+    /** The weight rows of a homogeneous layer, without its bias row. */
+    private static NDArray weightRows(NDArray layer) {
+        long rows = layer.getShape().get(1);
+        return layer.get(":, :{}", rows - 1);
     }
 
-    /**
-     * Activations of the training view.
-     *
-     * @param inputs each dense layer's input {@code X_l}
-     * @param gradients the inner loss gradient at each dense layer's output {@code G_l}
-     */
-    private record TrainingView(NDArray[] inputs, NDArray[] gradients) {}
+    private static NDArray withOnes(NDArray x, NDArray ones) {
+        return NDArrays.concat(new NDList(x, ones), 2);
+    }
+
+    /** Each dense layer's input, transposed ({@code X_lᵀ}), and its output gradient {@code G_l}. */
+    private record TrainingView(NDArray[] transposedInputs, NDArray[] gradients) {}
 
     /**
      * The result of one step.
      *
-     * @param output the pre-norm outputs {@code Z̄} of the step's tokens, {@code (B, H, k, f)}
+     * @param output the pre-norm outputs {@code Z̄} of the step's tokens, {@code (N, k, f)}
      * @param next the state after the step's tokens
      */
     public record Step(NDArray output, FastWeights next) {}

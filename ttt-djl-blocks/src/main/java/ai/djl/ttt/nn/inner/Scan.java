@@ -25,9 +25,13 @@ import java.util.List;
  * </ol>
  *
  * <p>Everything that does not depend on the inner weights is computed for a whole group before its
- * loop, in batched ops: the η matrices {@code E[i,j] = tok_i · lr_j}, {@code tril(E)} and {@code
- * tril(E) ⊙ (XQ XKᵀ + 1)}. Each loop iteration runs in its own {@link NDScope}, so intermediates
- * are freed as the loop goes, and a state is closed as soon as the next one replaces it.
+ * loop, in a few large batched ops, laid out {@code (n, N, k, ·)} with heads folded into the batch
+ * ({@code N = B·H}) so that mini-batch {@code m} is a contiguous slice: the homogeneous keys and
+ * queries {@code [XK, 1]}, {@code [XQ, 1]}, the loss gradient's constant part {@code γ(β − (XV −
+ * XK))}, the η matrices {@code E[i,j] = tok_i · lr_j}, {@code tril(E)} and {@code tril(E) ⊙ ([XQ,
+ * 1] [XK, 1]ᵀ)}, and the update rates. Each loop iteration runs in its own {@link NDScope}, so
+ * intermediates are freed as the loop goes, and a state is closed as soon as the next one replaces
+ * it.
  */
 public final class Scan {
 
@@ -63,11 +67,8 @@ public final class Scan {
         }
         int length = Math.toIntExact(inputs.query().getShape().get(1));
         int offset = (int) (starts[0] % miniBatchSize);
-        if (offset == 0 && state.hasPendingGradients()) {
-            // at a boundary the pending gradients are zero (spec §3)
-            state = new FastWeights(state.weights().toArray(new NDArray[0]), null);
-        }
-        FastWeights initial = state;
+        FastWeights initial = offset == 0 ? state.withoutPendingGradients() : state;
+        state = initial;
         List<NDArray> outputs = new ArrayList<>();
         int t = 0;
         if (offset != 0) {
@@ -93,69 +94,108 @@ public final class Scan {
 
     /** One token per row, each row at its own offset inside its mini-batch: the primal form. */
     private Result runPerRow(FastWeights state, Inputs inputs, long[] starts) {
-        if (inputs.query().getShape().get(1) != 1) {
+        Shape s = inputs.query().getShape(); // (B, 1, H, f)
+        if (s.get(1) != 1) {
             throw new IllegalArgumentException(
                     "rows at different positions "
                             + Arrays.toString(starts)
                             + " can only advance one token at a time, got "
-                            + inputs.query().getShape().get(1)
+                            + s.get(1)
                             + " tokens");
         }
         NDManager manager = inputs.query().getManager();
-        int rows = starts.length;
+        int heads = (int) s.get(2);
+        int rows = starts.length * heads;
         float[] oneHot = new float[rows * miniBatchSize];
         float[] completes = new float[rows];
         for (int r = 0; r < rows; r++) {
-            int offset = (int) (starts[r] % miniBatchSize);
+            int offset = (int) (starts[r / heads] % miniBatchSize);
             oneHot[r * miniBatchSize + offset] = 1;
             completes[r] = offset == miniBatchSize - 1 ? 1 : 0;
         }
         NDArray tokenFactor =
                 Constants.of(manager, oneHot, new Shape(rows, miniBatchSize), inputs.query())
                         .matMul(inputs.tokenFactors())
-                        .reshape(rows, 1, 1, 1);
+                        .reshape(rows, 1, 1);
         NDArray completesPerRow =
-                Constants.of(manager, completes, new Shape(rows, 1, 1, 1), inputs.query());
+                Constants.of(manager, completes, new Shape(rows, 1, 1), inputs.query());
+        Group token = new Group(inputs, 0, 1, 1, 0, false);
+        NDArray ones = manager.ones(new Shape(rows, 1, 1), inputs.query().getDataType());
         MiniBatch batch =
                 MiniBatch.primal(
-                        inputs.query().transpose(0, 2, 1, 3),
-                        inputs.key().transpose(0, 2, 1, 3),
-                        inputs.target().transpose(0, 2, 1, 3),
-                        inputs.learningRate().transpose(0, 2, 1).expandDims(3),
+                        token.keyQuery.get(0),
+                        token.keyTransposed.get(0),
+                        token.lossShift.get(0),
+                        token.learningRate.get(0),
                         tokenFactor,
                         false,
                         completesPerRow);
-        InnerModel.Step step = model.primalStep(state, batch);
-        return new Result(step.output().transpose(0, 2, 1, 3), step.next());
+        InnerModel.Step step = model.primalStep(state, batch, ones);
+        return new Result(token.unfold(List.of(step.output())), step.next());
     }
 
     /**
      * {@code n} mini-batches of {@code k} tokens each that all start at offset {@code o}, laid out
-     * {@code (n, B, H, k, ·)} so that mini-batch {@code m} is a contiguous slice.
+     * {@code (n, N, k, ·)}.
      */
     private final class Group {
-        private final NDArray query;
-        private final NDArray key;
-        private final NDArray target;
-        private final NDArray learningRate;
-        private final NDArray tokenFactor;
+        private final int batch;
+        private final int heads;
         private final int count;
+        private final int tokens;
         private final int offset;
         private final boolean completes;
+        private final NDArray keyQuery;
+        private final NDArray keyTransposed;
+        private final NDArray query;
+        private final NDArray key;
+        private final NDArray lossShift;
+        private final NDArray learningRate;
+        private final NDArray tokenFactor;
 
         Group(Inputs in, int start, int count, int k, int offset, boolean completes) {
+            Shape s = in.query().getShape(); // (B, T, H, f)
+            this.batch = (int) s.get(0);
+            this.heads = (int) s.get(2);
             this.count = count;
+            this.tokens = k;
             this.offset = offset;
             this.completes = completes;
-            query = split(in.query(), start, count, k);
-            key = split(in.key(), start, count, k);
-            target = split(in.target(), start, count, k);
-            // (B, T, H) -> (n, B, H, k, 1): lr_j of each key token
-            NDArray lr = in.learningRate().get(":, {}:{}", start, start + count * k);
-            Shape s = lr.getShape();
+            NDManager manager = in.query().getManager();
+            NDArray ones =
+                    manager.ones(
+                            new Shape(count, (long) batch * heads, k, 1), in.query().getDataType());
+            query = NDArrays.concat(new NDList(fold(in.query(), start), ones), 3);
+            key = NDArrays.concat(new NDList(fold(in.key(), start), ones), 3);
+            keyQuery = NDArrays.concat(new NDList(key, query), 2);
+            keyTransposed = key.transpose(0, 1, 3, 2);
+            lossShift = model.lossShift(fold(in.target(), start));
+            // (B, T, H) -> (n, N, k, 1): lr_j of each key token
             learningRate =
-                    lr.reshape(s.get(0), count, k, s.get(2)).transpose(1, 0, 3, 2).expandDims(4);
+                    in.learningRate()
+                            .get(":, {}:{}", start, start + count * k)
+                            .reshape(batch, count, k, heads)
+                            .transpose(1, 0, 3, 2)
+                            .reshape(count, (long) batch * heads, k, 1);
             tokenFactor = in.tokenFactors().get("{}:{}", offset, offset + k).reshape(k, 1);
+        }
+
+        /** {@code (B, T, H, f)} → {@code (n, N, k, f)}, contiguous. */
+        private NDArray fold(NDArray x, int start) {
+            long f = x.getShape().get(3);
+            return x.get(":, {}:{}", start, start + count * tokens)
+                    .reshape(batch, count, tokens, heads, f)
+                    .transpose(1, 0, 3, 2, 4)
+                    .reshape(count, (long) batch * heads, tokens, f);
+        }
+
+        /** {@code n} outputs {@code (N, k, f)} → {@code (B, n·k, H, f)}. */
+        NDArray unfold(List<NDArray> steps) {
+            NDArray stacked = NDArrays.stack(new NDList(steps), 0);
+            long f = stacked.getShape().get(3);
+            return stacked.reshape(count, batch, heads, tokens, f)
+                    .transpose(1, 0, 3, 2, 4)
+                    .reshape(batch, (long) count * tokens, heads, f);
         }
 
         FastWeights run(
@@ -165,14 +205,21 @@ public final class Scan {
             NDArray queryKeyEta = null;
             NDArray updateRate = null;
             if (dual) {
-                long k = tokenFactor.getShape().get(0);
                 // E[i,j] = tok_i · lr_j  (spec §1.2.6): token factor on rows, learned lr on columns
-                NDArray eta = tokenFactor.mul(learningRate.transpose(0, 1, 2, 4, 3));
-                trilEta = eta.mul(causalMask(k));
-                queryKeyEta = trilEta.mul(query.matMul(key.transpose(0, 1, 2, 4, 3)).add(1));
+                NDArray eta = tokenFactor.mul(learningRate.transpose(0, 1, 3, 2));
+                trilEta = eta.mul(causalMask());
+                queryKeyEta = trilEta.mul(query.matMul(keyTransposed));
                 // the end-of-mini-batch update uses the last ROW of E (spec §14.2)
-                updateRate = completes ? learningRate.mul(tokenFactor.get(k - 1)) : learningRate;
+                updateRate =
+                        completes ? learningRate.mul(tokenFactor.get(tokens - 1)) : learningRate;
             }
+            NDArray ones =
+                    model.hasHiddenLayer()
+                            ? query.getManager()
+                                    .ones(
+                                            new Shape((long) batch * heads, tokens, 1),
+                                            query.getDataType())
+                            : null;
             List<NDArray> steps = new ArrayList<>();
             for (int m = 0; m < count; m++) {
                 InnerModel.Step step;
@@ -182,62 +229,51 @@ public final class Scan {
                                     ? model.dualStep(
                                             state,
                                             MiniBatch.dual(
-                                                    query.get(m),
-                                                    key.get(m),
-                                                    target.get(m),
+                                                    keyQuery.get(m),
+                                                    keyTransposed.get(m),
+                                                    lossShift.get(m),
                                                     trilEta.get(m),
                                                     queryKeyEta.get(m),
                                                     updateRate.get(m),
-                                                    completes))
+                                                    completes),
+                                            ones)
                                     : model.primalStep(
                                             state,
                                             MiniBatch.primal(
-                                                    query.get(m),
-                                                    key.get(m),
-                                                    target.get(m),
+                                                    keyQuery.get(m),
+                                                    keyTransposed.get(m),
+                                                    lossShift.get(m),
                                                     learningRate.get(m),
                                                     tokenFactor,
                                                     completes,
-                                                    null));
+                                                    null),
+                                            ones);
                     NDScope.unregister(step.output());
                     NDScope.unregister(step.next().arrays());
                     scope.suppressNotUsedWarning();
                 }
-                keepInEnclosingScope(step.output());
+                NDScope.register(step.output());
                 for (NDArray array : step.next().arrays()) {
                     if (!contains(state.arrays(), array)) {
-                        keepInEnclosingScope(array);
+                        NDScope.register(array); // now owned by the enclosing scope
                     }
                 }
                 closeReplaced(state, step.next(), initial);
                 steps.add(step.output());
                 state = step.next();
             }
-            // (n, B, H, k, f) -> (B, n·k, H, f)
-            NDArray stacked = NDArrays.stack(new NDList(steps), 0);
-            Shape s = stacked.getShape();
-            outputs.add(
-                    stacked.transpose(1, 0, 3, 2, 4)
-                            .reshape(s.get(1), s.get(0) * s.get(3), s.get(2), s.get(4)));
+            outputs.add(unfold(steps));
             return state;
         }
 
-        private NDArray split(NDArray x, int start, int n, int k) {
-            Shape s = x.getShape(); // (B, T, H, f)
-            return x.get(":, {}:{}", start, start + n * k)
-                    .reshape(s.get(0), n, k, s.get(2), s.get(3))
-                    .transpose(1, 0, 3, 2, 4);
-        }
-
-        private NDArray causalMask(long k) {
-            float[] mask = new float[(int) (k * k)];
-            for (int i = 0; i < k; i++) {
+        private NDArray causalMask() {
+            float[] mask = new float[tokens * tokens];
+            for (int i = 0; i < tokens; i++) {
                 for (int j = 0; j <= i; j++) {
-                    mask[(int) (i * k + j)] = 1;
+                    mask[i * tokens + j] = 1;
                 }
             }
-            NDManager manager = query.getManager();
-            return Constants.of(manager, mask, new Shape(k, k), query);
+            return Constants.of(query.getManager(), mask, new Shape(tokens, tokens), query);
         }
     }
 
@@ -248,10 +284,6 @@ public final class Scan {
                 array.close();
             }
         }
-    }
-
-    private static void keepInEnclosingScope(NDArray array) {
-        NDScope.register(array);
     }
 
     private static boolean contains(NDArray[] arrays, NDArray array) {
