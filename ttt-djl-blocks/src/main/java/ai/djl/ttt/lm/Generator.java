@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -64,18 +65,37 @@ public final class Generator {
         if (prompts.isEmpty()) {
             throw new IllegalArgumentException("no prompt to continue");
         }
-        int vocab = model.getConfig().getVocabSize();
         for (int i = 0; i < prompts.size(); i++) {
             if (prompts.get(i).length == 0) {
                 throw new IllegalArgumentException(
                         "prompt " + i + " is empty: generation needs at least one token");
             }
         }
-        int rows = prompts.size();
         try (NDManager generation = manager.newSubManager()) {
-            float[][] logits = new float[rows][];
+            float[][] logits = new float[prompts.size()][];
             LmState state = prefillEach(generation, prompts, logits);
+            return decode(state, logits, config, listener);
+        }
+    }
 
+    /**
+     * Continues sequences from a state: samples a token per row from its logits, feeds it, and so
+     * on until every row has hit a stop token or the length limit. The state is closed at the end.
+     *
+     * @param state the state after each row's prompt (rows may be at different positions)
+     * @param logits each row's logits for the next token, length V (overwritten as the rows
+     *     advance)
+     * @param config the sampling settings
+     * @param listener called with each token as soon as it is chosen, or {@code null}
+     * @return the generated ids of each row, stop token included
+     */
+    public List<long[]> decode(
+            LmState state, float[][] logits, SamplingConfig config, TokenListener listener) {
+        int rows = state.getBatchSize();
+        int vocab = model.getConfig().getVocabSize();
+        NDManager owner = manager.newSubManager();
+        state.attach(owner);
+        try {
             Sampler[] samplers = new Sampler[rows];
             List<List<Long>> generated = new ArrayList<>();
             for (int r = 0; r < rows; r++) {
@@ -103,24 +123,26 @@ public final class Generator {
                 if (allDone) {
                     break;
                 }
-                try (NDManager step = generation.newSubManager()) {
+                try (NDManager step = owner.newSubManager()) {
                     NDArray ids = step.create(next).reshape(rows, 1);
                     CausalLm.Output out = model.prefill(parameterStore, ids, state, false);
                     float[] flat = out.logits().toFloatArray();
                     for (int r = 0; r < rows; r++) {
-                        System.arraycopy(flat, r * vocab, logits[r], 0, vocab);
+                        logits[r] = Arrays.copyOfRange(flat, r * vocab, (r + 1) * vocab);
                     }
-                    out.state().attach(generation);
+                    out.state().attach(owner);
                     state.close();
                     state = out.state();
                 }
             }
-            state.close();
             List<long[]> result = new ArrayList<>();
             for (List<Long> g : generated) {
                 result.add(g.stream().mapToLong(Long::longValue).toArray());
             }
             return result;
+        } finally {
+            state.close();
+            owner.close();
         }
     }
 

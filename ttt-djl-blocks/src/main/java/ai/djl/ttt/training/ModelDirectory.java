@@ -22,7 +22,9 @@ import java.util.stream.Stream;
  *   <li>{@code tokenizer.json} or {@code tokenizer.txt} (byte tokenizer);
  *   <li>{@code ttt-lm-NNNN.params}: the weights in DJL's format ({@code Model.save}), N = step;
  *   <li>{@code optimizer.npz}: AdamW's moments and step counts (resume);
- *   <li>{@code training.json}: settings, progress and validation history (resume).
+ *   <li>{@code training.json}: settings, progress and validation history (resume);
+ *   <li>{@code serving.properties}: the block factory and translator factory, for DJL's {@code
+ *       Criteria} (see {@code ai.djl.ttt.zoo}).
  * </ul>
  *
  * Every file is written to a temporary file in the directory and moved into place, so a crash never
@@ -32,6 +34,16 @@ public final class ModelDirectory {
 
     /** The model name of the {@code .params} files. */
     public static final String MODEL_NAME = "ttt-lm";
+
+    /** What DJL's own loader ({@code Criteria.optModelPath}) needs to rebuild the model. */
+    private static final String SERVING_PROPERTIES =
+            "# written by ttt-djl: DJL's Criteria.optModelPath(dir) rebuilds the model from it\n"
+                    + "engine=PyTorch\n"
+                    + "option.modelName="
+                    + MODEL_NAME
+                    + "\n"
+                    + "blockFactory=ai.djl.ttt.zoo.TttBlockFactory\n"
+                    + "translatorFactory=ai.djl.ttt.zoo.TttTranslatorFactory\n";
 
     private ModelDirectory() {}
 
@@ -52,6 +64,7 @@ public final class ModelDirectory {
         CausalLm lm = (CausalLm) model.getBlock();
         lm.getConfig().save(dir.resolve("config.json"));
         tokenizer.save(dir);
+        Files2.writeAtomically(dir.resolve("serving.properties"), SERVING_PROPERTIES);
         int step = state == null ? 0 : state.step;
         Path staging = Files.createTempDirectory(dir, ".staging");
         try {

@@ -3,6 +3,7 @@ package ai.djl.ttt.examples;
 import ai.djl.Device;
 import ai.djl.ttt.lm.Generator;
 import ai.djl.ttt.lm.SamplingConfig;
+import ai.djl.ttt.training.IncrementalDecoder;
 import ai.djl.ttt.training.ModelDirectory;
 import ai.djl.ttt.training.Tokenizer;
 import java.io.PrintStream;
@@ -100,8 +101,14 @@ final class GenerateCommand implements Callable<Integer> {
             Generator generator = new Generator(loaded.lm(), loaded.model().getNDManager());
             if (ids.size() == 1) {
                 out.print(prompts.get(0));
-                StreamingText stream = new StreamingText(tokenizer, out);
-                generator.generate(ids, sampling, (row, token) -> stream.add(token));
+                IncrementalDecoder decoder = new IncrementalDecoder(tokenizer);
+                generator.generate(
+                        ids,
+                        sampling,
+                        (row, token) -> {
+                            out.print(decoder.add(token));
+                            out.flush();
+                        });
                 out.println();
                 return 0;
             }
@@ -129,32 +136,5 @@ final class GenerateCommand implements Callable<Integer> {
             tokens[i] = encoded[0];
         }
         return tokens;
-    }
-
-    /** Prints decoded text as tokens arrive, holding back incomplete multi-byte characters. */
-    static final class StreamingText {
-        private final Tokenizer tokenizer;
-        private final PrintStream out;
-        private final List<Long> ids = new ArrayList<>();
-        private int printed;
-
-        StreamingText(Tokenizer tokenizer, PrintStream out) {
-            this.tokenizer = tokenizer;
-            this.out = out;
-        }
-
-        void add(long token) {
-            ids.add(token);
-            String text = tokenizer.decode(ids.stream().mapToLong(Long::longValue).toArray());
-            int end = text.length();
-            while (end > printed && text.charAt(end - 1) == '\uFFFD') {
-                end--; // an incomplete UTF-8 sequence so far
-            }
-            if (end > printed) {
-                out.print(text.substring(printed, end));
-                out.flush();
-                printed = end;
-            }
-        }
     }
 }

@@ -1,0 +1,225 @@
+package ai.djl.ttt.zoo;
+
+import ai.djl.Application;
+import ai.djl.Device;
+import ai.djl.MalformedModelException;
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.repository.MRL;
+import ai.djl.repository.Repository;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ModelLoader;
+import ai.djl.repository.zoo.ModelNotFoundException;
+import ai.djl.repository.zoo.ZooModel;
+import ai.djl.translate.TranslateException;
+import ai.djl.translate.Translator;
+import ai.djl.translate.TranslatorFactory;
+import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.io.OfficialWeights;
+import ai.djl.ttt.io.StateDict;
+import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.training.HuggingFaceTextTokenizer;
+import ai.djl.ttt.training.ModelDirectory;
+import ai.djl.ttt.training.Tokenizer;
+import ai.djl.util.Progress;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * Loads one model directory of the {@link TttModelZoo}: a directory written by {@code ttt train}
+ * ({@link ModelDirectory}), or an official checkpoint (its {@code config.json} and one {@code
+ * .safetensors} or {@code .npz} state dict under the official {@code TTTForCausalLM} names, plus an
+ * optional {@code tokenizer.json}).
+ */
+final class TttModelLoader implements ModelLoader {
+
+    private final Path dir;
+    private final String artifactId;
+
+    TttModelLoader(Path dir) {
+        this.dir = dir;
+        this.artifactId = dir.getFileName().toString();
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public String getGroupId() {
+        return TttModelZoo.GROUP_ID;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public String getArtifactId() {
+        return artifactId;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public Application getApplication() {
+        return Application.NLP.TEXT_GENERATION;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public MRL getMrl() {
+        return Repository.newInstance(artifactId, dir)
+                .model(getApplication(), getGroupId(), artifactId, "local");
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public <I, O> ZooModel<I, O> loadModel(Criteria<I, O> criteria)
+            throws IOException, ModelNotFoundException, MalformedModelException {
+        Map<String, String> properties = properties();
+        Map<String, String> filters =
+                criteria.getFilters() == null ? Map.of() : criteria.getFilters();
+        for (Map.Entry<String, String> filter : filters.entrySet()) {
+            if (!filter.getValue().equals(properties.get(filter.getKey()))) {
+                throw new ModelNotFoundException(
+                        artifactId + " does not match " + filter + ": it has " + properties);
+            }
+        }
+        TranslatorFactory factory =
+                criteria.getTranslatorFactory() != null
+                        ? criteria.getTranslatorFactory()
+                        : new TttTranslatorFactory();
+        if (!factory.isSupported(criteria.getInputClass(), criteria.getOutputClass())) {
+            throw new ModelNotFoundException(
+                    "no translator for "
+                            + criteria.getInputClass().getSimpleName()
+                            + "→"
+                            + criteria.getOutputClass().getSimpleName()
+                            + "; supported: "
+                            + factory.getSupportedTypes());
+        }
+        Device device =
+                criteria.getDevice() != null
+                        ? criteria.getDevice()
+                        : Engine.getInstance().defaultDevice();
+        Model model;
+        Tokenizer tokenizer;
+        if ("saved".equals(properties.get("format"))) {
+            ModelDirectory.Loaded loaded = ModelDirectory.load(dir, device);
+            model = loaded.model();
+            tokenizer = loaded.tokenizer();
+        } else {
+            model = loadOfficial(device);
+            Path json = dir.resolve("tokenizer.json");
+            tokenizer = Files.isRegularFile(json) ? HuggingFaceTextTokenizer.load(json) : null;
+        }
+        Map<String, Object> arguments = new HashMap<>();
+        if (criteria.getArguments() != null) {
+            arguments.putAll(criteria.getArguments());
+        }
+        if (tokenizer != null) {
+            arguments.putIfAbsent(TttTranslatorFactory.TOKENIZER, tokenizer);
+            model.getNDManager().attachInternal("tokenizer-" + UUID.randomUUID(), tokenizer);
+        }
+        try {
+            Translator<I, O> translator =
+                    factory.newInstance(
+                            criteria.getInputClass(), criteria.getOutputClass(), model, arguments);
+            return new ZooModel<>(model, translator);
+        } catch (TranslateException | RuntimeException e) {
+            model.close();
+            throw new ModelNotFoundException(
+                    "cannot make a translator for " + artifactId + ": " + e.getMessage(), e);
+        }
+    }
+
+    private Model loadOfficial(Device device) throws IOException, MalformedModelException {
+        TttConfig config;
+        try {
+            config = TttConfig.load(dir.resolve("config.json"));
+        } catch (IllegalArgumentException e) {
+            throw new MalformedModelException(e.getMessage(), e);
+        }
+        Path weights = officialWeightsFile();
+        Model model = Model.newInstance(artifactId, device);
+        try (StateDict dict = StateDict.load(model.getNDManager(), weights)) {
+            CausalLm lm =
+                    OfficialWeights.loadModel(config, dict, model.getNDManager(), DataType.FLOAT32);
+            model.setBlock(lm);
+            return model;
+        } catch (IllegalArgumentException e) {
+            model.close();
+            throw new MalformedModelException(e.getMessage(), e);
+        } catch (IOException | MalformedModelException | RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    private Path officialWeightsFile() throws IOException {
+        List<Path> files;
+        try (Stream<Path> entries = Files.list(dir)) {
+            files =
+                    entries.filter(
+                                    f -> {
+                                        String n = f.getFileName().toString();
+                                        return n.endsWith(".safetensors") || n.endsWith(".npz");
+                                    })
+                            .sorted()
+                            .collect(Collectors.toList());
+        }
+        if (files.size() != 1) {
+            throw new IOException(
+                    dir
+                            + " should hold exactly one .safetensors or .npz state dict, found "
+                            + files.stream().map(f -> f.getFileName().toString()).toList());
+        }
+        return files.get(0);
+    }
+
+    /** What the zoo's filters match: layer, backbone and format. */
+    private Map<String, String> properties() throws MalformedModelException, IOException {
+        TttConfig config;
+        try {
+            config = TttConfig.load(dir.resolve("config.json"));
+        } catch (IllegalArgumentException e) {
+            throw new MalformedModelException(e.getMessage(), e);
+        }
+        boolean saved;
+        try (Stream<Path> entries = Files.list(dir)) {
+            saved =
+                    entries.anyMatch(
+                            f -> {
+                                String n = f.getFileName().toString();
+                                return n.startsWith(ModelDirectory.MODEL_NAME + "-")
+                                        && n.endsWith(".params");
+                            });
+        }
+        Map<String, String> properties = new LinkedHashMap<>();
+        properties.put("layer", config.getLayerType().officialName());
+        properties.put("backbone", config.isPreConv() ? "mamba" : "transformer");
+        properties.put("format", saved ? "saved" : "official");
+        return properties;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public <I, O> boolean isDownloaded(Criteria<I, O> criteria) {
+        return true;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public <I, O> void downloadModel(Criteria<I, O> criteria, Progress progress) {
+        // local directories: nothing to download
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public String toString() {
+        return "TttModelLoader(" + dir + ")";
+    }
+}

@@ -1,0 +1,120 @@
+package ai.djl.ttt.zoo;
+
+import ai.djl.Model;
+import ai.djl.ndarray.NDList;
+import ai.djl.translate.ArgumentsUtil;
+import ai.djl.translate.NoopTranslator;
+import ai.djl.translate.TranslateException;
+import ai.djl.translate.Translator;
+import ai.djl.translate.TranslatorFactory;
+import ai.djl.ttt.lm.SamplingConfig;
+import ai.djl.ttt.training.Tokenizer;
+import ai.djl.util.Pair;
+import java.io.IOException;
+import java.lang.reflect.Type;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Makes the translators of ttt-djl language models:
+ *
+ * <ul>
+ *   <li>{@code String → String}: text generation ({@link TextGenerationTranslator#plain});
+ *   <li>{@link GenerationRequest} {@code → String}: generation that streams its text;
+ *   <li>{@code String → }{@link TextScore}: per-token log-likelihood ({@link ScoringTranslator});
+ *   <li>{@code NDList → NDList}: the raw block ({@code [ids] → [logits]}, {@code [ids, state...] →
+ *       [logits, state...]}).
+ * </ul>
+ *
+ * Generation settings come from the {@code Criteria} arguments: {@code maxNewTokens} (64), {@code
+ * temperature} (0: greedy), {@code topK} (0: all), {@code topP} (1), {@code seed} (42) and {@code
+ * stopTokens} (comma-separated ids). The tokenizer is the model directory's, or the argument
+ * {@value #TOKENIZER}.
+ */
+public final class TttTranslatorFactory implements TranslatorFactory {
+
+    /** The argument key of a {@link Tokenizer} instance to use instead of the directory's. */
+    public static final String TOKENIZER = "tokenizer";
+
+    private static final Set<Pair<Type, Type>> SUPPORTED =
+            Set.of(
+                    new Pair<>(String.class, String.class),
+                    new Pair<>(GenerationRequest.class, String.class),
+                    new Pair<>(String.class, TextScore.class),
+                    new Pair<>(NDList.class, NDList.class));
+
+    /** {@inheritDoc} */
+    @Override
+    public Set<Pair<Type, Type>> getSupportedTypes() {
+        return SUPPORTED;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    @SuppressWarnings("unchecked")
+    public <I, O> Translator<I, O> newInstance(
+            Class<I> input, Class<O> output, Model model, Map<String, ?> arguments)
+            throws TranslateException {
+        if (input == NDList.class && output == NDList.class) {
+            return (Translator<I, O>) new NoopTranslator();
+        }
+        if (!isSupported(input, output)) {
+            throw new IllegalArgumentException(
+                    "ttt-djl translators are String→String, GenerationRequest→String,"
+                            + " String→TextScore and NDList→NDList; got "
+                            + input.getSimpleName()
+                            + "→"
+                            + output.getSimpleName());
+        }
+        Tokenizer tokenizer = tokenizer(model, arguments);
+        if (output == TextScore.class) {
+            return (Translator<I, O>) new ScoringTranslator(tokenizer);
+        }
+        SamplingConfig sampling = sampling(arguments);
+        return (Translator<I, O>)
+                (input == String.class
+                        ? TextGenerationTranslator.plain(tokenizer, sampling)
+                        : TextGenerationTranslator.streaming(tokenizer, sampling));
+    }
+
+    private static Tokenizer tokenizer(Model model, Map<String, ?> arguments)
+            throws TranslateException {
+        Object given = arguments.get(TOKENIZER);
+        if (given instanceof Tokenizer) {
+            return (Tokenizer) given;
+        }
+        Path dir = model.getModelPath();
+        try {
+            return Tokenizer.load(dir);
+        } catch (IOException e) {
+            throw new TranslateException(
+                    "text translators need the model's tokenizer: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Reads the generation settings from {@code Criteria} arguments.
+     *
+     * @param arguments the arguments
+     * @return the settings
+     */
+    public static SamplingConfig sampling(Map<String, ?> arguments) {
+        SamplingConfig.Builder b =
+                SamplingConfig.builder()
+                        .optMaxNewTokens(ArgumentsUtil.intValue(arguments, "maxNewTokens", 64))
+                        .optTemperature(ArgumentsUtil.floatValue(arguments, "temperature", 0f))
+                        .optTopK(ArgumentsUtil.intValue(arguments, "topK", 0))
+                        .optTopP(ArgumentsUtil.floatValue(arguments, "topP", 1f))
+                        .optSeed(ArgumentsUtil.longValue(arguments, "seed", 42L));
+        String stops = ArgumentsUtil.stringValue(arguments, "stopTokens");
+        if (stops != null && !stops.isBlank()) {
+            b.optStopTokens(
+                    Arrays.stream(stops.split(","))
+                            .mapToLong(s -> Long.parseLong(s.trim()))
+                            .toArray());
+        }
+        return b.build();
+    }
+}

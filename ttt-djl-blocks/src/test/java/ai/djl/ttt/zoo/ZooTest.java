@@ -1,0 +1,343 @@
+package ai.djl.ttt.zoo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Application;
+import ai.djl.MalformedModelException;
+import ai.djl.Model;
+import ai.djl.inference.Predictor;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.repository.MRL;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ModelNotFoundException;
+import ai.djl.repository.zoo.ModelZoo;
+import ai.djl.repository.zoo.ZooModel;
+import ai.djl.training.ParameterStore;
+import ai.djl.translate.TranslateException;
+import ai.djl.ttt.LayerType;
+import ai.djl.ttt.io.ParityCheck;
+import ai.djl.ttt.io.ReferenceCase;
+import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.lm.Generator;
+import ai.djl.ttt.lm.SamplingConfig;
+import ai.djl.ttt.lm.TestModels;
+import ai.djl.ttt.training.ByteTokenizer;
+import ai.djl.ttt.training.ModelDirectory;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Models saved by ttt-djl and official checkpoints, through DJL's Criteria, ZooModel and Predictor.
+ */
+class ZooTest {
+
+    @TempDir static Path models;
+
+    private static final List<String> PROMPTS = List.of("the state ", "A", "layer: 42 ");
+
+    @BeforeAll
+    static void saveModels() throws Exception {
+        System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
+        for (LayerType type : LayerType.values()) {
+            try (Model model = Model.newInstance(ModelDirectory.MODEL_NAME)) {
+                CausalLm lm =
+                        TestModels.model(
+                                TestModels.tiny(type).toBuilder().setVocabSize(256).build(),
+                                model.getNDManager(),
+                                5);
+                model.setBlock(lm);
+                ModelDirectory.save(
+                        models.resolve("tiny-" + type.officialName()),
+                        model,
+                        new ByteTokenizer(),
+                        null,
+                        null);
+            }
+        }
+        writeOfficialCheckpoint(models.resolve("official-decode-linear"));
+    }
+
+    @AfterAll
+    static void clear() {
+        System.clearProperty(TttModelZoo.MODELS_PROPERTY);
+    }
+
+    /**
+     * The decode_linear reference as an official checkpoint: config.json, model.safetensors,
+     * tokenizer.json.
+     */
+    static void writeOfficialCheckpoint(Path dir) throws Exception {
+        Files.createDirectories(dir);
+        Path fixture = Path.of("src/test/resources/ttt-reference/decode_linear");
+        Files.copy(fixture.resolve("config.json"), dir.resolve("config.json"));
+        Files.copy(
+                Path.of("src/test/resources/tokenizers/word-level.json"),
+                dir.resolve("tokenizer.json"));
+        try (NDManager manager = NDManager.newBaseManager();
+                ReferenceCase c = ReferenceCase.load(manager, fixture)) {
+            NDList params = new NDList();
+            for (String name : c.parameters().names()) {
+                NDArray a = c.tensors().get(name).duplicate();
+                a.setName(name);
+                params.add(a);
+            }
+            try (OutputStream os = Files.newOutputStream(dir.resolve("model.safetensors"))) {
+                params.encode(os, NDList.Encoding.SAFETENSORS);
+            }
+        }
+    }
+
+    static <I, O> Criteria.Builder<I, O> zoo(Class<I> in, Class<O> out, String artifact) {
+        return Criteria.builder()
+                .setTypes(in, out)
+                .optApplication(Application.NLP.TEXT_GENERATION)
+                .optGroupId(TttModelZoo.GROUP_ID)
+                .optArtifactId(artifact);
+    }
+
+    @Test
+    void zooListsEveryModelDirectory() {
+        List<String> names = new ArrayList<>();
+        for (List<MRL> mrls : ModelZoo.listModels().values()) {
+            for (MRL mrl : mrls) {
+                if (TttModelZoo.GROUP_ID.equals(mrl.getGroupId())) {
+                    names.add(mrl.getArtifactId());
+                }
+            }
+        }
+        assertEquals(
+                List.of("official-decode-linear", "tiny-attention", "tiny-linear", "tiny-mlp"),
+                names.stream().sorted().toList());
+    }
+
+    @Test
+    void savedModelGeneratesThroughCriteriaAsTheGeneratorDoes() throws Exception {
+        for (LayerType type : LayerType.values()) {
+            Criteria<String, String> criteria =
+                    zoo(String.class, String.class, "tiny-" + type.officialName())
+                            .optArgument("maxNewTokens", 12)
+                            .build();
+            try (ZooModel<String, String> model = criteria.loadModel();
+                    Predictor<String, String> predictor = model.newPredictor()) {
+                String text = predictor.predict("the state ");
+                CausalLm lm = (CausalLm) model.getBlock();
+                ByteTokenizer bytes = new ByteTokenizer();
+                long[] expected =
+                        new Generator(lm, model.getNDManager())
+                                .generate(
+                                        List.of(bytes.encode("the state ")),
+                                        SamplingConfig.builder().optMaxNewTokens(12).build(),
+                                        null)
+                                .get(0);
+                assertEquals(bytes.decode(expected), text, type.toString());
+                assertEquals(PROMPTS.size(), predictor.batchPredict(PROMPTS).size());
+                assertEquals(predictor.predict("A"), predictor.batchPredict(PROMPTS).get(1));
+            }
+        }
+    }
+
+    @Test
+    void filtersChooseTheModel() throws Exception {
+        Criteria<String, String> mlp =
+                Criteria.builder()
+                        .setTypes(String.class, String.class)
+                        .optGroupId(TttModelZoo.GROUP_ID)
+                        .optFilter("layer", "mlp")
+                        .optFilter("format", "saved")
+                        .build();
+        try (ZooModel<String, String> model = mlp.loadModel()) {
+            assertEquals(LayerType.MLP, ((CausalLm) model.getBlock()).getConfig().getLayerType());
+        }
+        Criteria<String, String> none =
+                Criteria.builder()
+                        .setTypes(String.class, String.class)
+                        .optGroupId(TttModelZoo.GROUP_ID)
+                        .optFilter("layer", "rnn")
+                        .build();
+        assertThrows(ModelNotFoundException.class, none::loadModel);
+    }
+
+    @Test
+    void officialCheckpointLoadsThroughTheSameCriteriaPath() throws Exception {
+        Path fixture = Path.of("src/test/resources/ttt-reference/decode_linear");
+        try (ZooModel<NDList, NDList> model =
+                        zoo(NDList.class, NDList.class, "official-decode-linear")
+                                .build()
+                                .loadModel();
+                Predictor<NDList, NDList> predictor = model.newPredictor();
+                NDManager manager = NDManager.newBaseManager();
+                ReferenceCase c = ReferenceCase.load(manager, fixture)) {
+            NDArray logits = predictor.predict(new NDList(c.tensors().get("input_ids"))).head();
+            double err = ParityCheck.relativeError(logits, c.tensors().get("full_logits"));
+            assertTrue(err < 1e-5, "official checkpoint through Criteria: " + err);
+        }
+        try (ZooModel<String, String> model =
+                        zoo(String.class, String.class, "official-decode-linear")
+                                .optArgument("maxNewTokens", 5)
+                                .build()
+                                .loadModel();
+                Predictor<String, String> predictor = model.newPredictor()) {
+            String text = predictor.predict("the state");
+            assertEquals(5, text.split(" ").length, text);
+        }
+    }
+
+    @Test
+    void optModelPathRebuildsTheBlockWithoutCode() throws Exception {
+        Path dir = models.resolve("tiny-linear");
+        Criteria<NDList, NDList> raw =
+                Criteria.builder().setTypes(NDList.class, NDList.class).optModelPath(dir).build();
+        Criteria<String, String> text =
+                Criteria.builder()
+                        .setTypes(String.class, String.class)
+                        .optModelPath(dir)
+                        .optTranslatorFactory(new TttTranslatorFactory())
+                        .optArgument("maxNewTokens", 8)
+                        .build();
+        try (ZooModel<NDList, NDList> model = raw.loadModel();
+                Predictor<NDList, NDList> predictor = model.newPredictor();
+                ZooModel<String, String> textModel = text.loadModel();
+                Predictor<String, String> textPredictor = textModel.newPredictor();
+                ZooModel<String, String> zooModel =
+                        zoo(String.class, String.class, "tiny-linear")
+                                .optArgument("maxNewTokens", 8)
+                                .build()
+                                .loadModel();
+                Predictor<String, String> zooPredictor = zooModel.newPredictor();
+                NDManager manager = NDManager.newBaseManager()) {
+            NDArray ids = manager.arange(0, 40, 1, DataType.INT64).reshape(2, 20);
+            NDArray logits = predictor.predict(new NDList(ids)).head();
+            assertEquals(new Shape(2, 20, 256), logits.getShape());
+            assertEquals(zooPredictor.predict("the layer"), textPredictor.predict("the layer"));
+        }
+    }
+
+    @Test
+    void scoringAndStreaming() throws Exception {
+        try (ZooModel<String, TextScore> scorer =
+                        zoo(String.class, TextScore.class, "tiny-mlp").build().loadModel();
+                Predictor<String, TextScore> predictor = scorer.newPredictor();
+                NDManager manager = NDManager.newBaseManager()) {
+            String text = "the state learns the weights.";
+            TextScore score = predictor.predict(text);
+            long[] ids = new ByteTokenizer().encode(text);
+            assertEquals(ids.length - 1, score.logLikelihoods().length);
+            // the same from the raw logits
+            NDArray logits =
+                    scorer.getBlock()
+                            .forward(
+                                    new ParameterStore(manager, false),
+                                    new NDList(manager.create(ids).reshape(1, -1)),
+                                    false)
+                            .head()
+                            .get(0)
+                            .logSoftmax(1);
+            double total = 0;
+            for (int t = 0; t + 1 < ids.length; t++) {
+                total += logits.getFloat(t, ids[t + 1]);
+            }
+            assertEquals(total, score.totalLogLikelihood(), 1e-3);
+            assertEquals(-total / (Math.log(2) * (ids.length - 1)), score.bitsPerByte(), 1e-6);
+            assertTrue(score.perplexity() > 1);
+            assertThrows(TranslateException.class, () -> predictor.predict("a"));
+        }
+        try (ZooModel<GenerationRequest, String> model =
+                        zoo(GenerationRequest.class, String.class, "tiny-linear")
+                                .optArgument("maxNewTokens", 20)
+                                .optArgument("temperature", 0.9)
+                                .optArgument("seed", 3)
+                                .build()
+                                .loadModel();
+                Predictor<GenerationRequest, String> predictor = model.newPredictor()) {
+            StringBuilder streamed = new StringBuilder();
+            String text = predictor.predict(new GenerationRequest("é", streamed::append));
+            assertEquals(text.replace("\uFFFD", ""), streamed.toString());
+        }
+    }
+
+    @Test
+    void concurrentPredictorsGiveTheSingleThreadResults() throws Exception {
+        Criteria<String, String> criteria =
+                zoo(String.class, String.class, "tiny-mlp")
+                        .optArguments(
+                                Map.of(
+                                        "maxNewTokens",
+                                        10,
+                                        "temperature",
+                                        0.8,
+                                        "topK",
+                                        20,
+                                        "seed",
+                                        5))
+                        .build();
+        try (ZooModel<String, String> model = criteria.loadModel()) {
+            List<String> expected;
+            try (Predictor<String, String> predictor = model.newPredictor()) {
+                expected = predictor.batchPredict(PROMPTS);
+            }
+            ExecutorService pool = Executors.newFixedThreadPool(4);
+            try {
+                List<Future<List<String>>> futures = new ArrayList<>();
+                for (int t = 0; t < 8; t++) {
+                    futures.add(
+                            pool.submit(
+                                    () -> {
+                                        try (Predictor<String, String> p = model.newPredictor()) {
+                                            List<String> out = new ArrayList<>();
+                                            for (String prompt : PROMPTS) {
+                                                out.add(p.predict(prompt));
+                                            }
+                                            return out;
+                                        }
+                                    }));
+                }
+                for (Future<List<String>> f : futures) {
+                    assertEquals(expected, f.get());
+                }
+            } finally {
+                pool.shutdown();
+            }
+        }
+    }
+
+    @Test
+    void corruptDirectoryIsAClearError() throws IOException {
+        Path bad = models.getParent().resolve("bad-models");
+        Path dir = bad.resolve("broken");
+        Files.createDirectories(dir);
+        Files.writeString(
+                dir.resolve("config.json"),
+                "{\"hidden_size\": 30, \"num_attention_heads\": 4}",
+                StandardCharsets.UTF_8);
+        String saved = System.getProperty(TttModelZoo.MODELS_PROPERTY);
+        System.setProperty(TttModelZoo.MODELS_PROPERTY, bad.toString());
+        try {
+            MalformedModelException e =
+                    assertThrows(
+                            MalformedModelException.class,
+                            () -> zoo(String.class, String.class, "broken").build().loadModel());
+            assertTrue(e.getMessage().contains("divisible"), e.getMessage());
+        } finally {
+            System.setProperty(TttModelZoo.MODELS_PROPERTY, saved);
+        }
+    }
+}
