@@ -33,6 +33,17 @@ public record TrainingSettings(
     /**
      * Validates the values.
      *
+     * @param steps optimizer steps in total
+     * @param batchSize B
+     * @param contextLength T
+     * @param learningRate the peak learning rate
+     * @param finalLearningRate the learning rate at the end of the cosine
+     * @param warmupSteps steps of linear warm-up
+     * @param weightDecay λ of AdamW
+     * @param clipNorm the largest global gradient norm
+     * @param validateEvery steps between validations
+     * @param checkpointEvery steps between checkpoints
+     * @param seed the seed
      * @throws IllegalArgumentException naming the first invalid value
      */
     public TrainingSettings {
