@@ -16,6 +16,7 @@ import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.ttt.TttConfig;
 import ai.djl.ttt.nn.RmsNorm;
 import ai.djl.ttt.nn.Scopes;
+import ai.djl.ttt.nn.TttLayer;
 import ai.djl.util.PairList;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -112,6 +113,22 @@ public final class CausalLm extends AbstractBlock {
      */
     public List<ResidualBlock> getBlocks() {
         return Collections.unmodifiableList(blocks);
+    }
+
+    /**
+     * Returns the TTT layers of the blocks, in order (none for the attention baseline); e.g. to
+     * turn on {@link TttLayer#setRecordInnerLoss inner-loss statistics}.
+     *
+     * @return the sequence layers that are TTT layers
+     */
+    public List<TttLayer> getTttLayers() {
+        List<TttLayer> layers = new ArrayList<>();
+        for (ResidualBlock block : blocks) {
+            if (block.getSequenceLayer() instanceof TttLayer layer) {
+                layers.add(layer);
+            }
+        }
+        return layers;
     }
 
     /**

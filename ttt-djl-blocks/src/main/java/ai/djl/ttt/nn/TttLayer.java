@@ -22,6 +22,7 @@ import ai.djl.ttt.TttConfig;
 import ai.djl.ttt.nn.inner.Constants;
 import ai.djl.ttt.nn.inner.FastWeights;
 import ai.djl.ttt.nn.inner.InnerForm;
+import ai.djl.ttt.nn.inner.InnerLossStats;
 import ai.djl.ttt.nn.inner.InnerMath;
 import ai.djl.ttt.nn.inner.InnerModel;
 import ai.djl.ttt.nn.inner.Rope;
@@ -34,6 +35,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.UnaryOperator;
 
 /**
@@ -86,6 +88,8 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
     private final TttConfig config;
     private final InnerForm defaultForm;
     private final boolean checkFinite;
+    private volatile boolean recordInnerLoss;
+    private volatile InnerLossStats lastInnerLoss;
 
     private final Parameter learnableTokenIdx;
     private final Parameter learningRateWeight;
@@ -124,6 +128,7 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         }
         defaultForm = builder.form;
         checkFinite = builder.checkFinite;
+        recordInnerLoss = builder.recordInnerLoss;
         int heads = config.getNumAttentionHeads();
         int width = config.getHiddenSize();
         int headDim = config.getHeadDim();
@@ -283,6 +288,37 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
     @Override
     public TttState concatStates(List<TttState> states) {
         return TttState.concat(states);
+    }
+
+    /**
+     * Turns the measurement of the inner loss on or off ({@link InnerLossStats}: the loss of every
+     * full mini-batch with the initial weights and before and after its update). While on, each
+     * forward costs three extra passes of the inner model per mini-batch and leaves its statistics
+     * in {@link #getLastInnerLoss()}. Meant for analysis and training logs; with several threads
+     * sharing the layer, "last" is whichever forward finished last.
+     *
+     * @param record whether to measure
+     */
+    public void setRecordInnerLoss(boolean record) {
+        this.recordInnerLoss = record;
+    }
+
+    /**
+     * Returns whether forwards measure the inner loss.
+     *
+     * @return true while recording
+     */
+    public boolean isRecordingInnerLoss() {
+        return recordInnerLoss;
+    }
+
+    /**
+     * Returns the inner-loss statistics of the last forward that measured them.
+     *
+     * @return the statistics, or empty when no forward has measured them yet
+     */
+    public Optional<InnerLossStats> getLastInnerLoss() {
+        return Optional.ofNullable(lastInnerLoss);
     }
 
     /**
@@ -459,9 +495,17 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                     Projections projections = project(ps, x, before.getConvWindow(), training);
                     Scan.Inputs inputs = scanInputs(ps, x, projections, starts, training);
                     FastWeights initial = initialWeights(ps, x, before, training);
+                    boolean record = recordInnerLoss;
                     Scan.Result scanned =
-                            new Scan(innerModel(ps, x, training), config.getMiniBatchSize(), form)
+                            new Scan(
+                                            innerModel(ps, x, training),
+                                            config.getMiniBatchSize(),
+                                            form,
+                                            record)
                                     .run(initial, inputs, starts);
+                    if (record) {
+                        lastInnerLoss = scanned.innerLoss();
+                    }
                     NDArray y = output(ps, x, inputs.query(), scanned.output(), training);
                     if (!keepState) {
                         return new Output<>(y, null);
@@ -875,6 +919,7 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         TttConfig config;
         InnerForm form = InnerForm.DUAL;
         boolean checkFinite = true;
+        boolean recordInnerLoss;
 
         /**
          * Sets the configuration (required). Its {@code ttt_layer_type} must match the layer.
@@ -907,6 +952,18 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
          */
         public T optCheckFinite(boolean check) {
             this.checkFinite = check;
+            return self();
+        }
+
+        /**
+         * Sets whether forwards measure the inner loss (off by default; see {@link
+         * TttLayer#setRecordInnerLoss}).
+         *
+         * @param record whether to measure
+         * @return this builder
+         */
+        public T optRecordInnerLoss(boolean record) {
+            this.recordInnerLoss = record;
             return self();
         }
 

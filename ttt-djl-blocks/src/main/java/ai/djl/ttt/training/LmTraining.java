@@ -27,8 +27,8 @@ import java.util.Map;
  * CPU. Each step: forward and {@link LmLoss}, backward, {@link GradientClipping} to a global norm,
  * a {@link MaskedAdamW} step with a warm-up + cosine learning rate (DJL's {@code WarmUpTracker} and
  * {@code CosineTracker}), then the {@link TrainingListener}s: DJL's defaults (loss evaluator,
- * divergence check), {@link ProgressListener}, {@link ValidationListener} and {@link
- * CheckpointListener}.
+ * divergence check), {@link ProgressListener}, {@link ValidationListener}, {@link
+ * InnerLossListener} and {@link CheckpointListener}.
  *
  * <p>DJL's {@code EasyTrain.fit} has no place for gradient clipping between backward and the
  * optimizer step, and DJL's own clipping is one-sided on PyTorch; hence this loop.
@@ -142,7 +142,8 @@ public final class LmTraining {
                         .addTrainingListeners(TrainingListener.Defaults.basic())
                         .addTrainingListeners(
                                 new ProgressListener(settings, state, log),
-                                new ValidationListener(settings, state, evaluation, log));
+                                new ValidationListener(settings, state, evaluation, log),
+                                new InnerLossListener(state, settings.validateEvery(), log));
         if (modelDir != null) {
             config.addTrainingListeners(
                     new CheckpointListener(settings, state, modelDir, tokenizer, optimizer, log));

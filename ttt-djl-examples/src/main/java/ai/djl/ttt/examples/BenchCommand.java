@@ -7,5 +7,5 @@ import picocli.CommandLine.Command;
         name = "bench",
         mixinStandardHelpOptions = true,
         description = "Benchmarks (each prints a table).",
-        subcommands = {DecodeMemoryBench.class})
+        subcommands = {SpeedBench.class, DecodeMemoryBench.class})
 final class BenchCommand {}

@@ -1,8 +1,7 @@
 package ai.djl.ttt.nn.inner;
 
-import static ai.djl.ttt.nn.inner.Constants.times;
-
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
 
 /**
  * The element-wise pieces of the inner loop, exactly as the official {@code ttt.py} computes them:
@@ -78,8 +77,23 @@ public final class InnerMath {
      * @return {@code G = dℓ/dZ}, shape of {@code z}
      */
     public static NDArray layerNormL2Backward(NDArray z, NDArray lossShift, NDArray gammaSquared) {
+        return layerNormL2Backward(z, lossShift, gammaSquared, Scalars.like(z));
+    }
+
+    /**
+     * {@link #layerNormL2Backward(NDArray, NDArray, NDArray)} with the scalar constants made ahead
+     * (the scan calls it once per mini-batch).
+     *
+     * @param z the pre-norm output of the inner model, last axis f
+     * @param lossShift {@code γ ⊙ (β − target)}, shape of {@code z}
+     * @param gammaSquared {@code γ ⊙ γ}, broadcastable to {@code z}
+     * @param scalars the constants, of {@code z}'s data type and device
+     * @return {@code G = dℓ/dZ}, shape of {@code z}
+     */
+    public static NDArray layerNormL2Backward(
+            NDArray z, NDArray lossShift, NDArray gammaSquared, Scalars scalars) {
         int[] last = {z.getShape().dimension() - 1};
-        Normalized n = normalize(z);
+        Normalized n = normalize(z, scalars);
         NDArray gradNormalized = n.normalized().mul(gammaSquared).add(lossShift);
         // the official formula divided through by f: means instead of sums / f (no scalar factor)
         return gradNormalized
@@ -110,8 +124,19 @@ public final class InnerMath {
      * @return {@code gelu_tanh(x)}
      */
     public static NDArray geluTanh(NDArray x) {
-        NDArray inner = times(times(x.mul(x), GELU_CUBIC).add(1).mul(x), SQRT_2_OVER_PI);
-        return times(inner.tanh().add(1).mul(x), 0.5);
+        return geluTanh(x, Scalars.like(x));
+    }
+
+    /**
+     * {@link #geluTanh(NDArray)} with the scalar constants made ahead.
+     *
+     * @param x the input
+     * @param c the constants, of {@code x}'s data type and device
+     * @return {@code gelu_tanh(x)}
+     */
+    public static NDArray geluTanh(NDArray x, Scalars c) {
+        NDArray inner = x.mul(x).mul(c.cubic).add(c.one).mul(x).mul(c.sqrt2OverPi);
+        return inner.tanh().add(c.one).mul(x).mul(c.half);
     }
 
     /**
@@ -123,17 +148,84 @@ public final class InnerMath {
      * @return {@code gelu_tanh'(x)}
      */
     public static NDArray geluTanhDerivative(NDArray x) {
+        return geluTanhDerivative(x, Scalars.like(x));
+    }
+
+    /**
+     * {@link #geluTanhDerivative(NDArray)} with the scalar constants made ahead.
+     *
+     * @param x the pre-activation
+     * @param c the constants, of {@code x}'s data type and device
+     * @return {@code gelu_tanh'(x)}
+     */
+    public static NDArray geluTanhDerivative(NDArray x, Scalars c) {
         NDArray xSquared = x.mul(x);
-        NDArray t = times(times(xSquared, GELU_CUBIC).add(1).mul(x), GELU_BWD_C).tanh();
-        NDArray slope = t.mul(t).neg().add(1).mul(times(xSquared, GELU_BWD_C3).add(GELU_BWD_C));
-        return times(slope.mul(x).add(t).add(1), 0.5);
+        NDArray t = xSquared.mul(c.cubic).add(c.one).mul(x).mul(c.bwdC).tanh();
+        NDArray slope = c.one.sub(t.mul(t)).mul(xSquared.mul(c.bwdC3).add(c.bwdC));
+        return slope.mul(x).add(t).add(c.one).mul(c.half);
     }
 
     private static Normalized normalize(NDArray z) {
+        return normalize(z, Scalars.like(z));
+    }
+
+    private static Normalized normalize(NDArray z, Scalars c) {
         int[] last = {z.getShape().dimension() - 1};
         NDArray centered = z.sub(z.mean(last, true));
-        NDArray std = centered.mul(centered).mean(last, true).add(TTT_NORM_EPS).sqrt();
+        NDArray std = centered.mul(centered).mean(last, true).add(c.eps).sqrt();
         return new Normalized(centered.div(std), std);
+    }
+
+    /**
+     * The scalar constants of the inner math as 0-dimensional arrays of one data type and device,
+     * made once per forward pass: an op with an array operand costs half of one with a Java number
+     * (which DJL wraps into a new tensor at every call), and the scan makes a few dozen such ops
+     * per mini-batch. Natively owned ({@link Constants}), so safe inside autograd.
+     *
+     * @param one 1
+     * @param half 0.5
+     * @param cubic 0.044715, the cubic coefficient of tanh-GELU
+     * @param sqrt2OverPi √(2/π)
+     * @param bwdC 0.79788456, the official {@code gelu_bwd} constant
+     * @param bwdC3 0.1070322243, the official {@code gelu_bwd} constant
+     * @param eps {@link #TTT_NORM_EPS}
+     */
+    public record Scalars(
+            NDArray one,
+            NDArray half,
+            NDArray cubic,
+            NDArray sqrt2OverPi,
+            NDArray bwdC,
+            NDArray bwdC3,
+            NDArray eps) {
+
+        /**
+         * Makes the constants with the data type and device of an array, in its manager.
+         *
+         * @param like the array they will be combined with
+         * @return the constants
+         */
+        public static Scalars like(NDArray like) {
+            NDArray all =
+                    Constants.of(
+                            like.getManager(),
+                            new double[] {
+                                1,
+                                0.5,
+                                GELU_CUBIC,
+                                SQRT_2_OVER_PI,
+                                GELU_BWD_C,
+                                GELU_BWD_C3,
+                                TTT_NORM_EPS
+                            },
+                            new Shape(7),
+                            like);
+            NDArray[] s = new NDArray[7];
+            for (int i = 0; i < 7; i++) {
+                s[i] = all.get(i);
+            }
+            return new Scalars(s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
+        }
     }
 
     /** {@code x̂ = (z − μ)/σ} and {@code σ = sqrt(var + ε)}. */

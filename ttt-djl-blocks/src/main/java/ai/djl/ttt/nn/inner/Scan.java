@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -38,6 +39,8 @@ public final class Scan {
     private final InnerModel model;
     private final int miniBatchSize;
     private final InnerForm form;
+    private final boolean recordLoss;
+    private final List<float[]> losses = new ArrayList<>();
 
     /**
      * Creates a scan.
@@ -47,9 +50,23 @@ public final class Scan {
      * @param form the form of full and tail mini-batches
      */
     public Scan(InnerModel model, int miniBatchSize, InnerForm form) {
+        this(model, miniBatchSize, form, false);
+    }
+
+    /**
+     * Creates a scan that may also measure the inner loss of every full mini-batch ({@link
+     * InnerLossStats}); measuring costs three extra forwards of the inner model per mini-batch.
+     *
+     * @param model the inner model of this forward pass
+     * @param miniBatchSize b
+     * @param form the form of full and tail mini-batches
+     * @param recordLoss whether to measure the inner loss
+     */
+    public Scan(InnerModel model, int miniBatchSize, InnerForm form, boolean recordLoss) {
         this.model = model;
         this.miniBatchSize = miniBatchSize;
         this.form = form;
+        this.recordLoss = recordLoss;
     }
 
     /**
@@ -89,7 +106,17 @@ public final class Scan {
         }
         NDArray output =
                 outputs.size() == 1 ? outputs.get(0) : NDArrays.concat(new NDList(outputs), 1);
-        return new Result(output, state);
+        return new Result(output, state, recordLoss ? stats() : null);
+    }
+
+    private InnerLossStats stats() {
+        float[][] columns = new float[3][losses.size()];
+        for (int i = 0; i < losses.size(); i++) {
+            for (int c = 0; c < 3; c++) {
+                columns[c][i] = losses.get(i)[c];
+            }
+        }
+        return new InnerLossStats(columns[0], columns[1], columns[2]);
     }
 
     /** One token per row, each row at its own offset inside its mini-batch: the primal form. */
@@ -130,8 +157,9 @@ public final class Scan {
                         tokenFactor,
                         false,
                         completesPerRow);
-        InnerModel.Step step = model.primalStep(state, batch, ones);
-        return new Result(token.unfold(List.of(step.output())), step.next());
+        InnerModel.Step step = ScanThreads.run(ones, () -> model.primalStep(state, batch, ones));
+        return new Result(
+                token.unfold(List.of(step.output())), step.next(), recordLoss ? stats() : null);
     }
 
     /**
@@ -149,6 +177,7 @@ public final class Scan {
         private final NDArray keyTransposed;
         private final NDArray query;
         private final NDArray key;
+        private final NDArray target;
         private final NDArray lossShift;
         private final NDArray learningRate;
         private final NDArray tokenFactor;
@@ -169,7 +198,8 @@ public final class Scan {
             key = NDArrays.concat(new NDList(fold(in.key(), start), ones), 3);
             keyQuery = NDArrays.concat(new NDList(key, query), 2);
             keyTransposed = key.transpose(0, 1, 3, 2);
-            lossShift = model.lossShift(fold(in.target(), start));
+            target = fold(in.target(), start);
+            lossShift = model.lossShift(target);
             // (B, T, H) -> (n, N, k, 1): lr_j of each key token
             learningRate =
                     in.learningRate()
@@ -201,18 +231,7 @@ public final class Scan {
         FastWeights run(
                 FastWeights state, InnerForm form, List<NDArray> outputs, FastWeights initial) {
             boolean dual = form == InnerForm.DUAL && offset == 0;
-            NDArray trilEta = null;
-            NDArray queryKeyEta = null;
-            NDArray updateRate = null;
-            if (dual) {
-                // E[i,j] = tok_i · lr_j  (spec §1.2.6): token factor on rows, learned lr on columns
-                NDArray eta = tokenFactor.mul(learningRate.transpose(0, 1, 3, 2));
-                trilEta = eta.mul(causalMask());
-                queryKeyEta = trilEta.mul(query.matMul(keyTransposed));
-                // the end-of-mini-batch update uses the last ROW of E (spec §14.2)
-                updateRate =
-                        completes ? learningRate.mul(tokenFactor.get(tokens - 1)) : learningRate;
-            }
+            Hoisted hoisted = dual ? hoistDual() : new Hoisted(null, null, null);
             NDArray ones =
                     model.hasHiddenLayer()
                             ? query.getManager()
@@ -221,6 +240,33 @@ public final class Scan {
                                             query.getDataType())
                             : null;
             List<NDArray> steps = new ArrayList<>();
+            // the big batched ops above keep every thread; the loop of small ops runs on one
+            FastWeights last =
+                    ScanThreads.run(query, () -> loop(state, dual, hoisted, ones, steps, initial));
+            outputs.add(unfold(steps));
+            return last;
+        }
+
+        /** The η matrices of every mini-batch of the group, for the dual form. */
+        private Hoisted hoistDual() {
+            // E[i,j] = tok_i · lr_j  (spec §1.2.6): token factor on rows, learned lr on columns
+            NDArray eta = tokenFactor.mul(learningRate.transpose(0, 1, 3, 2));
+            NDArray trilEta = eta.mul(causalMask());
+            NDArray queryKeyEta = trilEta.mul(query.matMul(keyTransposed));
+            // the end-of-mini-batch update uses the last ROW of E (spec §14.2)
+            NDArray updateRate =
+                    completes ? learningRate.mul(tokenFactor.get(tokens - 1)) : learningRate;
+            return new Hoisted(trilEta, queryKeyEta, updateRate);
+        }
+
+        /** The sequential loop: one inner step per mini-batch, each in its own scope. */
+        private FastWeights loop(
+                FastWeights state,
+                boolean dual,
+                Hoisted hoisted,
+                NDArray ones,
+                List<NDArray> steps,
+                FastWeights initial) {
             for (int m = 0; m < count; m++) {
                 InnerModel.Step step;
                 try (NDScope scope = new NDScope()) {
@@ -232,9 +278,9 @@ public final class Scan {
                                                     keyQuery.get(m),
                                                     keyTransposed.get(m),
                                                     lossShift.get(m),
-                                                    trilEta.get(m),
-                                                    queryKeyEta.get(m),
-                                                    updateRate.get(m),
+                                                    hoisted.trilEta().get(m),
+                                                    hoisted.queryKeyEta().get(m),
+                                                    hoisted.updateRate().get(m),
                                                     completes),
                                             ones)
                                     : model.primalStep(
@@ -248,6 +294,9 @@ public final class Scan {
                                                     completes,
                                                     null),
                                             ones);
+                    if (recordLoss && offset == 0 && completes) {
+                        measure(initial, state, step.next(), m, ones);
+                    }
                     NDScope.unregister(step.output());
                     NDScope.unregister(step.next().arrays());
                     scope.suppressNotUsedWarning();
@@ -262,8 +311,21 @@ public final class Scan {
                 steps.add(step.output());
                 state = step.next();
             }
-            outputs.add(unfold(steps));
             return state;
+        }
+
+        /** The inner loss of mini-batch {@code m} with three sets of weights. */
+        private void measure(
+                FastWeights initial, FastWeights before, FastWeights after, int m, NDArray ones) {
+            NDArray keys = key.get(m);
+            NDArray goal = target.get(m);
+            float[] values = new float[3];
+            FastWeights[] weights = {initial, before, after};
+            for (int i = 0; i < 3; i++) {
+                NDArray loss = model.reconstructionLoss(weights[i], keys, goal, ones);
+                values[i] = loss.toType(DataType.FLOAT32, false).getFloat();
+            }
+            losses.add(values);
         }
 
         private NDArray causalMask() {
@@ -276,6 +338,12 @@ public final class Scan {
             return Constants.of(query.getManager(), mask, new Shape(tokens, tokens), query);
         }
     }
+
+    /**
+     * {@code tril(E)}, {@code tril(E) ⊙ ([XQ, 1] [XK, 1]ᵀ)} and the update rates, {@code (n, N, ·,
+     * ·)}.
+     */
+    private record Hoisted(NDArray trilEta, NDArray queryKeyEta, NDArray updateRate) {}
 
     /** Closes the arrays of a replaced state, except those still in use or owned by the caller. */
     private static void closeReplaced(FastWeights replaced, FastWeights next, FastWeights initial) {
@@ -317,6 +385,7 @@ public final class Scan {
      *
      * @param output the pre-norm outputs {@code Z̄} of every token, {@code (B, T, H, f)}
      * @param state the state after the chunk
+     * @param innerLoss the inner loss of every full mini-batch, or {@code null} when not measured
      */
-    public record Result(NDArray output, FastWeights state) {}
+    public record Result(NDArray output, FastWeights state, InnerLossStats innerLoss) {}
 }

@@ -1,0 +1,83 @@
+package ai.djl.ttt.nn;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.nn.inner.InnerLossStats;
+import org.junit.jupiter.api.Test;
+
+/** The inner-loss statistics ({@link InnerLossStats}) measure what they claim. */
+class InnerLossStatsTest {
+
+    @Test
+    void offByDefaultAndMeasuringChangesNoOutput() {
+        for (TttConfig config : TestLayers.smallConfigs()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT64, 3);
+                NDArray x = TestLayers.input(manager, 2, 50, 32, 9, DataType.FLOAT64);
+                NDArray plain = TestLayers.forward(layer, x, "DUAL");
+                assertTrue(layer.getLastInnerLoss().isEmpty());
+                layer.setRecordInnerLoss(true);
+                NDArray measured = TestLayers.forward(layer, x, "DUAL");
+                assertEquals(0, TestLayers.relativeError(measured, plain));
+                InnerLossStats stats = layer.getLastInnerLoss().orElseThrow();
+                // 50 tokens = 3 full mini-batches of 16 and a tail of 2, which is left out
+                assertEquals(3, stats.size());
+            }
+        }
+    }
+
+    @Test
+    void learningLowersTheLossAndFormsAgree() {
+        for (TttConfig config : TestLayers.smallConfigs()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT64, 5);
+                layer.setRecordInnerLoss(true);
+                NDArray x = TestLayers.input(manager, 2, 64, 32, 11, DataType.FLOAT64);
+                TestLayers.forward(layer, x, "DUAL");
+                InnerLossStats dual = layer.getLastInnerLoss().orElseThrow();
+                TestLayers.forward(layer, x, "PRIMAL");
+                InnerLossStats primal = layer.getLastInnerLoss().orElseThrow();
+
+                String what = config.getLayerType() + " shareQk=" + config.isShareQk();
+                assertEquals(4, dual.size(), what);
+                // the first mini-batch starts from the initial weights
+                assertEquals(dual.initial()[0], dual.before()[0], 0, what);
+                // one gradient step on a mini-batch lowers that mini-batch's loss
+                for (int i = 0; i < dual.size(); i++) {
+                    assertTrue(
+                            dual.after()[i] < dual.before()[i],
+                            what + " mini-batch " + i + ": " + dual);
+                }
+                assertArrayEquals(primal.initial(), dual.initial(), 1e-6f, what);
+                assertArrayEquals(primal.before(), dual.before(), 1e-6f, what);
+                assertArrayEquals(primal.after(), dual.after(), 1e-6f, what);
+            }
+        }
+    }
+
+    @Test
+    void withoutInnerLearningAllThreeAgree() {
+        for (TttConfig config : TestLayers.smallConfigs()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT64, 5);
+                // σ(−1e4) = 0: an inner learning rate of zero, so the weights never move
+                layer.getLearningRateBias().getArray().set(new NDIndex("..."), -1e4);
+                layer.getLearningRateWeight().getArray().set(new NDIndex("..."), 0);
+                layer.setRecordInnerLoss(true);
+                NDArray x = TestLayers.input(manager, 1, 48, 32, 13, DataType.FLOAT64);
+                TestLayers.forward(layer, x, "DUAL");
+                InnerLossStats stats = layer.getLastInnerLoss().orElseThrow();
+                assertArrayEquals(stats.initial(), stats.before(), 1e-7f);
+                assertArrayEquals(stats.initial(), stats.after(), 1e-7f);
+                assertTrue(stats.meanInitial() > 0);
+            }
+        }
+    }
+}

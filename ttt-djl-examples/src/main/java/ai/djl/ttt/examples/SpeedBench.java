@@ -1,0 +1,659 @@
+package ai.djl.ttt.examples;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import ai.djl.ttt.LayerType;
+import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.lm.CausalSelfAttention;
+import ai.djl.ttt.lm.LmState;
+import ai.djl.ttt.nn.TttLayer;
+import ai.djl.ttt.nn.inner.InnerForm;
+import ai.djl.util.PairList;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ttt bench speed}: the speed of TTT layers and models on this machine, side by side with
+ * the attention baseline, the machine's own GEMM rate and memory bandwidth, and the official code's
+ * figures. Prints each table as it is measured and writes {@code docs/benchmarks.md} with two PNG
+ * plots.
+ */
+@Command(
+        name = "speed",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Times TTT-Linear, TTT-MLP and the attention baseline at the 125m layer shape (C=768,"
+                    + " 12 heads, mini-batch 16, B=1, float32): layer forward against context"
+                    + " length, forward+backward in the dual and primal forms, the whole 125m"
+                    + " model's forward and per-token decode at several positions, with a GEMM and"
+                    + " a memory-bandwidth probe in the same run.",
+            "Medians of --repeats runs after a warm-up; peak memory per case. Writes a markdown"
+                    + " report with PNG plots (--out)."
+        })
+final class SpeedBench implements Callable<Integer> {
+
+    /** The official ttt.py's figures, as stated in issue 4 (2-core machine, torch CPU eager). */
+    private static final Map<String, double[]> OFFICIAL_FORWARD =
+            Map.of(
+                    "linear", new double[] {44, 88, 176, 363},
+                    "mlp", new double[] {104, 200, 406, 831});
+
+    private static final int[] OFFICIAL_LENGTHS = {512, 1024, 2048, 4096};
+    private static final Map<String, Double> OFFICIAL_FORWARD_BACKWARD =
+            Map.of("linear", 1217.0, "mlp", 2507.0);
+    private static final Map<String, Double> OFFICIAL_DECODE = Map.of("linear", 90.0, "mlp", 104.0);
+
+    @Option(
+            names = "--quick",
+            description =
+                    "a tiny setting that runs in seconds (C=64, short sequences): a smoke test")
+    boolean quick;
+
+    @Option(
+            names = "--repeats",
+            defaultValue = "5",
+            description = "timed runs per case, after one warm-up (default ${DEFAULT-VALUE})")
+    int repeats;
+
+    @Option(
+            names = "--threads",
+            defaultValue = "2",
+            description = "PyTorch intra-op threads (default ${DEFAULT-VALUE})")
+    int threads;
+
+    @Option(
+            names = "--out",
+            defaultValue = "docs/benchmarks.md",
+            description = "the markdown report; plots go to img/ beside it; '-' for none")
+    String out;
+
+    private final StringBuilder report = new StringBuilder();
+    private Setting setting;
+    private double gflops;
+    private double bandwidth;
+
+    /** The sizes of one run: the real one, or the smoke test's. */
+    private record Setting(
+            TttConfig.Builder base,
+            int[] lengths,
+            int trainLength,
+            int[] modelLengths,
+            int[] decodePositions,
+            int gemm,
+            long copyFloats,
+            int decodeSteps,
+            int decodeBatch) {}
+
+    /** {@inheritDoc} */
+    @Override
+    public Integer call() throws Exception {
+        System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
+        setting = quick ? quickSetting() : fullSetting();
+        if (quick) {
+            repeats = Math.min(repeats, 2);
+        }
+        header();
+        try (NDManager manager = NDManager.newBaseManager()) {
+            probes(manager);
+            Map<String, double[]> prefill = layerForward(manager);
+            forwardBackward(manager);
+            modelForward(manager);
+            Map<String, double[]> decode = decode(manager);
+            if (!"-".equals(out)) {
+                writeReport(prefill, decode);
+            }
+        }
+        return 0;
+    }
+
+    private static Setting fullSetting() {
+        return new Setting(
+                TttConfig.builder().preset("125m"),
+                new int[] {512, 1024, 2048, 4096, 8192},
+                2048,
+                new int[] {512, 2048},
+                new int[] {1024, 4096, 8192},
+                2048,
+                64L << 20,
+                16,
+                8);
+    }
+
+    private static Setting quickSetting() {
+        return new Setting(
+                TttConfig.builder()
+                        .setHiddenSize(64)
+                        .setNumAttentionHeads(4)
+                        .setNumHiddenLayers(2)
+                        .setIntermediateSize(128)
+                        .setVocabSize(256),
+                new int[] {32, 64},
+                64,
+                new int[] {32},
+                new int[] {32, 64},
+                128,
+                1L << 20,
+                3,
+                2);
+    }
+
+    private TttConfig config(LayerType type) {
+        return setting.base().build().toBuilder().setLayerType(type).build();
+    }
+
+    private void header() throws IOException {
+        String cpu = "unknown CPU";
+        for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+            if (line.startsWith("model name")) {
+                cpu = line.substring(line.indexOf(':') + 1).trim();
+                break;
+            }
+        }
+        String engine =
+                Engine.getInstance().getEngineName() + " " + Engine.getInstance().getVersion();
+        emit(
+                "machine: %s, %d cores visible, %s threads, OMP_WAIT_POLICY=%s; %s, Java %s%n",
+                cpu,
+                Runtime.getRuntime().availableProcessors(),
+                threads,
+                System.getenv().getOrDefault("OMP_WAIT_POLICY", "(unset)"),
+                engine,
+                System.getProperty("java.version"));
+        TttConfig c = config(LayerType.LINEAR);
+        emit(
+                "shape: C=%d, %d heads of f=%d, mini-batch %d, B=1, float32; medians of %d runs after"
+                        + " 1 warm-up (forward+backward and whole-model forward: %d runs)%n",
+                c.getHiddenSize(),
+                c.getNumAttentionHeads(),
+                c.getHeadDim(),
+                c.getMiniBatchSize(),
+                repeats,
+                Math.max(1, repeats - 2));
+    }
+
+    /** The machine's own rates, measured now: a square fp32 GEMM and a large copy. */
+    private void probes(NDManager manager) throws Exception {
+        int n = setting.gemm();
+        NDArray a = manager.randomNormal(new Shape(n, n));
+        NDArray b = manager.randomNormal(new Shape(n, n));
+        Measure.Result gemm = Measure.time(1, repeats, () -> a.matMul(b).close());
+        gflops = 2.0 * n * n * n / (gemm.median() / 1e3) / 1e9;
+        NDArray big = manager.zeros(new Shape(setting.copyFloats()));
+        Measure.Result copy = Measure.time(1, repeats, () -> big.duplicate().close());
+        // a copy reads and writes every byte
+        bandwidth = 2.0 * 4 * setting.copyFloats() / (copy.median() / 1e3) / 1e9;
+        emit("%n## Machine probes (this run)%n%n");
+        emit("| probe | median | rate |%n|---|---|---|%n");
+        emit(
+                "| fp32 GEMM %d³ through DJL | %s ms | **%.0f GFLOP/s** |%n",
+                n, format(gemm.median()), gflops);
+        emit(
+                "| copy of %d MiB (`NDArray.duplicate`) | %s ms | **%.1f GB/s** (read + write) |%n",
+                setting.copyFloats() * 4 >> 20, format(copy.median()), bandwidth);
+        a.close();
+        b.close();
+        big.close();
+    }
+
+    /** Layer forward (prefill, no autograd) against T, the three layers. */
+    private Map<String, double[]> layerForward(NDManager manager) throws Exception {
+        emit("%n## Layer forward (prefill, no gradient)%n%n");
+        emit(
+                "| layer | T | median ms | min–max | tokens/s | GFLOP | %% of GEMM rate | peak MiB |"
+                        + " official ms | official / ours |%n");
+        emit("|---|---|---|---|---|---|---|---|---|---|%n");
+        Map<String, double[]> times = new LinkedHashMap<>();
+        for (LayerType type : LayerType.values()) {
+            TttConfig config = config(type);
+            double[] medians = new double[setting.lengths().length];
+            try (NDManager m = manager.newSubManager()) {
+                AbstractBlock layer = layer(config, m, setting.lengths()[0]);
+                ParameterStore ps = new ParameterStore(m, false);
+                for (int i = 0; i < setting.lengths().length; i++) {
+                    int t = setting.lengths()[i];
+                    NDArray x = m.randomNormal(new Shape(1, t, config.getHiddenSize()));
+                    Measure.Result r =
+                            Measure.time(
+                                    1,
+                                    repeats,
+                                    () -> {
+                                        try (NDScope scope = new NDScope()) {
+                                            layer.forward(ps, new NDList(x), false);
+                                            scope.suppressNotUsedWarning();
+                                        }
+                                    });
+                    medians[i] = r.median();
+                    double flops = LayerFlops.forward(config, t);
+                    double official = official(OFFICIAL_FORWARD.get(type.officialName()), t);
+                    emit(
+                            "| %s | %d | %s | %s | %,.0f | %.2f | %.0f %% | %.0f | %s | %s |%n",
+                            name(type),
+                            t,
+                            format(r.median()),
+                            r.range(),
+                            t / (r.median() / 1e3),
+                            flops / 1e9,
+                            100 * flops / 1e9 / gflops / (r.median() / 1e3),
+                            r.peakMiB(),
+                            Double.isNaN(official) ? "" : format(official),
+                            Double.isNaN(official) ? "" : ratio(official / r.median()));
+                    x.close();
+                }
+            }
+            times.put(name(type), medians);
+        }
+        scaling(times);
+        return times;
+    }
+
+    /** time(2T)/time(T) at the two longest lengths, and where TTT-Linear overtakes attention. */
+    private void scaling(Map<String, double[]> times) {
+        int[] lengths = setting.lengths();
+        int last = lengths.length - 1;
+        emit("%n");
+        for (Map.Entry<String, double[]> e : times.entrySet()) {
+            double[] t = e.getValue();
+            emit(
+                    "- %s: time(%d) / time(%d) = %.2f%n",
+                    e.getKey(), lengths[last], lengths[last - 1], t[last] / t[last - 1]);
+        }
+        double[] linear = times.get(name(LayerType.LINEAR));
+        double[] attention = times.get(name(LayerType.ATTENTION));
+        String crossover = "TTT-Linear is slower than attention at every measured length";
+        for (int i = 0; i < lengths.length; i++) {
+            if (linear[i] < attention[i]) {
+                crossover =
+                        "TTT-Linear is faster than attention from T = "
+                                + lengths[i]
+                                + (i == 0
+                                        ? " (the shortest measured)"
+                                        : " on (slower at " + lengths[i - 1] + ")");
+                break;
+            }
+        }
+        emit("- crossover: %s%n", crossover);
+    }
+
+    /** Forward + backward of a layer at the training length, dual against primal form. */
+    private void forwardBackward(NDManager manager) throws Exception {
+        int t = setting.trainLength();
+        emit("%n## Layer forward + backward, T = %d%n%n", t);
+        emit("| layer | form | median ms | min–max | peak MiB | official ms | official / ours |%n");
+        emit("|---|---|---|---|---|---|---|%n");
+        for (LayerType type : new LayerType[] {LayerType.LINEAR, LayerType.MLP}) {
+            TttConfig config = config(type);
+            double[] byForm = new double[2];
+            try (NDManager m = manager.newSubManager()) {
+                AbstractBlock layer = layer(config, m, t);
+                ParameterStore ps = new ParameterStore(m, false);
+                NDArray x = m.randomNormal(new Shape(1, t, config.getHiddenSize()));
+                for (InnerForm form : InnerForm.values()) {
+                    PairList<String, Object> params = new PairList<>();
+                    params.add(TttLayer.FORM_PARAM, form.name());
+                    Measure.Result r =
+                            Measure.time(
+                                    1,
+                                    Math.max(1, repeats - 2),
+                                    () -> {
+                                        try (GradientCollector gc =
+                                                        Engine.getInstance()
+                                                                .newGradientCollector();
+                                                NDScope scope = new NDScope()) {
+                                            NDArray y =
+                                                    layer.forward(ps, new NDList(x), true, params)
+                                                            .head();
+                                            gc.backward(y.mean());
+                                            scope.suppressNotUsedWarning();
+                                        }
+                                    });
+                    byForm[form.ordinal()] = r.median();
+                    double official =
+                            form == InnerForm.DUAL && !quick
+                                    ? OFFICIAL_FORWARD_BACKWARD.get(type.officialName())
+                                    : Double.NaN;
+                    emit(
+                            "| %s | %s | %s | %s | %.0f | %s | %s |%n",
+                            name(type),
+                            form.name().toLowerCase(Locale.ROOT),
+                            format(r.median()),
+                            r.range(),
+                            r.peakMiB(),
+                            Double.isNaN(official) ? "" : format(official),
+                            Double.isNaN(official) ? "" : ratio(official / r.median()));
+                }
+            }
+            emit(
+                    "%n%s: primal / dual = %.2f×%n%n",
+                    name(type),
+                    byForm[InnerForm.PRIMAL.ordinal()] / byForm[InnerForm.DUAL.ordinal()]);
+        }
+    }
+
+    /** The whole model's forward (logits for every token). */
+    private void modelForward(NDManager manager) throws Exception {
+        TttConfig shape = config(LayerType.LINEAR);
+        emit(
+                "%n## Whole model forward (%s: %d blocks, vocabulary %d; logits for every token)%n%n",
+                quick ? "tiny smoke-test model" : "125m config",
+                shape.getNumHiddenLayers(),
+                shape.getVocabSize());
+        emit(
+                "| model | T | median ms | min–max | tokens/s | peak MiB |%n|---|---|---|---|---|---|%n");
+        for (LayerType type : LayerType.values()) {
+            try (NDManager m = manager.newSubManager()) {
+                CausalLm lm = model(config(type), m);
+                ParameterStore ps = new ParameterStore(m, false);
+                for (int t : setting.modelLengths()) {
+                    NDArray ids = tokens(m, 1, t);
+                    Measure.Result r =
+                            Measure.time(
+                                    1,
+                                    Math.max(1, repeats - 2),
+                                    () -> {
+                                        try (NDScope scope = new NDScope()) {
+                                            lm.forward(ps, new NDList(ids), false);
+                                            scope.suppressNotUsedWarning();
+                                        }
+                                    });
+                    emit(
+                            "| %s | %d | %s | %s | %,.0f | %.0f |%n",
+                            name(type),
+                            t,
+                            format(r.median()),
+                            r.range(),
+                            t / (r.median() / 1e3),
+                            r.peakMiB());
+                }
+            }
+        }
+    }
+
+    /** Per-token decode latency of the whole model at several positions, and batch decode. */
+    private Map<String, double[]> decode(NDManager manager) throws Exception {
+        emit("%n## Whole model decode, one token per call%n%n");
+        int[] positions = setting.decodePositions();
+        emit(
+                "| model | position | median ms/token | min–max | peak MiB during decode | state"
+                        + " MiB | official ms |%n|---|---|---|---|---|---|---|%n");
+        Map<String, double[]> latency = new LinkedHashMap<>();
+        double weightBytes = 0;
+        for (LayerType type : LayerType.values()) {
+            double[] perPosition = new double[positions.length];
+            try (NDManager m = manager.newSubManager()) {
+                CausalLm lm = model(config(type), m);
+                weightBytes = parameterCount(lm) * 4.0;
+                ParameterStore ps = new ParameterStore(m, false);
+                LmState state = null;
+                long position = 0;
+                for (int i = 0; i < positions.length; i++) {
+                    state = prefillTo(lm, ps, m, state, position, positions[i]);
+                    position = positions[i];
+                    LmState[] current = {state};
+                    Measure.Result r =
+                            Measure.time(
+                                    2,
+                                    setting.decodeSteps(),
+                                    () -> current[0] = step(lm, ps, m, current[0], 1));
+                    state = current[0];
+                    position += 2 + setting.decodeSteps();
+                    perPosition[i] = r.median();
+                    Double official =
+                            i == 0 && !quick
+                                    ? OFFICIAL_DECODE.get(type.officialName())
+                                    : (Double) null;
+                    emit(
+                            "| %s | %,d | %s | %s | %.0f | %.2f | %s |%n",
+                            name(type),
+                            positions[i],
+                            format(r.median()),
+                            r.range(),
+                            r.peakMiB(),
+                            stateBytes(state) / 1048576.0,
+                            official == null ? "" : format(official));
+                }
+                state.close();
+            }
+            latency.put(name(type), perPosition);
+        }
+        double floor = weightBytes / (bandwidth * 1e9) * 1e3;
+        emit(
+                "%nMemory-bandwidth floor of one decode step: %.0f MB of weights / %.1f GB/s ="
+                        + " %.1f ms (every weight is read once per token).%n",
+                weightBytes / 1e6, bandwidth, floor);
+        for (Map.Entry<String, double[]> e : latency.entrySet()) {
+            double[] v = e.getValue();
+            emit(
+                    "- %s: position %,d vs %,d: %+.1f %%%n",
+                    e.getKey(),
+                    positions[positions.length - 1],
+                    positions[0],
+                    100 * (v[v.length - 1] / v[0] - 1));
+        }
+        batchDecode(manager);
+        return latency;
+    }
+
+    /** Tokens per second when several sequences decode together. */
+    private void batchDecode(NDManager manager) throws Exception {
+        int batch = setting.decodeBatch();
+        emit(
+                "%n| model | batch | median ms/step | tokens/s | tokens/s at batch 1 |%n"
+                        + "|---|---|---|---|---|%n");
+        for (LayerType type : new LayerType[] {LayerType.LINEAR, LayerType.MLP}) {
+            try (NDManager m = manager.newSubManager()) {
+                CausalLm lm = model(config(type), m);
+                ParameterStore ps = new ParameterStore(m, false);
+                double[] perStep = new double[2];
+                int[] batches = {1, batch};
+                for (int i = 0; i < 2; i++) {
+                    LmState state = prefill(lm, ps, m, null, tokens(m, batches[i], 16));
+                    LmState[] current = {state};
+                    int rows = batches[i];
+                    Measure.Result r =
+                            Measure.time(
+                                    2,
+                                    setting.decodeSteps(),
+                                    () -> current[0] = step(lm, ps, m, current[0], rows));
+                    current[0].close();
+                    perStep[i] = r.median();
+                }
+                emit(
+                        "| %s | %d | %s | %,.0f | %,.0f |%n",
+                        name(type),
+                        batch,
+                        format(perStep[1]),
+                        batch / (perStep[1] / 1e3),
+                        1 / (perStep[0] / 1e3));
+            }
+        }
+    }
+
+    private LmState prefillTo(
+            CausalLm lm, ParameterStore ps, NDManager m, LmState state, long from, long to) {
+        int chunk = 1024;
+        for (long p = from; p < to; p += chunk) {
+            int length = (int) Math.min(chunk, to - p);
+            try (NDManager scratch = m.newSubManager()) {
+                state = prefill(lm, ps, m, state, tokens(scratch, 1, length));
+            }
+        }
+        return state;
+    }
+
+    /** Runs a chunk and keeps only the new state, owned by {@code m}. */
+    private static LmState prefill(
+            CausalLm lm, ParameterStore ps, NDManager m, LmState state, NDArray ids) {
+        try (NDManager scratch = m.newSubManager()) {
+            ids.attach(scratch);
+            CausalLm.Output out = lm.prefill(ps, ids, state, false);
+            out.state().attach(m);
+            if (state != null) {
+                state.close();
+            }
+            return out.state();
+        }
+    }
+
+    private static LmState step(
+            CausalLm lm, ParameterStore ps, NDManager m, LmState state, int rows) {
+        try (NDManager scratch = m.newSubManager()) {
+            return prefill(lm, ps, m, state, tokens(scratch, rows, 1));
+        }
+    }
+
+    private AbstractBlock layer(TttConfig config, NDManager m, int length) {
+        AbstractBlock layer =
+                config.getLayerType().isTtt()
+                        ? TttLayer.fromConfig(config)
+                        : new CausalSelfAttention(config);
+        Engine.getInstance().setRandomSeed(1);
+        layer.initialize(m, DataType.FLOAT32, new Shape(1, length, config.getHiddenSize()));
+        return layer;
+    }
+
+    private static CausalLm model(TttConfig config, NDManager m) {
+        Engine.getInstance().setRandomSeed(1);
+        CausalLm lm = new CausalLm(config);
+        lm.initialize(m, DataType.FLOAT32, new Shape(1, 16));
+        return lm;
+    }
+
+    private static NDArray tokens(NDManager m, int rows, int length) {
+        return m.randomInteger(0, 256, new Shape(rows, length), DataType.INT64);
+    }
+
+    private static long parameterCount(CausalLm lm) {
+        return lm.getParameters().values().stream().mapToLong(p -> p.getArray().size()).sum();
+    }
+
+    private static double stateBytes(LmState state) {
+        double bytes = 0;
+        for (NDArray a : state.arrays()) {
+            bytes += a.size() * a.getDataType().getNumOfBytes();
+        }
+        return bytes;
+    }
+
+    private double official(double[] values, int length) {
+        if (values == null || quick) {
+            return Double.NaN;
+        }
+        for (int i = 0; i < OFFICIAL_LENGTHS.length; i++) {
+            if (OFFICIAL_LENGTHS[i] == length) {
+                return values[i];
+            }
+        }
+        return Double.NaN;
+    }
+
+    private static String name(LayerType type) {
+        return switch (type) {
+            case LINEAR -> "TTT-Linear";
+            case MLP -> "TTT-MLP";
+            case ATTENTION -> "attention";
+        };
+    }
+
+    private static String ratio(double r) {
+        return String.format(Locale.ROOT, "%.2f×", r);
+    }
+
+    /** Milliseconds with a sensible number of digits. */
+    static String format(double ms) {
+        return String.format(Locale.ROOT, ms < 10 ? "%.2f" : ms < 100 ? "%.1f" : "%.0f", ms);
+    }
+
+    private void emit(String format, Object... args) {
+        String text = String.format(Locale.ROOT, format, args);
+        System.out.print(text);
+        System.out.flush();
+        report.append(text);
+    }
+
+    private void writeReport(Map<String, double[]> prefill, Map<String, double[]> decode)
+            throws IOException {
+        Path file = Path.of(out);
+        Path images = file.toAbsolutePath().getParent().resolve("img");
+        double[] lengths = toDoubles(setting.lengths());
+        LineChart throughput =
+                new LineChart(
+                        String.format(
+                                Locale.ROOT,
+                                "Layer forward throughput (C=%d, %d heads, B=1, fp32)",
+                                config(LayerType.LINEAR).getHiddenSize(),
+                                config(LayerType.LINEAR).getNumAttentionHeads()),
+                        "context length T",
+                        "tokens / s",
+                        true);
+        for (Map.Entry<String, double[]> e : prefill.entrySet()) {
+            double[] tokensPerSecond = new double[lengths.length];
+            for (int i = 0; i < lengths.length; i++) {
+                tokensPerSecond[i] = lengths[i] / (e.getValue()[i] / 1e3);
+            }
+            throughput.add(e.getKey(), lengths, tokensPerSecond);
+        }
+        throughput.write(images.resolve("bench-prefill.png"));
+        LineChart latency =
+                new LineChart(
+                        quick
+                                ? "Decode latency per token (tiny model, B=1)"
+                                : "Decode latency per token (125m model, B=1)",
+                        "position",
+                        "ms / token",
+                        false);
+        double[] positions = toDoubles(setting.decodePositions());
+        for (Map.Entry<String, double[]> e : decode.entrySet()) {
+            latency.add(e.getKey(), positions, e.getValue());
+        }
+        latency.write(images.resolve("bench-decode.png"));
+
+        StringBuilder md = new StringBuilder();
+        md.append(Files.exists(file) ? preamble(file) : "# Benchmarks\n\n");
+        md.append(GENERATED)
+                .append("\n\n```\n./bin/ttt bench speed")
+                .append(quick ? " --quick" : "")
+                .append("\n```\n\n")
+                .append(report)
+                .append("\n![layer forward throughput](img/bench-prefill.png)\n\n")
+                .append("![decode latency](img/bench-decode.png)\n");
+        Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".bench", ".md");
+        Files.writeString(tmp, md.toString(), StandardCharsets.UTF_8);
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        System.out.println("\nwrote " + file + " and " + images.resolve("bench-*.png"));
+    }
+
+    /** The marker after which the report is regenerated; the text before it is hand-written. */
+    static final String GENERATED = "<!-- generated by ttt bench speed: everything below -->";
+
+    private static String preamble(Path file) throws IOException {
+        String text = Files.readString(file, StandardCharsets.UTF_8);
+        int at = text.indexOf(GENERATED);
+        return at < 0 ? text + "\n" : text.substring(0, at);
+    }
+
+    private static double[] toDoubles(int[] values) {
+        double[] d = new double[values.length];
+        for (int i = 0; i < values.length; i++) {
+            d[i] = values[i];
+        }
+        return d;
+    }
+}

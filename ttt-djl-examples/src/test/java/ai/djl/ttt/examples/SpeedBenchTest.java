@@ -1,0 +1,58 @@
+package ai.djl.ttt.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ttt.LayerType;
+import ai.djl.ttt.TttConfig;
+import java.awt.image.BufferedImage;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The benchmark runs end to end on its smoke-test setting; its timings are not checked. */
+class SpeedBenchTest {
+
+    @Test
+    void quickBenchmarkWritesTheReportAndPlots(@TempDir Path dir) throws Exception {
+        Path report = dir.resolve("benchmarks.md");
+        Files.writeString(report, "# hand-written intro\n\n" + SpeedBench.GENERATED + "\nold\n");
+        String out = CliTest.run(0, "bench", "speed", "--quick", "--out", report.toString());
+        for (String section :
+                new String[] {
+                    "GFLOP/s",
+                    "## Layer forward (prefill",
+                    "## Layer forward + backward",
+                    "primal / dual",
+                    "## Whole model forward",
+                    "## Whole model decode",
+                    "crossover",
+                    "tokens/s at batch 1"
+                }) {
+            assertTrue(out.contains(section), "missing '" + section + "' in\n" + out);
+        }
+        String md = Files.readString(report, StandardCharsets.UTF_8);
+        assertTrue(md.startsWith("# hand-written intro"), "the text above the marker is kept");
+        assertTrue(!md.contains("\nold\n"), "the text below the marker is replaced");
+        assertTrue(md.contains("| TTT-Linear | dual |"), md);
+        for (String png : new String[] {"bench-prefill.png", "bench-decode.png"}) {
+            BufferedImage image = ImageIO.read(dir.resolve("img").resolve(png).toFile());
+            assertNotNull(image, png);
+            assertEquals(720, image.getWidth());
+        }
+    }
+
+    @Test
+    void flopCountOfThe125mLinearLayerMatchesTheDocumentedFigure() {
+        TttConfig config =
+                TttConfig.builder().preset("125m").setLayerType(LayerType.LINEAR).build();
+        // docs/benchmarks.md: 9.66 (projections) + 0.04 (learning rate) + 0.70 (inner) GFLOP
+        assertEquals(10.4e9, LayerFlops.forward(config, 2048), 0.01e9);
+        TttConfig mlp = config.toBuilder().setLayerType(LayerType.MLP).build();
+        assertEquals(15.84e9, LayerFlops.forward(mlp, 2048), 0.01e9);
+    }
+}
