@@ -198,16 +198,21 @@ final class SpeedBench implements Callable<Integer> {
         gflops = 2.0 * n * n * n / (gemm.median() / 1e3) / 1e9;
         NDArray big = manager.zeros(new Shape(setting.copyFloats()));
         Measure.Result copy = Measure.time(1, repeats, () -> big.duplicate().close());
-        // a copy reads and writes every byte
-        bandwidth = 2.0 * 4 * setting.copyFloats() / (copy.median() / 1e3) / 1e9;
+        // a copy reads and writes every byte; a sum only reads, as a decode step reads weights
+        double copyRate = 2.0 * 4 * setting.copyFloats() / (copy.median() / 1e3) / 1e9;
+        Measure.Result read = Measure.time(1, repeats, () -> big.sum().close());
+        bandwidth = 4.0 * setting.copyFloats() / (read.median() / 1e3) / 1e9;
         emit("%n## Machine probes (this run)%n%n");
         emit("| probe | median | rate |%n|---|---|---|%n");
         emit(
                 "| fp32 GEMM %d³ through DJL | %s ms | **%.0f GFLOP/s** |%n",
                 n, format(gemm.median()), gflops);
         emit(
-                "| copy of %d MiB (`NDArray.duplicate`) | %s ms | **%.1f GB/s** (read + write) |%n",
-                setting.copyFloats() * 4 >> 20, format(copy.median()), bandwidth);
+                "| copy of %d MiB (`NDArray.duplicate`) | %s ms | %.1f GB/s (read + write) |%n",
+                setting.copyFloats() * 4 >> 20, format(copy.median()), copyRate);
+        emit(
+                "| sum of %d MiB (`NDArray.sum`) | %s ms | **%.1f GB/s** (read) |%n",
+                setting.copyFloats() * 4 >> 20, format(read.median()), bandwidth);
         a.close();
         b.close();
         big.close();
@@ -435,7 +440,7 @@ final class SpeedBench implements Callable<Integer> {
         }
         double floor = weightBytes / (bandwidth * 1e9) * 1e3;
         emit(
-                "%nMemory-bandwidth floor of one decode step: %.0f MB of weights / %.1f GB/s ="
+                "%nMemory-bandwidth floor of one decode step: %.0f MB of weights / %.1f GB/s read ="
                         + " %.1f ms (every weight is read once per token).%n",
                 weightBytes / 1e6, bandwidth, floor);
         for (Map.Entry<String, double[]> e : latency.entrySet()) {

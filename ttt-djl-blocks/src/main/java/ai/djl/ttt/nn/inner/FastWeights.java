@@ -1,7 +1,11 @@
 package ai.djl.ttt.nn.inner;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.index.NDIndex;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * The hidden state of a TTT layer: the weights of the inner model, one copy per sequence and head,
@@ -88,6 +92,55 @@ public final class FastWeights {
      */
     public FastWeights withoutPendingGradients() {
         return pending == null ? this : new FastWeights(layers, null);
+    }
+
+    /**
+     * Returns the state of rows {@code [from, to)} of the folded batch (views, no copy).
+     *
+     * @param from the first row
+     * @param to one past the last row
+     * @return the rows' state
+     */
+    public FastWeights rows(long from, long to) {
+        NDIndex index = new NDIndex().addSliceDim(from, to);
+        NDArray[] l = new NDArray[layers.length];
+        NDArray[] p = pending == null ? null : new NDArray[layers.length];
+        for (int i = 0; i < layers.length; i++) {
+            l[i] = layers[i].get(index);
+            if (p != null) {
+                p[i] = pending[i].get(index);
+            }
+        }
+        return new FastWeights(l, p);
+    }
+
+    /**
+     * Stacks the states of consecutive row ranges back into one state.
+     *
+     * @param parts the states of rows {@code [0, a), [a, b), …}, all with or all without pending
+     *     gradients
+     * @return the whole state
+     */
+    public static FastWeights concatRows(List<FastWeights> parts) {
+        int depth = parts.get(0).depth();
+        boolean pendingToo = parts.get(0).hasPendingGradients();
+        NDArray[] l = new NDArray[depth];
+        NDArray[] p = pendingToo ? new NDArray[depth] : null;
+        for (int i = 0; i < depth; i++) {
+            NDList layerParts = new NDList();
+            NDList pendingParts = new NDList();
+            for (FastWeights part : parts) {
+                layerParts.add(part.layer(i));
+                if (pendingToo) {
+                    pendingParts.add(part.pendingGradient(i));
+                }
+            }
+            l[i] = NDArrays.concat(layerParts, 0);
+            if (pendingToo) {
+                p[i] = NDArrays.concat(pendingParts, 0);
+            }
+        }
+        return new FastWeights(l, p);
     }
 
     /**

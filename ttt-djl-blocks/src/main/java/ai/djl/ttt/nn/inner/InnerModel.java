@@ -50,6 +50,27 @@ public final class InnerModel {
     }
 
     /**
+     * Returns the inner model of rows {@code [from, to)} of the folded batch (for a scan split over
+     * threads).
+     *
+     * @param from the first row
+     * @param to one past the last row
+     * @return the model with those rows' γ and β
+     */
+    public InnerModel rows(long from, long to) {
+        NDIndex index = new NDIndex().addSliceDim(from, to);
+        return new InnerModel(depth, gamma.get(index), beta.get(index), scalars);
+    }
+
+    private InnerModel(int depth, NDArray gamma, NDArray beta, InnerMath.Scalars scalars) {
+        this.depth = depth;
+        this.gamma = gamma;
+        this.beta = beta;
+        this.gammaSquared = gamma.mul(gamma);
+        this.scalars = scalars;
+    }
+
+    /**
      * Returns the constant part of the loss gradient for a block of tokens (hoisted out of the
      * scan).
      *

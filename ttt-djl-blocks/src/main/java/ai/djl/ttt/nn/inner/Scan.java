@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
@@ -239,12 +240,80 @@ public final class Scan {
                                             new Shape((long) batch * heads, tokens, 1),
                                             query.getDataType())
                             : null;
-            List<NDArray> steps = new ArrayList<>();
+            long rows = (long) batch * heads;
             // the big batched ops above keep every thread; the loop of small ops runs on one
-            FastWeights last =
-                    ScanThreads.run(query, () -> loop(state, dual, hoisted, ones, steps, initial));
+            // thread per slice of rows (heads and sequences are independent)
+            long widest = 0;
+            for (NDArray layer : state.arrays()) {
+                widest =
+                        Math.max(
+                                widest, Math.max(layer.getShape().get(1), layer.getShape().get(2)));
+            }
+            int slices = recordLoss ? 1 : ScanThreads.slices(query, rows, rows * tokens * widest);
+            List<Part> parts =
+                    ScanThreads.run(
+                            query,
+                            slices,
+                            i -> {
+                                if (slices == 1) {
+                                    List<NDArray> steps = new ArrayList<>();
+                                    FastWeights last =
+                                            loop(state, dual, whole(hoisted, ones), steps, initial);
+                                    return new Part(last, steps);
+                                }
+                                long from = rows * i / slices;
+                                long to = rows * (i + 1) / slices;
+                                List<NDArray> steps = new ArrayList<>();
+                                FastWeights last =
+                                        loop(
+                                                state.rows(from, to),
+                                                dual,
+                                                rows(from, to, hoisted, ones),
+                                                steps,
+                                                initial.rows(from, to));
+                                return new Part(last, steps);
+                            },
+                            Part::arrays);
+            if (parts.size() == 1) {
+                outputs.add(unfold(parts.get(0).steps()));
+                return parts.get(0).state();
+            }
+            List<NDArray> steps = new ArrayList<>();
+            for (int m = 0; m < count; m++) {
+                NDList rowsOfStep = new NDList();
+                for (Part part : parts) {
+                    rowsOfStep.add(part.steps().get(m));
+                }
+                steps.add(NDArrays.concat(rowsOfStep, 0));
+            }
             outputs.add(unfold(steps));
-            return last;
+            return FastWeights.concatRows(parts.stream().map(Part::state).toList());
+        }
+
+        /** The group's per-row arrays, all rows. */
+        private Rows whole(Hoisted hoisted, NDArray ones) {
+            return new Rows(model, keyQuery, keyTransposed, lossShift, learningRate, hoisted, ones);
+        }
+
+        /** The group's per-row arrays for rows {@code [from, to)} (views). */
+        private Rows rows(long from, long to, Hoisted hoisted, NDArray ones) {
+            NDIndex second = new NDIndex().addAllDim().addSliceDim(from, to);
+            NDIndex first = new NDIndex().addSliceDim(from, to);
+            Hoisted h =
+                    hoisted.trilEta() == null
+                            ? hoisted
+                            : new Hoisted(
+                                    hoisted.trilEta().get(second),
+                                    hoisted.queryKeyEta().get(second),
+                                    hoisted.updateRate().get(second));
+            return new Rows(
+                    model.rows(from, to),
+                    keyQuery.get(second),
+                    keyTransposed.get(second),
+                    lossShift.get(second),
+                    learningRate.get(second),
+                    h,
+                    ones == null ? null : ones.get(first));
         }
 
         /** The η matrices of every mini-batch of the group, for the dual form. */
@@ -263,10 +332,12 @@ public final class Scan {
         private FastWeights loop(
                 FastWeights state,
                 boolean dual,
-                Hoisted hoisted,
-                NDArray ones,
+                Rows rows,
                 List<NDArray> steps,
                 FastWeights initial) {
+            InnerModel model = rows.model();
+            Hoisted hoisted = rows.hoisted();
+            NDArray ones = rows.ones();
             for (int m = 0; m < count; m++) {
                 InnerModel.Step step;
                 try (NDScope scope = new NDScope()) {
@@ -275,9 +346,9 @@ public final class Scan {
                                     ? model.dualStep(
                                             state,
                                             MiniBatch.dual(
-                                                    keyQuery.get(m),
-                                                    keyTransposed.get(m),
-                                                    lossShift.get(m),
+                                                    rows.keyQuery().get(m),
+                                                    rows.keyTransposed().get(m),
+                                                    rows.lossShift().get(m),
                                                     hoisted.trilEta().get(m),
                                                     hoisted.queryKeyEta().get(m),
                                                     hoisted.updateRate().get(m),
@@ -286,10 +357,10 @@ public final class Scan {
                                     : model.primalStep(
                                             state,
                                             MiniBatch.primal(
-                                                    keyQuery.get(m),
-                                                    keyTransposed.get(m),
-                                                    lossShift.get(m),
-                                                    learningRate.get(m),
+                                                    rows.keyQuery().get(m),
+                                                    rows.keyTransposed().get(m),
+                                                    rows.lossShift().get(m),
+                                                    rows.learningRate().get(m),
                                                     tokenFactor,
                                                     completes,
                                                     null),
@@ -336,6 +407,25 @@ public final class Scan {
                 }
             }
             return Constants.of(query.getManager(), mask, new Shape(tokens, tokens), query);
+        }
+    }
+
+    /** A group's per-row inputs of the loop: all rows, or one slice of them. */
+    private record Rows(
+            InnerModel model,
+            NDArray keyQuery,
+            NDArray keyTransposed,
+            NDArray lossShift,
+            NDArray learningRate,
+            Hoisted hoisted,
+            NDArray ones) {}
+
+    /** The outputs of the loop over one slice of rows: the last state and each step's output. */
+    private record Part(FastWeights state, List<NDArray> steps) {
+        List<NDArray> arrays() {
+            List<NDArray> all = new ArrayList<>(steps);
+            all.addAll(Arrays.asList(state.arrays()));
+            return all;
         }
     }
 

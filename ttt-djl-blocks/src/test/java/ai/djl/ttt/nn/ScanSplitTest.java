@@ -1,0 +1,83 @@
+package ai.djl.ttt.nn;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.training.ParameterStore;
+import ai.djl.ttt.TttConfig;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The inner loop split over rows on several threads (inference on CPU, see {@code ScanThreads})
+ * computes exactly what the single-threaded loop computes, and leaves no array behind.
+ */
+class ScanSplitTest {
+
+    private static final String SPLIT_MIN = "ai.djl.ttt.scan_split_min";
+    private static final String PARALLEL = "ai.djl.ttt.scan_parallel";
+
+    @AfterEach
+    void restore() {
+        System.clearProperty(SPLIT_MIN);
+        System.clearProperty(PARALLEL);
+    }
+
+    @Test
+    void splitLoopEqualsOneLoop() {
+        for (TttConfig config : TestLayers.smallConfigs()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT64, 11);
+                NDArray x = TestLayers.input(manager, 3, 45, 32, 5, DataType.FLOAT64);
+                System.setProperty(PARALLEL, "false");
+                NDArray[] single = run(layer, x);
+                System.setProperty(PARALLEL, "true");
+                System.setProperty(SPLIT_MIN, "0");
+                NDArray[] split = run(layer, x);
+                for (int i = 0; i < single.length; i++) {
+                    double err = TestLayers.relativeError(split[i], single[i]);
+                    assertEquals(0, err, 1e-15, config.getLayerType() + " output " + i);
+                }
+            }
+        }
+    }
+
+    @Test
+    void splitLoopLeavesNoArrayBehind() {
+        System.setProperty(SPLIT_MIN, "0");
+        TttConfig config = TestLayers.small(ai.djl.ttt.LayerType.MLP, true);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT32, 3);
+            try (NDManager sub = manager.newSubManager()) {
+                NDArray x = TestLayers.input(sub, 2, 40, 32, 1, DataType.FLOAT32);
+                int before = sub.getManagedArrays().size();
+                NDArray y = TestLayers.forward(layer, x, "DUAL");
+                int after = sub.getManagedArrays().size();
+                assertEquals(before + 1, after, "only the output remains");
+                assertTrue(y.isNaN().sum().getLong() == 0);
+            }
+        }
+    }
+
+    /** Forward, prefill 21 + decode 3 tokens, and the state's arrays. */
+    private static NDArray[] run(TttLayer layer, NDArray x) {
+        ParameterStore ps = new ParameterStore(x.getManager(), false);
+        NDArray forward = layer.forward(ps, new NDList(x), false).head();
+        SequenceLayer.Output<TttState> out = layer.prefill(ps, x.get(":, :21"), null, false);
+        NDList pieces = new NDList(out.output());
+        TttState state = out.state();
+        for (int t = 21; t < 24; t++) {
+            out = layer.step(ps, x.get(":, {}:{}", t, t + 1), state);
+            pieces.add(out.output());
+            state = out.state();
+        }
+        NDList result = new NDList(forward, NDArrays.concat(pieces, 1));
+        result.addAll(state.toNDList(x.getManager()));
+        return result.toArray(new NDArray[0]);
+    }
+}
