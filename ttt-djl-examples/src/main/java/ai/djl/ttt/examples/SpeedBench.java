@@ -56,6 +56,12 @@ final class SpeedBench implements Callable<Integer> {
                     "linear", new double[] {44, 88, 176, 363},
                     "mlp", new double[] {104, 200, 406, 831});
 
+    /**
+     * Untimed decode steps before the timed ones: the first steps after a long prefill are slower
+     * (allocator and caches), and 2 were not enough to settle.
+     */
+    private static final int DECODE_WARMUP = 8;
+
     private static final int[] OFFICIAL_LENGTHS = {512, 1024, 2048, 4096};
     private static final Map<String, Double> OFFICIAL_FORWARD_BACKWARD =
             Map.of("linear", 1217.0, "mlp", 2507.0);
@@ -414,11 +420,11 @@ final class SpeedBench implements Callable<Integer> {
                     LmState[] current = {state};
                     Measure.Result r =
                             Measure.time(
-                                    2,
+                                    DECODE_WARMUP,
                                     setting.decodeSteps(),
                                     () -> current[0] = step(lm, ps, m, current[0], 1));
                     state = current[0];
-                    position += 2 + setting.decodeSteps();
+                    position += DECODE_WARMUP + setting.decodeSteps();
                     perPosition[i] = r.median();
                     Double official =
                             i == 0 && !quick
@@ -474,7 +480,7 @@ final class SpeedBench implements Callable<Integer> {
                     int rows = batches[i];
                     Measure.Result r =
                             Measure.time(
-                                    2,
+                                    DECODE_WARMUP,
                                     setting.decodeSteps(),
                                     () -> current[0] = step(lm, ps, m, current[0], rows));
                     current[0].close();

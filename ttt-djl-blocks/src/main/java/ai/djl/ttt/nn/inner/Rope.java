@@ -53,19 +53,37 @@ public final class Rope {
         }
         double[] cos = new double[starts.length * length * headDim];
         double[] sin = new double[cos.length];
+        // with positions modulo b, a long chunk repeats b rows: compute each once (the trig
+        // functions dominate building the tables of a 2048-token chunk otherwise)
+        boolean repeats = period <= length;
+        double[][] rowCos = repeats ? new double[(int) period][] : null;
+        double[][] rowSin = repeats ? new double[(int) period][] : null;
         int offset = 0;
         for (long start : starts) {
             for (int t = 0; t < length; t++) {
                 long p = (start + t) % period;
-                for (int i = 0; i < half; i++) {
-                    double angle = p * invFreq[i];
-                    double c = Math.cos(angle);
-                    double s = Math.sin(angle);
-                    cos[offset + 2 * i] = c;
-                    cos[offset + 2 * i + 1] = c;
-                    sin[offset + 2 * i] = -s;
-                    sin[offset + 2 * i + 1] = s;
+                double[] c;
+                double[] sn;
+                if (repeats && rowCos[(int) p] != null) {
+                    c = rowCos[(int) p];
+                    sn = rowSin[(int) p];
+                } else {
+                    c = new double[headDim];
+                    sn = new double[headDim];
+                    for (int i = 0; i < half; i++) {
+                        double angle = p * invFreq[i];
+                        c[2 * i] = Math.cos(angle);
+                        c[2 * i + 1] = c[2 * i];
+                        sn[2 * i + 1] = Math.sin(angle);
+                        sn[2 * i] = -sn[2 * i + 1];
+                    }
+                    if (repeats) {
+                        rowCos[(int) p] = c;
+                        rowSin[(int) p] = sn;
+                    }
                 }
+                System.arraycopy(c, 0, cos, offset, headDim);
+                System.arraycopy(sn, 0, sin, offset, headDim);
                 offset += headDim;
             }
         }
