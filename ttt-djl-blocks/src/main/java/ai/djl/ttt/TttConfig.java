@@ -1,5 +1,6 @@
 package ai.djl.ttt;
 
+import ai.djl.MalformedModelException;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonElement;
@@ -594,6 +595,31 @@ public final class TttConfig {
     @Override
     public String toString() {
         return "TttConfig" + toJson();
+    }
+
+    /**
+     * Checks a config saved with a block's parameters against the config the block was built with:
+     * loading weights into a block of another shape must fail, not half-succeed.
+     *
+     * @param savedJson the saved config, as {@link #toJson()} wrote it
+     * @param owner what the config belongs to, for the message (e.g. "TttLinear")
+     * @throws MalformedModelException if the saved config is unreadable or differs, naming the
+     *     differences
+     */
+    public void requireSameAs(String savedJson, String owner) throws MalformedModelException {
+        TttConfig saved;
+        try {
+            saved = fromJson(savedJson);
+        } catch (IllegalArgumentException e) {
+            throw new MalformedModelException("corrupt " + owner + " config: " + e.getMessage(), e);
+        }
+        if (!saved.equals(this)) {
+            throw new MalformedModelException(
+                    "the saved "
+                            + owner
+                            + " has a different config (saved vs this block): "
+                            + saved.differences(this));
+        }
     }
 
     /**

@@ -73,13 +73,7 @@ public final class CausalLm extends AbstractBlock {
         for (int i = 0; i < config.getNumHiddenLayers(); i++) {
             blocks.add(addChildBlock("layer" + i, new ResidualBlock(config)));
         }
-        norm =
-                addChildBlock(
-                        "norm",
-                        RmsNorm.builder()
-                                .setWidth(config.getHiddenSize())
-                                .optEps((float) config.getRmsNormEps())
-                                .build());
+        norm = addChildBlock("norm", RmsNorm.fromConfig(config));
         head =
                 config.isTieWordEmbeddings()
                         ? null
@@ -304,17 +298,7 @@ public final class CausalLm extends AbstractBlock {
                             + ")");
         }
         readInputShapes(is);
-        TttConfig saved;
-        try {
-            saved = TttConfig.fromJson(is.readUTF());
-        } catch (IllegalArgumentException e) {
-            throw new MalformedModelException("corrupt model config: " + e.getMessage(), e);
-        }
-        if (!saved.equals(config)) {
-            throw new MalformedModelException(
-                    "the saved model has a different config (saved vs this model): "
-                            + saved.differences(config));
-        }
+        config.requireSameAs(is.readUTF(), "CausalLm");
     }
 
     /**

@@ -40,13 +40,7 @@ public final class PreConv extends AbstractBlock {
     public PreConv(TttConfig config) {
         super(VERSION);
         kernel = config.getConvKernel();
-        norm =
-                addChildBlock(
-                        "norm",
-                        RmsNorm.builder()
-                                .setWidth(config.getHiddenSize())
-                                .optEps((float) config.getRmsNormEps())
-                                .build());
+        norm = addChildBlock("norm", RmsNorm.fromConfig(config));
         conv =
                 addChildBlock(
                         "conv",

@@ -55,8 +55,8 @@ public final class ResidualBlock extends AbstractBlock {
                                 config.getIntermediateSize(),
                                 config.getInitializerRange()));
         conv = config.isPreConv() ? addChildBlock("conv", new PreConv(config)) : null;
-        seqNorm = addChildBlock("seq_norm", norm(config));
-        ffnNorm = addChildBlock("ffn_norm", norm(config));
+        seqNorm = addChildBlock("seq_norm", RmsNorm.fromConfig(config));
+        ffnNorm = addChildBlock("ffn_norm", RmsNorm.fromConfig(config));
     }
 
     private static SequenceLayer<? extends LayerState> sequenceLayer(TttConfig config) {
@@ -68,13 +68,6 @@ public final class ResidualBlock extends AbstractBlock {
         return type == LayerType.MLP
                 ? TttMlp.builder().setConfig(config).optCheckFinite(false).build()
                 : TttLinear.builder().setConfig(config).optCheckFinite(false).build();
-    }
-
-    private static RmsNorm norm(TttConfig config) {
-        return RmsNorm.builder()
-                .setWidth(config.getHiddenSize())
-                .optEps((float) config.getRmsNormEps())
-                .build();
     }
 
     /**

@@ -7,6 +7,7 @@ import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.Initializer;
+import ai.djl.ttt.TttConfig;
 import ai.djl.util.PairList;
 
 /**
@@ -68,6 +69,20 @@ public final class RmsNorm extends AbstractBlock {
     @Override
     public Shape[] getOutputShapes(Shape[] inputShapes) {
         return new Shape[] {inputShapes[0]};
+    }
+
+    /**
+     * Builds the RMSNorm of a model's config: width {@code hidden_size}, ε {@code rms_norm_eps}
+     * (every RMSNorm of the official {@code TTTForCausalLM} has these).
+     *
+     * @param config the config
+     * @return the block
+     */
+    public static RmsNorm fromConfig(TttConfig config) {
+        return builder()
+                .setWidth(config.getHiddenSize())
+                .optEps((float) config.getRmsNormEps())
+                .build();
     }
 
     /**

@@ -892,19 +892,7 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                             + ")");
         }
         readInputShapes(is);
-        TttConfig saved;
-        try {
-            saved = TttConfig.fromJson(is.readUTF());
-        } catch (IllegalArgumentException e) {
-            throw new MalformedModelException("corrupt TTT layer config: " + e.getMessage(), e);
-        }
-        if (!saved.equals(config)) {
-            throw new MalformedModelException(
-                    "the saved "
-                            + getClass().getSimpleName()
-                            + " has a different config (saved vs this block): "
-                            + saved.differences(config));
-        }
+        config.requireSameAs(is.readUTF(), getClass().getSimpleName());
     }
 
     /** The three projected views of the input and the conv window after them. */

@@ -243,27 +243,23 @@ public final class Scan {
             long rows = (long) batch * heads;
             // the big batched ops above keep every thread; the loop of small ops runs on one
             // thread per slice of rows (heads and sequences are independent)
-            long widest = 0;
-            for (NDArray layer : state.arrays()) {
-                widest =
-                        Math.max(
-                                widest, Math.max(layer.getShape().get(1), layer.getShape().get(2)));
-            }
+            // the first layer's output, [Z, 1] (f + 1, or 4f + 1 for TTT-MLP), is a step's widest
+            // array
+            long widest = state.layer(0).getShape().get(2) + 1;
             int slices = recordLoss ? 1 : ScanThreads.slices(query, rows, rows * tokens * widest);
             List<Part> parts =
                     ScanThreads.run(
                             query,
                             slices,
                             i -> {
+                                List<NDArray> steps = new ArrayList<>();
                                 if (slices == 1) {
-                                    List<NDArray> steps = new ArrayList<>();
                                     FastWeights last =
                                             loop(state, dual, whole(hoisted, ones), steps, initial);
                                     return new Part(last, steps);
                                 }
                                 long from = rows * i / slices;
                                 long to = rows * (i + 1) / slices;
-                                List<NDArray> steps = new ArrayList<>();
                                 FastWeights last =
                                         loop(
                                                 state.rows(from, to),
