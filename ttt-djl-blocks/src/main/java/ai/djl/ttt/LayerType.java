@@ -9,30 +9,47 @@ import java.util.stream.Collectors;
  * are the layer's hidden state), or the causal self-attention baseline.
  *
  * <p>The names are the values of the official {@code ttt_layer_type} config key; {@code
- * "attention"} is ttt-djl's own addition (the official code has no attention baseline), so that TTT
- * and attention models share one code path.
+ * "attention"} is ttt-djl's own addition (the official code has no attention baseline), and so is
+ * {@code "linear_attention"}, so that TTT and its baselines share one code path.
  */
 public enum LayerType {
     /** TTT-Linear: the hidden state is a linear map {@code f(x) = x W + b} per head (spec §1.4). */
-    LINEAR("linear"),
+    LINEAR("linear", "TTT-Linear"),
     /** TTT-MLP: the hidden state is a two-layer MLP with a tanh-GELU, width 4f (spec §1.6). */
-    MLP("mlp"),
+    MLP("mlp", "TTT-MLP"),
     /**
      * The Llama-style causal self-attention baseline (RoPE on absolute positions, key/value cache),
      * the paper's Transformer comparison; not an official value.
      */
-    ATTENTION("attention");
+    ATTENTION("attention", "attention"),
+    /**
+     * Plain causal linear attention: TTT-Linear trained by batch gradient descent from {@code W₀ =
+     * 0}, without inner LayerNorm or residual (the paper's Table 1 starting point); a baseline of
+     * ttt-djl, not an official value.
+     */
+    LINEAR_ATTENTION("linear_attention", "linear attention");
 
     private final String officialName;
+    private final String displayName;
 
-    LayerType(String officialName) {
+    LayerType(String officialName, String displayName) {
         this.officialName = officialName;
+        this.displayName = displayName;
+    }
+
+    /**
+     * Returns the name to show in tables and plots.
+     *
+     * @return e.g. {@code "TTT-Linear"} or {@code "linear attention"}
+     */
+    public String displayName() {
+        return displayName;
     }
 
     /**
      * Returns the value of the official {@code ttt_layer_type} key for this type.
      *
-     * @return {@code "linear"}, {@code "mlp"} or {@code "attention"}
+     * @return {@code "linear"}, {@code "mlp"}, {@code "attention"} or {@code "linear_attention"}
      */
     public String officialName() {
         return officialName;
@@ -44,13 +61,14 @@ public enum LayerType {
      * @return true for TTT-Linear and TTT-MLP
      */
     public boolean isTtt() {
-        return this != ATTENTION;
+        return this == LINEAR || this == MLP;
     }
 
     /**
      * Parses an official {@code ttt_layer_type} value.
      *
-     * @param name {@code "linear"}, {@code "mlp"} or {@code "attention"} (case-insensitive)
+     * @param name {@code "linear"}, {@code "mlp"}, {@code "attention"} or {@code
+     *     "linear_attention"} (case-insensitive)
      * @return the layer type
      * @throws IllegalArgumentException if the name is not a known layer type
      */

@@ -11,6 +11,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.ttt.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.CausalSelfAttention;
+import ai.djl.ttt.lm.LinearAttention;
 import ai.djl.ttt.lm.ResidualBlock;
 import ai.djl.ttt.nn.TttLayer;
 import java.io.IOException;
@@ -70,7 +71,8 @@ public final class OfficialWeights {
      * Returns a language model's parameters under their official {@code TTTForCausalLM} state-dict
      * names (spec §7), e.g. {@code model.layers.0.seq_modeling_block.W1}. With tied embeddings
      * there is no {@code lm_head.weight} parameter. The attention baseline's layers use the names
-     * {@code q_proj, k_proj, v_proj, o_proj} in place of a TTT layer's.
+     * {@code q_proj, k_proj, v_proj, o_proj} in place of a TTT layer's; linear attention adds
+     * {@code post_norm}.
      *
      * @param model the model
      * @return official name → parameter
@@ -86,6 +88,15 @@ public final class OfficialWeights {
             if (sequence instanceof TttLayer) {
                 parameterNames((TttLayer) sequence)
                         .forEach((k, v) -> names.put(prefix + "seq_modeling_block." + k, v));
+            } else if (sequence instanceof LinearAttention) {
+                LinearAttention a = (LinearAttention) sequence;
+                String p = prefix + "seq_modeling_block.";
+                putChild(names, p + "q_proj", a.getQueryProjection(), "weight", "weight");
+                putChild(names, p + "k_proj", a.getKeyProjection(), "weight", "weight");
+                putChild(names, p + "v_proj", a.getValueProjection(), "weight", "weight");
+                putChild(names, p + "o_proj", a.getOutputProjection(), "weight", "weight");
+                putChild(
+                        names, p + "post_norm", a.getPostNorm(), "weight", "gamma", "bias", "beta");
             } else {
                 CausalSelfAttention a = (CausalSelfAttention) sequence;
                 String p = prefix + "seq_modeling_block.";

@@ -22,7 +22,7 @@ import ai.djl.util.PairList;
  *
  * <pre>
  * if pre_conv:  h = h + conv(RMSNorm_conv(h))
- * h = h + seq_modeling_block(RMSNorm_seq(h))       (TTT-Linear, TTT-MLP or attention)
+ * h = h + seq_modeling_block(RMSNorm_seq(h))       (TTT-Linear, TTT-MLP or a baseline)
  * h = h + mlp(RMSNorm_ffn(h))                       (SwiGLU)
  * </pre>
  *
@@ -63,6 +63,9 @@ public final class ResidualBlock extends AbstractBlock {
         LayerType type = config.getLayerType();
         if (type == LayerType.ATTENTION) {
             return new CausalSelfAttention(config);
+        }
+        if (type == LayerType.LINEAR_ATTENTION) {
+            return new LinearAttention(config);
         }
         // the model checks its token ids; hidden states need no NaN scan per layer
         return type == LayerType.MLP

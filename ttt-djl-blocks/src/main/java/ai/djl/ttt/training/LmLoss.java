@@ -29,4 +29,18 @@ public final class LmLoss extends Loss {
         return crossEntropy.evaluate(
                 new NDList(labels.head().reshape(-1)), new NDList(logits.reshape(-1, vocab)));
     }
+
+    /**
+     * The cross-entropy of each token, not averaged: for losses by position.
+     *
+     * @param logits {@code (B, T, V)}
+     * @param labels {@code (B, T)} int64 token ids
+     * @return {@code (B, T)}, nats
+     */
+    public static NDArray perToken(NDArray logits, NDArray labels) {
+        int vocab = (int) logits.getShape().getLastDimension();
+        // log p(label) by a one-hot product: DJL 0.35.1's pick has the shape bug of djl-notes §0.3
+        NDArray oneHot = labels.oneHot(vocab, logits.getDataType());
+        return logits.logSoftmax(2).mul(oneHot).sum(new int[] {2}).neg();
+    }
 }

@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.Map;
 
@@ -167,8 +168,15 @@ public final class LmTraining {
         return state;
     }
 
-    /** One optimizer step; returns what the listeners need (DJL's loss evaluator reads it). */
-    private static TrainingListener.BatchData step(
+    /**
+     * One optimizer step: forward, loss, backward, {@link GradientClipping}, optimizer update.
+     *
+     * @param trainer the trainer
+     * @param batch the batch (data and labels)
+     * @param settings the recipe (its clip norm)
+     * @return what the listeners need (DJL's loss evaluator reads it)
+     */
+    public static TrainingListener.BatchData step(
             Trainer trainer, Batch batch, TrainingSettings settings) {
         NDList data = batch.getData();
         NDList labels = batch.getLabels();
@@ -184,8 +192,14 @@ public final class LmTraining {
                 batch, Map.of(device, labels), Map.of(device, predictions));
     }
 
-    /** Linear warm-up from 0, then cosine decay to the final learning rate. */
-    static Tracker schedule(TrainingSettings s) {
+    /**
+     * The learning-rate schedule of a recipe: linear warm-up from 0, then cosine decay to the final
+     * learning rate.
+     *
+     * @param s the recipe
+     * @return DJL's tracker for the optimizer
+     */
+    public static Tracker schedule(TrainingSettings s) {
         Tracker cosine =
                 Tracker.cosine()
                         .setBaseValue(s.learningRate())
@@ -216,31 +230,72 @@ public final class LmTraining {
     public static double meanLoss(
             Model model, long[] tokens, int contextLength, int batchSize, int maxWindows) {
         int available = (tokens.length - 1) / contextLength;
-        int windows = maxWindows > 0 ? Math.min(available, maxWindows) : available;
-        if (windows == 0) {
+        int windows = maxWindows > 0 ? Math.min(available, maxWindows) : 0;
+        return Arrays.stream(lossByPosition(model, tokens, contextLength, batchSize, windows))
+                .average()
+                .orElseThrow();
+    }
+
+    /**
+     * The next-token loss at each position of a window, averaged over windows of the stream (each
+     * starts from a fresh state): how much the model gains from the context it has read so far.
+     *
+     * @param model the model
+     * @param tokens the stream
+     * @param contextLength T, the window length
+     * @param batchSize windows per forward
+     * @param windows how many windows, evenly spread over the stream; overlapping when the stream
+     *     holds fewer (more windows average the text's own ups and downs out of each position); 0
+     *     for every non-overlapping window
+     * @return {@code T} values, nats per token; entry {@code t} is the loss of predicting token
+     *     {@code t + 1} from tokens {@code 0..t}
+     * @throws IllegalArgumentException if the stream is shorter than one window
+     */
+    public static double[] lossByPosition(
+            Model model, long[] tokens, int contextLength, int batchSize, int windows) {
+        int available = (tokens.length - 1) / contextLength;
+        int count = windows > 0 ? windows : available;
+        if (available == 0) {
             throw new IllegalArgumentException(
                     "need at least " + (contextLength + 1) + " tokens, got " + tokens.length);
         }
-        LmLoss loss = new LmLoss();
         ParameterStore ps = new ParameterStore(model.getNDManager(), false);
-        double sum = 0;
-        for (int first = 0; first < windows; first += batchSize) {
-            int rows = Math.min(batchSize, windows - first);
+        double[] sum = new double[contextLength];
+        for (int first = 0; first < count; first += batchSize) {
+            int rows = Math.min(batchSize, count - first);
             long[] x = new long[rows * contextLength];
             long[] y = new long[rows * contextLength];
             for (int r = 0; r < rows; r++) {
-                long start = (long) (first + r) * available / windows * contextLength;
+                long start = windowStart(first + r, count, available, tokens.length, contextLength);
                 System.arraycopy(tokens, (int) start, x, r * contextLength, contextLength);
                 System.arraycopy(tokens, (int) start + 1, y, r * contextLength, contextLength);
             }
             try (NDManager m = model.getNDManager().newSubManager()) {
                 NDArray ids = m.create(x, new Shape(rows, contextLength));
                 NDArray labels = m.create(y, new Shape(rows, contextLength));
-                NDList logits = model.getBlock().forward(ps, new NDList(ids), false);
-                sum += loss.evaluate(new NDList(labels), logits).getFloat() * rows;
+                NDArray logits = model.getBlock().forward(ps, new NDList(ids), false).head();
+                float[] losses = LmLoss.perToken(logits, labels).sum(new int[] {0}).toFloatArray();
+                for (int t = 0; t < contextLength; t++) {
+                    sum[t] += losses[t];
+                }
             }
         }
-        return sum / windows;
+        for (int t = 0; t < contextLength; t++) {
+            sum[t] /= count;
+        }
+        return sum;
+    }
+
+    /**
+     * Where window {@code i} of {@code windows} starts: on a multiple of T when the stream holds
+     * that many windows, else evenly spread from 0 to the last possible start.
+     */
+    private static long windowStart(int i, int windows, int available, int length, int t) {
+        if (windows <= available) {
+            return (long) i * available / windows * t;
+        }
+        long last = length - 1 - t;
+        return windows == 1 ? 0 : Math.round((double) i * last / (windows - 1));
     }
 
     /** Train and validation losses as bits per byte. */

@@ -125,7 +125,12 @@ class ZooTest {
             }
         }
         assertEquals(
-                List.of("official-decode-linear", "tiny-attention", "tiny-linear", "tiny-mlp"),
+                List.of(
+                        "official-decode-linear",
+                        "tiny-attention",
+                        "tiny-linear",
+                        "tiny-linear_attention",
+                        "tiny-mlp"),
                 names.stream().sorted().toList());
     }
 

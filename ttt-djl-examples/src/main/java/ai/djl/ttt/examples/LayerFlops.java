@@ -29,7 +29,7 @@ final class LayerFlops {
         // q, k, v, o projections (k_proj absent with share_qk), the gate's projection if any
         double projections = (config.isShareQk() ? 3 : 4) + (config.isUseGate() ? 1 : 0);
         double flops = projections * 2 * t * c * c;
-        if (type == LayerType.ATTENTION) {
+        if (type == LayerType.ATTENTION || type == LayerType.LINEAR_ATTENTION) {
             // Q Kᵀ and softmax(·) V over the full T × T square (no causal skipping on CPU)
             return flops + 2 * 2 * t * t * c;
         }

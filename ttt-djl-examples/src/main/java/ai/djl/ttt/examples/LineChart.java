@@ -22,7 +22,14 @@ import javax.imageio.ImageIO;
 final class LineChart {
 
     private static final Color[] COLORS = {
-        new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c), new Color(0x9467bd)
+        new Color(0x1f77b4),
+        new Color(0xd62728),
+        new Color(0x2ca02c),
+        new Color(0x9467bd),
+        new Color(0xff7f0e),
+        new Color(0x8c564b),
+        new Color(0x17becf),
+        new Color(0x7f7f7f)
     };
     private static final int WIDTH = 720;
     private static final int HEIGHT = 440;
@@ -36,6 +43,7 @@ final class LineChart {
     private final String yLabel;
     private final boolean logY;
     private final List<String> names = new ArrayList<>();
+    private boolean yFromZero = true;
     private final List<double[][]> series = new ArrayList<>();
 
     LineChart(String title, String xLabel, String yLabel, boolean logY) {
@@ -43,6 +51,14 @@ final class LineChart {
         this.xLabel = xLabel;
         this.yLabel = yLabel;
         this.logY = logY;
+    }
+
+    /**
+     * Lets a linear y axis start at the smallest value instead of 0 (to show small differences).
+     */
+    LineChart fitY() {
+        yFromZero = false;
+        return this;
     }
 
     /** Adds a series of points {@code (x, y)}, x > 0. */
@@ -65,7 +81,7 @@ final class LineChart {
 
         double[] xRange = range(0, false);
         double[] yRange = range(1, logY);
-        if (!logY) {
+        if (!logY && yFromZero) {
             yRange[0] = Math.min(0, yRange[0]);
         }
         drawAxes(g, xRange, yRange);

@@ -12,7 +12,7 @@ final class ModelOptions {
             names = "--layer",
             defaultValue = "linear",
             description =
-                    "sequence layer: linear (TTT-Linear), mlp (TTT-MLP) or attention (baseline); default ${DEFAULT-VALUE}")
+                    "sequence layer: linear (TTT-Linear), mlp (TTT-MLP), attention or linear_attention (baselines); default ${DEFAULT-VALUE}")
     String layer;
 
     @Option(
@@ -31,6 +31,14 @@ final class ModelOptions {
 
     /** Builds the model config for a vocabulary. */
     TttConfig toConfig(int vocabSize) {
+        return config(layer, backbone, size, vocabSize);
+    }
+
+    /**
+     * The config of a named layer, backbone and size, as the options {@code --layer}, {@code
+     * --backbone} and {@code --size} take them.
+     */
+    static TttConfig config(String layer, String backbone, String size, int vocabSize) {
         LayerType type = LayerType.fromOfficialName(layer);
         TttConfig.Builder b = TttConfig.builder();
         switch (size.toLowerCase(Locale.ROOT)) {
@@ -59,6 +67,9 @@ final class ModelOptions {
             case "mamba":
                 if (type.isTtt()) {
                     b.mambaBackbone();
+                } else if (type == LayerType.LINEAR_ATTENTION) {
+                    // the part of the Mamba backbone that lives in the block, not in the layer
+                    b.transformerBackbone().setPreConv(true);
                 }
                 break;
             case "transformer":

@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
             EvalCommand.class,
             ParityCommand.class,
             BenchCommand.class,
+            LongContextCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class TttCli {

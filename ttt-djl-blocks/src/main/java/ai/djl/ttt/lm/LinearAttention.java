@@ -1,0 +1,274 @@
+package ai.djl.ttt.lm;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.LayerNorm;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.NormalInitializer;
+import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.nn.Scopes;
+import ai.djl.ttt.nn.SequenceLayer;
+import ai.djl.ttt.nn.inner.Constants;
+import ai.djl.ttt.nn.inner.Rope;
+import ai.djl.util.PairList;
+import java.util.List;
+
+/**
+ * Plain causal linear attention, the first row of the paper's Table 1: TTT-Linear whose inner model
+ * starts from {@code W₀ = 0} and is trained by <em>batch</em> gradient descent (every gradient
+ * taken at {@code W₀}) with a fixed rate and no inner LayerNorm or residual. Then the inner loss
+ * {@code ½‖k W − v‖²} has gradient {@code −kᵀ v} at {@code W₀ = 0}, so {@code W_t = η Σ_{s≤t} k_sᵀ
+ * v_s} and the output is {@code z_t = q_t W_t} (paper §2.6; spec §1.4 with these choices).
+ *
+ * <p>Per head, with {@code η = 1/f}: {@code Z = (Q Kᵀ ⊙ M) V / f} for a chunk (M the causal mask),
+ * plus {@code Q S / f} for the sum {@code S} carried from earlier chunks. Q and K get RoPE at
+ * absolute positions (TTT's RoPE with period b = T, as batch GD makes the whole sequence one
+ * mini-batch). As in the TTT layers, the merged heads go through {@code post_norm} (LayerNorm over
+ * C) and {@code o_proj}. Children {@code q_proj, k_proj, v_proj, o_proj} ({@code (C, C)}, no bias)
+ * and {@code post_norm}. Input and output {@code (B, T, C)}; the state ({@link
+ * LinearAttentionState}) has a fixed size.
+ *
+ * <p>It is ttt-djl's baseline for the long-context experiments, not an official layer: it isolates
+ * what TTT's mini-batch gradient steps, inner LayerNorm, residual and learned {@code W₀} and η add.
+ */
+public final class LinearAttention extends AbstractBlock
+        implements SequenceLayer<LinearAttentionState> {
+
+    private static final byte VERSION = 1;
+    private static final float POST_NORM_EPS = 1e-6f;
+
+    private final int heads;
+    private final int headDim;
+    private final double ropeTheta;
+    private final Linear query;
+    private final Linear key;
+    private final Linear value;
+    private final Linear output;
+    private final LayerNorm postNorm;
+
+    /**
+     * Creates the layer from the model config (hidden size, heads, RoPE θ, initializer range).
+     *
+     * @param config the config
+     */
+    public LinearAttention(TttConfig config) {
+        super(VERSION);
+        heads = config.getNumAttentionHeads();
+        headDim = config.getHeadDim();
+        ropeTheta = config.getRopeTheta();
+        query = addChildBlock("q_proj", projection(config));
+        key = addChildBlock("k_proj", projection(config));
+        value = addChildBlock("v_proj", projection(config));
+        output = addChildBlock("o_proj", projection(config));
+        postNorm =
+                addChildBlock(
+                        "post_norm", LayerNorm.builder().axis(2).optEpsilon(POST_NORM_EPS).build());
+    }
+
+    private static Linear projection(TttConfig config) {
+        Linear linear = Linear.builder().setUnits(config.getHiddenSize()).optBias(false).build();
+        linear.setInitializer(
+                new NormalInitializer((float) config.getInitializerRange()), Parameter.Type.WEIGHT);
+        return linear;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public Output<LinearAttentionState> prefill(
+            ParameterStore ps, NDArray x, LinearAttentionState state, boolean training) {
+        return run(ps, x, state, training, true);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        NDArray x = inputs.head();
+        if (inputs.size() == 1) {
+            return new NDList(run(ps, x, null, training, false).output());
+        }
+        Output<LinearAttentionState> out =
+                run(ps, x, stateFromNDList(inputs.subNDList(1)), training, true);
+        NDList result = new NDList(out.output());
+        result.addAll(out.state().toNDList(x.getManager()));
+        return result;
+    }
+
+    private Output<LinearAttentionState> run(
+            ParameterStore ps,
+            NDArray x,
+            LinearAttentionState state,
+            boolean training,
+            boolean keepState) {
+        Shape s = x.getShape();
+        if (s.dimension() != 3 || s.get(2) != (long) heads * headDim || s.get(1) < 1) {
+            throw new IllegalArgumentException(
+                    "LinearAttention expects (B, T, C) with T >= 1 and C = "
+                            + heads * headDim
+                            + ", got "
+                            + s);
+        }
+        int batch = (int) s.get(0);
+        int length = (int) s.get(1);
+        LinearAttentionState before =
+                state == null ? new LinearAttentionState(new long[batch], null) : state;
+        if (before.getBatchSize() != batch) {
+            throw new IllegalArgumentException(
+                    "the state holds "
+                            + before.getBatchSize()
+                            + " sequences but the input has batch size "
+                            + batch);
+        }
+        long[] positions = before.getPositions();
+        return Scopes.run(
+                x.getManager(),
+                () -> {
+                    NDList in = new NDList(x);
+                    NDArray[] rotary =
+                            Rope.tables(
+                                    x.getManager(),
+                                    x,
+                                    positions,
+                                    length,
+                                    headDim,
+                                    Long.MAX_VALUE,
+                                    ropeTheta);
+                    // (B, H, T, f); η = 1/f folded into the queries
+                    NDArray q =
+                            Constants.times(
+                                    heads(Rope.rotate(project(ps, query, in, training), rotary)),
+                                    1.0 / headDim);
+                    NDArray k = heads(Rope.rotate(project(ps, key, in, training), rotary));
+                    NDArray v = heads(project(ps, value, in, training));
+                    NDArray z = causalProducts(q, k).matMul(v);
+                    if (before.getSum() != null) {
+                        z = z.add(q.matMul(before.getSum()));
+                    }
+                    NDArray y = z.transpose(0, 2, 1, 3).reshape(s);
+                    y = postNorm.forward(ps, new NDList(y), training).head();
+                    y = output.forward(ps, new NDList(y), training).head();
+                    if (!keepState) {
+                        return new Output<LinearAttentionState>(y, null);
+                    }
+                    NDArray added = k.transpose(0, 1, 3, 2).matMul(v); // Σ_s k_sᵀ v_s
+                    NDArray sum = before.getSum() == null ? added : before.getSum().add(added);
+                    long[] next = positions.clone();
+                    for (int i = 0; i < next.length; i++) {
+                        next[i] += length;
+                    }
+                    return new Output<>(y, new LinearAttentionState(next, sum));
+                },
+                out ->
+                        out.state() == null
+                                ? List.of(out.output())
+                                : List.of(out.output(), out.state().getSum()));
+    }
+
+    /** {@code Q Kᵀ ⊙ M}: query t sees keys s ≤ t of the chunk, {@code (B, H, T, T)}. */
+    private static NDArray causalProducts(NDArray q, NDArray k) {
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2));
+        long length = scores.getShape().get(2);
+        NDManager m = q.getManager();
+        NDArray mask =
+                m.arange(0, length, 1, DataType.INT64)
+                        .reshape(1, length)
+                        .lte(m.arange(0, length, 1, DataType.INT64).reshape(length, 1))
+                        .toType(scores.getDataType(), false);
+        return scores.mul(mask);
+    }
+
+    private NDArray project(ParameterStore ps, Linear projection, NDList in, boolean training) {
+        NDArray y = projection.forward(ps, in, training).head();
+        Shape s = y.getShape();
+        return y.reshape(s.get(0), s.get(1), heads, headDim);
+    }
+
+    private static NDArray heads(NDArray x) {
+        return x.transpose(0, 2, 1, 3);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public LinearAttentionState stateFromNDList(NDList list) {
+        return LinearAttentionState.fromNDList(list);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public int stateArrayCount() {
+        return 2;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public LinearAttentionState concatStates(List<LinearAttentionState> states) {
+        return LinearAttentionState.concat(states);
+    }
+
+    /**
+     * Returns {@code q_proj}.
+     *
+     * @return the query projection
+     */
+    public Linear getQueryProjection() {
+        return query;
+    }
+
+    /**
+     * Returns {@code k_proj}.
+     *
+     * @return the key projection
+     */
+    public Linear getKeyProjection() {
+        return key;
+    }
+
+    /**
+     * Returns {@code v_proj}.
+     *
+     * @return the value projection
+     */
+    public Linear getValueProjection() {
+        return value;
+    }
+
+    /**
+     * Returns {@code o_proj}.
+     *
+     * @return the output projection
+     */
+    public Linear getOutputProjection() {
+        return output;
+    }
+
+    /**
+     * Returns {@code post_norm}, the LayerNorm over C applied after the heads are merged.
+     *
+     * @return the norm
+     */
+    public LayerNorm getPostNorm() {
+        return postNorm;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    protected void initializeChildBlocks(
+            NDManager manager, DataType dataType, Shape... inputShapes) {
+        for (Linear l : new Linear[] {query, key, value, output}) {
+            l.initialize(manager, dataType, inputShapes[0]);
+        }
+        postNorm.initialize(manager, dataType, inputShapes[0]);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        return new Shape[] {inputShapes[0]};
+    }
+}

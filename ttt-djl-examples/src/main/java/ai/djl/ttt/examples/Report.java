@@ -1,0 +1,64 @@
+package ai.djl.ttt.examples;
+
+import ai.djl.engine.Engine;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+/**
+ * A generated markdown page whose top is hand-written: the text above a marker line is kept, the
+ * rest is replaced atomically (a temporary file, then a move). Also the line that names the machine
+ * a result was measured on.
+ */
+final class Report {
+
+    private Report() {}
+
+    /**
+     * Writes {@code generated} below {@code marker} in {@code file}, keeping what is above the
+     * marker (or starting the file with {@code title} if it does not exist yet).
+     */
+    static void write(Path file, String marker, String title, String generated) throws IOException {
+        String preamble = "# " + title + "\n\n";
+        if (Files.exists(file)) {
+            String text = Files.readString(file, StandardCharsets.UTF_8);
+            int at = text.indexOf(marker);
+            preamble = at < 0 ? text + "\n" : text.substring(0, at);
+        }
+        Path dir = file.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, ".report", ".md");
+        try {
+            Files.writeString(tmp, preamble + marker + "\n\n" + generated, StandardCharsets.UTF_8);
+            Files.move(
+                    tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** CPU model, visible cores, libtorch threads, OpenMP wait policy, engine and Java versions. */
+    static String machine() throws IOException {
+        String cpu = "unknown CPU";
+        Path cpuinfo = Path.of("/proc/cpuinfo");
+        if (Files.isReadable(cpuinfo)) {
+            for (String line : Files.readAllLines(cpuinfo)) {
+                if (line.startsWith("model name")) {
+                    cpu = line.substring(line.indexOf(':') + 1).trim();
+                    break;
+                }
+            }
+        }
+        return String.format(
+                "%s, %d cores visible, %s libtorch threads, OMP_WAIT_POLICY=%s; %s %s, Java %s",
+                cpu,
+                Runtime.getRuntime().availableProcessors(),
+                System.getProperty("ai.djl.pytorch.num_threads", "default"),
+                System.getenv().getOrDefault("OMP_WAIT_POLICY", "(unset)"),
+                Engine.getInstance().getEngineName(),
+                Engine.getInstance().getVersion(),
+                System.getProperty("java.version"));
+    }
+}
