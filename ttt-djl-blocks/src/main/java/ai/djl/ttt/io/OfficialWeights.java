@@ -88,22 +88,26 @@ public final class OfficialWeights {
             if (sequence instanceof TttLayer) {
                 parameterNames((TttLayer) sequence)
                         .forEach((k, v) -> names.put(prefix + "seq_modeling_block." + k, v));
-            } else if (sequence instanceof LinearAttention) {
-                LinearAttention a = (LinearAttention) sequence;
+            } else if (sequence instanceof LinearAttention a) {
                 String p = prefix + "seq_modeling_block.";
-                putChild(names, p + "q_proj", a.getQueryProjection(), "weight", "weight");
-                putChild(names, p + "k_proj", a.getKeyProjection(), "weight", "weight");
-                putChild(names, p + "v_proj", a.getValueProjection(), "weight", "weight");
-                putChild(names, p + "o_proj", a.getOutputProjection(), "weight", "weight");
+                putProjections(
+                        names,
+                        p,
+                        a.getQueryProjection(),
+                        a.getKeyProjection(),
+                        a.getValueProjection(),
+                        a.getOutputProjection());
                 putChild(
                         names, p + "post_norm", a.getPostNorm(), "weight", "gamma", "bias", "beta");
             } else {
                 CausalSelfAttention a = (CausalSelfAttention) sequence;
-                String p = prefix + "seq_modeling_block.";
-                putChild(names, p + "q_proj", a.getQueryProjection(), "weight", "weight");
-                putChild(names, p + "k_proj", a.getKeyProjection(), "weight", "weight");
-                putChild(names, p + "v_proj", a.getValueProjection(), "weight", "weight");
-                putChild(names, p + "o_proj", a.getOutputProjection(), "weight", "weight");
+                putProjections(
+                        names,
+                        prefix + "seq_modeling_block.",
+                        a.getQueryProjection(),
+                        a.getKeyProjection(),
+                        a.getValueProjection(),
+                        a.getOutputProjection());
             }
             putChild(
                     names,
@@ -322,6 +326,14 @@ public final class OfficialWeights {
         if (converted != source) {
             converted.close();
         }
+    }
+
+    private static void putProjections(
+            Map<String, Parameter> names, String prefix, Block q, Block k, Block v, Block o) {
+        putChild(names, prefix + "q_proj", q, "weight", "weight");
+        putChild(names, prefix + "k_proj", k, "weight", "weight");
+        putChild(names, prefix + "v_proj", v, "weight", "weight");
+        putChild(names, prefix + "o_proj", o, "weight", "weight");
     }
 
     private static void putChild(

@@ -7,10 +7,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
-import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
-import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.ttt.TttConfig;
 import ai.djl.ttt.nn.Scopes;
 import ai.djl.ttt.nn.SequenceLayer;
@@ -55,17 +53,10 @@ public final class CausalSelfAttention extends AbstractBlock implements Sequence
         heads = config.getNumAttentionHeads();
         headDim = config.getHeadDim();
         ropeTheta = config.getRopeTheta();
-        query = addChildBlock("q_proj", projection(config));
-        key = addChildBlock("k_proj", projection(config));
-        value = addChildBlock("v_proj", projection(config));
-        output = addChildBlock("o_proj", projection(config));
-    }
-
-    private static Linear projection(TttConfig config) {
-        Linear linear = Linear.builder().setUnits(config.getHiddenSize()).optBias(false).build();
-        linear.setInitializer(
-                new NormalInitializer((float) config.getInitializerRange()), Parameter.Type.WEIGHT);
-        return linear;
+        query = addChildBlock("q_proj", Projections.create(config));
+        key = addChildBlock("k_proj", Projections.create(config));
+        value = addChildBlock("v_proj", Projections.create(config));
+        output = addChildBlock("o_proj", Projections.create(config));
     }
 
     /** {@inheritDoc} */
@@ -90,24 +81,11 @@ public final class CausalSelfAttention extends AbstractBlock implements Sequence
 
     private Output<KvCache> run(
             ParameterStore ps, NDArray x, KvCache state, boolean training, boolean keepState) {
+        Projections.check("CausalSelfAttention", x, heads * headDim, state);
         Shape s = x.getShape();
-        if (s.dimension() != 3 || s.get(2) != (long) heads * headDim || s.get(1) < 1) {
-            throw new IllegalArgumentException(
-                    "CausalSelfAttention expects (B, T, C) with T >= 1 and C = "
-                            + heads * headDim
-                            + ", got "
-                            + s);
-        }
         int batch = (int) s.get(0);
         int length = (int) s.get(1);
         KvCache before = state == null ? new KvCache(new long[batch], null, null) : state;
-        if (before.getBatchSize() != batch) {
-            throw new IllegalArgumentException(
-                    "the cache holds "
-                            + before.getBatchSize()
-                            + " sequences but the input has batch size "
-                            + batch);
-        }
         long[] positions = before.getPositions();
         return Scopes.run(
                 x.getManager(),
@@ -122,9 +100,9 @@ public final class CausalSelfAttention extends AbstractBlock implements Sequence
                                     headDim,
                                     Long.MAX_VALUE,
                                     ropeTheta);
-                    NDArray q = heads(Rope.rotate(project(ps, query, in, training), rotary));
-                    NDArray k = heads(Rope.rotate(project(ps, key, in, training), rotary));
-                    NDArray v = heads(project(ps, value, in, training));
+                    NDArray q = Projections.project(ps, query, in, training, heads, rotary);
+                    NDArray k = Projections.project(ps, key, in, training, heads, rotary);
+                    NDArray v = Projections.project(ps, value, in, training, heads, null);
                     NDArray keys = before.getKeys() == null ? k : concat(before.getKeys(), k);
                     NDArray values = before.getValues() == null ? v : concat(before.getValues(), v);
 
@@ -133,7 +111,7 @@ public final class CausalSelfAttention extends AbstractBlock implements Sequence
                                     q.matMul(keys.transpose(0, 1, 3, 2)), 1 / Math.sqrt(headDim));
                     scores = scores.add(mask(x, before.getLength(), length, positions));
                     NDArray mixed = scores.softmax(3).matMul(values); // (B, H, T, f)
-                    NDArray y = mixed.transpose(0, 2, 1, 3).reshape(s);
+                    NDArray y = Projections.swapHeadsAndTime(mixed).reshape(s);
                     y = output.forward(ps, new NDList(y), training).head();
                     if (!keepState) {
                         return new Output<KvCache>(y, null);
@@ -151,12 +129,6 @@ public final class CausalSelfAttention extends AbstractBlock implements Sequence
                                         out.output(),
                                         out.state().getKeys(),
                                         out.state().getValues()));
-    }
-
-    private NDArray project(ParameterStore ps, Linear projection, NDList in, boolean training) {
-        NDArray y = projection.forward(ps, in, training).head();
-        Shape s = y.getShape();
-        return y.reshape(s.get(0), s.get(1), heads, headDim);
     }
 
     /**
@@ -177,10 +149,6 @@ public final class CausalSelfAttention extends AbstractBlock implements Sequence
             allowed = allowed.logicalAnd(valid); // (B, T, L + T)
         }
         return allowed.expandDims(1).toType(like.getDataType(), false).sub(1).mul(-MASKED);
-    }
-
-    private static NDArray heads(NDArray x) {
-        return x.transpose(0, 2, 1, 3);
     }
 
     private static NDArray concat(NDArray cached, NDArray fresh) {

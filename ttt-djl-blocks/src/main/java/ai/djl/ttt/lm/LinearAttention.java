@@ -6,11 +6,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
-import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import ai.djl.training.ParameterStore;
-import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.ttt.TttConfig;
 import ai.djl.ttt.nn.Scopes;
 import ai.djl.ttt.nn.SequenceLayer;
@@ -62,20 +60,13 @@ public final class LinearAttention extends AbstractBlock
         heads = config.getNumAttentionHeads();
         headDim = config.getHeadDim();
         ropeTheta = config.getRopeTheta();
-        query = addChildBlock("q_proj", projection(config));
-        key = addChildBlock("k_proj", projection(config));
-        value = addChildBlock("v_proj", projection(config));
-        output = addChildBlock("o_proj", projection(config));
+        query = addChildBlock("q_proj", Projections.create(config));
+        key = addChildBlock("k_proj", Projections.create(config));
+        value = addChildBlock("v_proj", Projections.create(config));
+        output = addChildBlock("o_proj", Projections.create(config));
         postNorm =
                 addChildBlock(
                         "post_norm", LayerNorm.builder().axis(2).optEpsilon(POST_NORM_EPS).build());
-    }
-
-    private static Linear projection(TttConfig config) {
-        Linear linear = Linear.builder().setUnits(config.getHiddenSize()).optBias(false).build();
-        linear.setInitializer(
-                new NormalInitializer((float) config.getInitializerRange()), Parameter.Type.WEIGHT);
-        return linear;
     }
 
     /** {@inheritDoc} */
@@ -106,25 +97,12 @@ public final class LinearAttention extends AbstractBlock
             LinearAttentionState state,
             boolean training,
             boolean keepState) {
+        Projections.check("LinearAttention", x, heads * headDim, state);
         Shape s = x.getShape();
-        if (s.dimension() != 3 || s.get(2) != (long) heads * headDim || s.get(1) < 1) {
-            throw new IllegalArgumentException(
-                    "LinearAttention expects (B, T, C) with T >= 1 and C = "
-                            + heads * headDim
-                            + ", got "
-                            + s);
-        }
         int batch = (int) s.get(0);
         int length = (int) s.get(1);
         LinearAttentionState before =
                 state == null ? new LinearAttentionState(new long[batch], null) : state;
-        if (before.getBatchSize() != batch) {
-            throw new IllegalArgumentException(
-                    "the state holds "
-                            + before.getBatchSize()
-                            + " sequences but the input has batch size "
-                            + batch);
-        }
         long[] positions = before.getPositions();
         return Scopes.run(
                 x.getManager(),
@@ -142,15 +120,15 @@ public final class LinearAttention extends AbstractBlock
                     // (B, H, T, f); η = 1/f folded into the queries
                     NDArray q =
                             Constants.times(
-                                    heads(Rope.rotate(project(ps, query, in, training), rotary)),
+                                    Projections.project(ps, query, in, training, heads, rotary),
                                     1.0 / headDim);
-                    NDArray k = heads(Rope.rotate(project(ps, key, in, training), rotary));
-                    NDArray v = heads(project(ps, value, in, training));
+                    NDArray k = Projections.project(ps, key, in, training, heads, rotary);
+                    NDArray v = Projections.project(ps, value, in, training, heads, null);
                     NDArray z = causalProducts(q, k).matMul(v);
                     if (before.getSum() != null) {
                         z = z.add(q.matMul(before.getSum()));
                     }
-                    NDArray y = z.transpose(0, 2, 1, 3).reshape(s);
+                    NDArray y = Projections.swapHeadsAndTime(z).reshape(s);
                     y = postNorm.forward(ps, new NDList(y), training).head();
                     y = output.forward(ps, new NDList(y), training).head();
                     if (!keepState) {
@@ -181,16 +159,6 @@ public final class LinearAttention extends AbstractBlock
                         .lte(m.arange(0, length, 1, DataType.INT64).reshape(length, 1))
                         .toType(scores.getDataType(), false);
         return scores.mul(mask);
-    }
-
-    private NDArray project(ParameterStore ps, Linear projection, NDList in, boolean training) {
-        NDArray y = projection.forward(ps, in, training).head();
-        Shape s = y.getShape();
-        return y.reshape(s.get(0), s.get(1), heads, headDim);
-    }
-
-    private static NDArray heads(NDArray x) {
-        return x.transpose(0, 2, 1, 3);
     }
 
     /** {@inheritDoc} */
