@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Locale;
 
 /**
  * A generated markdown page whose top is hand-written: the text above a marker line is kept, the
@@ -52,6 +53,7 @@ final class Report {
             }
         }
         return String.format(
+                Locale.ROOT,
                 "%s, %d cores visible, %s libtorch threads, OMP_WAIT_POLICY=%s; %s %s, Java %s",
                 cpu,
                 Runtime.getRuntime().availableProcessors(),
