@@ -85,6 +85,7 @@ final class LineChart {
             yRange[0] = Math.min(0, yRange[0]);
         }
         drawAxes(g, xRange, yRange);
+        int[] legend = legendCorner(xRange, yRange);
         for (int s = 0; s < series.size(); s++) {
             g.setColor(COLORS[s % COLORS.length]);
             g.setStroke(new BasicStroke(2.2f));
@@ -102,16 +103,68 @@ final class LineChart {
                 }
                 previous = p;
             }
-            g.fillRect(LEFT + 16, TOP + 12 + 20 * s, 18, 4);
+            g.fillRect(legend[0], legend[1] + 20 * s, 18, 4);
             g.setColor(Color.DARK_GRAY);
             g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 13));
-            g.drawString(names.get(s), LEFT + 40, TOP + 18 + 20 * s);
+            g.drawString(names.get(s), legend[0] + 24, legend[1] + 6 + 20 * s);
         }
         g.dispose();
         Files.createDirectories(file.toAbsolutePath().getParent());
         Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".chart", ".png");
         ImageIO.write(image, "png", tmp.toFile());
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    private static final int LEGEND_WIDTH = 230;
+
+    /**
+     * The top-left corner of the legend: of six places along the left and right edges (top, middle,
+     * bottom), the first that covers the fewest points of the lines (sampled along each segment),
+     * so that the legend hides as little data as possible.
+     */
+    private int[] legendCorner(double[] xRange, double[] yRange) {
+        int height = 20 * series.size();
+        int plotTop = TOP + 12;
+        int plotBottom = HEIGHT - BOTTOM - 12 - height;
+        int[][] candidates = {
+            {LEFT + 16, plotTop},
+            {WIDTH - RIGHT - LEGEND_WIDTH, plotTop},
+            {LEFT + 16, (plotTop + plotBottom) / 2},
+            {WIDTH - RIGHT - LEGEND_WIDTH, (plotTop + plotBottom) / 2},
+            {LEFT + 16, plotBottom},
+            {WIDTH - RIGHT - LEGEND_WIDTH, plotBottom}
+        };
+        int[] best = candidates[0];
+        int fewest = Integer.MAX_VALUE;
+        for (int[] c : candidates) {
+            int covered = 0;
+            for (double[][] points : series) {
+                for (int i = 1; i < points[0].length; i++) {
+                    if (!Double.isFinite(points[1][i - 1]) || !Double.isFinite(points[1][i])) {
+                        continue;
+                    }
+                    int x0 = px(points[0][i - 1], xRange);
+                    int y0 = py(points[1][i - 1], yRange);
+                    int x1 = px(points[0][i], xRange);
+                    int y1 = py(points[1][i], yRange);
+                    for (int k = 0; k <= 20; k++) {
+                        int x = x0 + (x1 - x0) * k / 20;
+                        int y = y0 + (y1 - y0) * k / 20;
+                        if (x >= c[0] - 6
+                                && x <= c[0] + LEGEND_WIDTH
+                                && y >= c[1] - 10
+                                && y <= c[1] + height) {
+                            covered++;
+                        }
+                    }
+                }
+            }
+            if (covered < fewest) {
+                fewest = covered;
+                best = c;
+            }
+        }
+        return best;
     }
 
     private void drawAxes(Graphics2D g, double[] xRange, double[] yRange) {
