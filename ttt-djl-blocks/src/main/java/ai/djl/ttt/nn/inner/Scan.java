@@ -203,21 +203,23 @@ public final class Scan {
             lossShift = model.lossShift(target);
             // (B, T, H) -> (n, N, k, 1): lr_j of each key token
             learningRate =
-                    in.learningRate()
-                            .get(":, {}:{}", start, start + count * k)
-                            .reshape(batch, count, k, heads)
-                            .transpose(1, 0, 3, 2)
-                            .reshape(count, (long) batch * heads, k, 1);
+                    contiguous(
+                            in.learningRate()
+                                    .get(":, {}:{}", start, start + count * k)
+                                    .reshape(batch, count, k, heads)
+                                    .transpose(1, 0, 3, 2)
+                                    .reshape(count, (long) batch * heads, k, 1));
             tokenFactor = in.tokenFactors().get("{}:{}", offset, offset + k).reshape(k, 1);
         }
 
         /** {@code (B, T, H, f)} → {@code (n, N, k, f)}, contiguous. */
         private NDArray fold(NDArray x, int start) {
             long f = x.getShape().get(3);
-            return x.get(":, {}:{}", start, start + count * tokens)
-                    .reshape(batch, count, tokens, heads, f)
-                    .transpose(1, 0, 3, 2, 4)
-                    .reshape(count, (long) batch * heads, tokens, f);
+            return contiguous(
+                    x.get(":, {}:{}", start, start + count * tokens)
+                            .reshape(batch, count, tokens, heads, f)
+                            .transpose(1, 0, 3, 2, 4)
+                            .reshape(count, (long) batch * heads, tokens, f));
         }
 
         /** {@code n} outputs {@code (N, k, f)} → {@code (B, n·k, H, f)}. */
@@ -334,6 +336,13 @@ public final class Scan {
             InnerModel model = rows.model();
             Hoisted hoisted = rows.hoisted();
             NDArray ones = rows.ones();
+            NDList keyQuery = perStep(rows.keyQuery());
+            NDList keyTransposed = perStep(rows.keyTransposed());
+            NDList lossShift = perStep(rows.lossShift());
+            NDList trilEta = dual ? perStep(hoisted.trilEta()) : null;
+            NDList queryKeyEta = dual ? perStep(hoisted.queryKeyEta()) : null;
+            NDList updateRate = dual ? perStep(hoisted.updateRate()) : null;
+            NDList learningRate = dual ? null : perStep(rows.learningRate());
             for (int m = 0; m < count; m++) {
                 InnerModel.Step step;
                 try (NDScope scope = new NDScope()) {
@@ -342,21 +351,21 @@ public final class Scan {
                                     ? model.dualStep(
                                             state,
                                             MiniBatch.dual(
-                                                    rows.keyQuery().get(m),
-                                                    rows.keyTransposed().get(m),
-                                                    rows.lossShift().get(m),
-                                                    hoisted.trilEta().get(m),
-                                                    hoisted.queryKeyEta().get(m),
-                                                    hoisted.updateRate().get(m),
+                                                    piece(keyQuery, m),
+                                                    piece(keyTransposed, m),
+                                                    piece(lossShift, m),
+                                                    piece(trilEta, m),
+                                                    piece(queryKeyEta, m),
+                                                    piece(updateRate, m),
                                                     completes),
                                             ones)
                                     : model.primalStep(
                                             state,
                                             MiniBatch.primal(
-                                                    rows.keyQuery().get(m),
-                                                    rows.keyTransposed().get(m),
-                                                    rows.lossShift().get(m),
-                                                    rows.learningRate().get(m),
+                                                    piece(keyQuery, m),
+                                                    piece(keyTransposed, m),
+                                                    piece(lossShift, m),
+                                                    piece(learningRate, m),
                                                     tokenFactor,
                                                     completes,
                                                     null),
@@ -379,6 +388,21 @@ public final class Scan {
                 state = step.next();
             }
             return state;
+        }
+
+        /**
+         * Cuts an {@code (n, N, ·, ·)} array into its {@code n} mini-batches with one op. Taking
+         * mini-batch {@code m} with {@code get(m)} instead would cost the backward pass a
+         * zero-filled copy of the whole array per mini-batch (autograd's select backward),
+         * quadratic in the sequence length; the split's backward is one concatenation.
+         */
+        private NDList perStep(NDArray x) {
+            return count == 1 ? new NDList(x) : x.split(count, 0);
+        }
+
+        /** Mini-batch {@code m} of a {@link #perStep} list, {@code (N, ·, ·)}. */
+        private static NDArray piece(NDList pieces, int m) {
+            return pieces.get(m).squeeze(0);
         }
 
         /** The inner loss of mini-batch {@code m} with three sets of weights. */
@@ -430,6 +454,16 @@ public final class Scan {
      * ·)}.
      */
     private record Hoisted(NDArray trilEta, NDArray queryKeyEta, NDArray updateRate) {}
+
+    /**
+     * The array in row-major layout: a copy when it is a strided view or when an element-wise op
+     * gave it a permuted layout (which libtorch keeps), the array itself otherwise. Batched
+     * products over slices of a permuted array fall back to copying every matrix first (6× slower
+     * per step).
+     */
+    private static NDArray contiguous(NDArray x) {
+        return x.reshape(-1).reshape(x.getShape());
+    }
 
     /** Closes the arrays of a replaced state, except those still in use or owned by the caller. */
     private static void closeReplaced(FastWeights replaced, FastWeights next, FastWeights initial) {
