@@ -739,7 +739,9 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                             + x.getDataType()
                             + "; convert one of them");
         }
-        if (checkFinite) {
+        if (checkFinite && !sumIsFinite(x)) {
+            // NaN and ±∞ make the sum non-finite; only then (or when finite values overflow it)
+            // look element by element: one reduction instead of four passes per forward
             try (NDArray nan = x.isNaN();
                     NDArray anyNan = nan.any();
                     NDArray inf = x.isInfinite();
@@ -749,6 +751,13 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                             name + " input " + s + " contains NaN or infinite values");
                 }
             }
+        }
+    }
+
+    private static boolean sumIsFinite(NDArray x) {
+        try (NDArray sum = x.sum();
+                NDArray wide = sum.toType(DataType.FLOAT64, false)) {
+            return Double.isFinite(wide.getDouble());
         }
     }
 

@@ -15,6 +15,7 @@ import ai.djl.training.dataset.Batch;
 import ai.djl.training.listener.TrainingListener;
 import ai.djl.training.tracker.Tracker;
 import ai.djl.translate.TranslateException;
+import ai.djl.ttt.nn.inner.ScanThreads;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -183,7 +184,8 @@ public final class LmTraining {
         NDList predictions;
         try (GradientCollector collector = trainer.newGradientCollector()) {
             predictions = trainer.forward(data, labels);
-            collector.backward(trainer.getLoss().evaluate(labels, predictions));
+            // the TTT scans' backward is many small ops: run it with the scans' thread count
+            ScanThreads.backward(collector, trainer.getLoss().evaluate(labels, predictions));
         }
         GradientClipping.clipGlobalNorm(trainer.getModel().getBlock(), settings.clipNorm());
         trainer.step();

@@ -71,6 +71,21 @@ class BadInputTest {
     }
 
     @Test
+    void infiniteInput() {
+        NDArray x = manager.zeros(new Shape(1, 3, 32));
+        x.set(new ai.djl.ndarray.index.NDIndex("0, 2, 31"), Float.NEGATIVE_INFINITY);
+        assertMessage(() -> forward(x), "contains NaN or infinite values");
+    }
+
+    @Test
+    void hugeFiniteInputIsAccepted() {
+        // the check sums the input first; a sum that overflows must not reject finite values
+        NDArray x = manager.full(new Shape(1, 3, 32), Float.MAX_VALUE);
+        NDArray y = forward(x).head();
+        assertEquals(new Shape(1, 3, 32), y.getShape());
+    }
+
+    @Test
     void wrongDataType() {
         assertMessage(
                 () -> forward(manager.zeros(new Shape(1, 3, 32), DataType.FLOAT64)),

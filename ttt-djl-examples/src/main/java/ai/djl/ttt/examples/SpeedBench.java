@@ -18,6 +18,7 @@ import ai.djl.ttt.lm.LinearAttention;
 import ai.djl.ttt.lm.LmState;
 import ai.djl.ttt.nn.TttLayer;
 import ai.djl.ttt.nn.inner.InnerForm;
+import ai.djl.ttt.nn.inner.ScanThreads;
 import ai.djl.util.PairList;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -313,7 +314,7 @@ final class SpeedBench implements Callable<Integer> {
                                             NDArray y =
                                                     layer.forward(ps, new NDList(x), true, params)
                                                             .head();
-                                            gc.backward(y.mean());
+                                            ScanThreads.backward(gc, y.mean());
                                             scope.suppressNotUsedWarning();
                                         }
                                     });
