@@ -69,6 +69,39 @@ final class Measure {
         return new Result(millis.stream().mapToDouble(Double::doubleValue).toArray(), peak);
     }
 
+    /**
+     * Times several bodies in turn, one call of each per round ({@code warmup} untimed rounds, then
+     * {@code repeats} timed ones), so that the machine's slow and fast spells spread over all of
+     * them alike and their medians compare (decode at several positions).
+     *
+     * @param warmup untimed rounds first
+     * @param repeats timed rounds
+     * @param bodies the work, one per case
+     * @return each body's timings; the peak memory is that of the whole interleaved run
+     */
+    static Result[] interleaved(int warmup, int repeats, Body... bodies) throws Exception {
+        long baseline = resetPeak();
+        for (int i = 0; i < warmup; i++) {
+            for (Body body : bodies) {
+                body.run();
+            }
+        }
+        double[][] millis = new double[bodies.length][repeats];
+        for (int i = 0; i < repeats; i++) {
+            for (int b = 0; b < bodies.length; b++) {
+                long start = System.nanoTime();
+                bodies[b].run();
+                millis[b][i] = (System.nanoTime() - start) / 1e6;
+            }
+        }
+        double peak = baseline < 0 ? Double.NaN : (status("VmHWM") - baseline) / 1024.0;
+        Result[] results = new Result[bodies.length];
+        for (int b = 0; b < bodies.length; b++) {
+            results[b] = new Result(millis[b], peak);
+        }
+        return results;
+    }
+
     /** Resets the high-water mark to the current RSS; returns that RSS in KiB, or -1. */
     private static long resetPeak() throws IOException {
         try {

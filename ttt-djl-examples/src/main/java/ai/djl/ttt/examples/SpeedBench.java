@@ -395,19 +395,30 @@ final class SpeedBench implements Callable<Integer> {
                 CausalLm lm = model(config(type), m);
                 weightBytes = parameterCount(lm) * 4.0;
                 ParameterStore ps = new ParameterStore(m, false);
-                LmState state = null;
+                // one state per position, then one token at each position in turn: a slow spell
+                // of this shared machine then hits every position alike
+                LmState[] states = new LmState[positions.length];
                 long position = 0;
                 for (int i = 0; i < positions.length; i++) {
-                    state = prefillTo(lm, ps, m, state, position, positions[i]);
+                    states[i] =
+                            prefillTo(
+                                    lm,
+                                    ps,
+                                    m,
+                                    i == 0 ? null : states[i - 1],
+                                    position,
+                                    positions[i]);
                     position = positions[i];
-                    LmState[] current = {state};
-                    Measure.Result r =
-                            Measure.time(
-                                    DECODE_WARMUP,
-                                    setting.decodeSteps(),
-                                    () -> current[0] = step(lm, ps, m, current[0], 1));
-                    state = current[0];
-                    position += DECODE_WARMUP + setting.decodeSteps();
+                }
+                Measure.Body[] bodies = new Measure.Body[positions.length];
+                for (int i = 0; i < positions.length; i++) {
+                    int at = i;
+                    bodies[i] = () -> states[at] = step(lm, ps, m, states[at], 1);
+                }
+                Measure.Result[] results =
+                        Measure.interleaved(DECODE_WARMUP, setting.decodeSteps(), bodies);
+                for (int i = 0; i < positions.length; i++) {
+                    Measure.Result r = results[i];
                     perPosition[i] = r.median();
                     Double official =
                             i == 0 && !quick
@@ -420,10 +431,12 @@ final class SpeedBench implements Callable<Integer> {
                             format(r.median()),
                             r.range(),
                             r.peakMiB(),
-                            stateBytes(state) / 1048576.0,
+                            stateBytes(states[i]) / 1048576.0,
                             official == null ? "" : format(official));
                 }
-                state.close();
+                for (LmState state : states) {
+                    state.close();
+                }
             }
             latency.put(name(type), perPosition);
         }
@@ -480,13 +493,22 @@ final class SpeedBench implements Callable<Integer> {
         }
     }
 
+    /**
+     * Continues {@code start} (left open: the caller keeps it) from position {@code from} to {@code
+     * to} by chunks of 1024 random tokens.
+     */
     private LmState prefillTo(
-            CausalLm lm, ParameterStore ps, NDManager m, LmState state, long from, long to) {
+            CausalLm lm, ParameterStore ps, NDManager m, LmState start, long from, long to) {
         int chunk = 1024;
+        LmState state = start;
         for (long p = from; p < to; p += chunk) {
             int length = (int) Math.min(chunk, to - p);
             try (NDManager scratch = m.newSubManager()) {
-                state = prefill(lm, ps, m, state, tokens(scratch, 1, length));
+                LmState next = advance(lm, ps, m, state, tokens(scratch, 1, length));
+                if (state != start) {
+                    state.close();
+                }
+                state = next;
             }
         }
         return state;
@@ -495,13 +517,20 @@ final class SpeedBench implements Callable<Integer> {
     /** Runs a chunk and keeps only the new state, owned by {@code m}. */
     private static LmState prefill(
             CausalLm lm, ParameterStore ps, NDManager m, LmState state, NDArray ids) {
+        LmState next = advance(lm, ps, m, state, ids);
+        if (state != null) {
+            state.close();
+        }
+        return next;
+    }
+
+    /** Runs a chunk and returns the new state, owned by {@code m}; the old one stays open. */
+    private static LmState advance(
+            CausalLm lm, ParameterStore ps, NDManager m, LmState state, NDArray ids) {
         try (NDManager scratch = m.newSubManager()) {
             ids.attach(scratch);
             CausalLm.Output out = lm.prefill(ps, ids, state, false);
             out.state().attach(m);
-            if (state != null) {
-                state.close();
-            }
             return out.state();
         }
     }

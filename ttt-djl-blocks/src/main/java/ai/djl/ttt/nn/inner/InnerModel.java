@@ -192,10 +192,13 @@ public final class InnerModel {
             FastWeights state, NDArray firstOutput, MiniBatch batch, NDArray ones) {
         NDArray[] transposedInputs = new NDArray[depth];
         NDArray[] preActivations = new NDArray[depth];
+        NDArray[] slopes = new NDArray[depth]; // gelu'(Z_l) of the hidden layers
         transposedInputs[0] = batch.keyTransposed;
         preActivations[0] = firstOutput;
         for (int l = 1; l < depth; l++) {
-            NDArray input = withOnes(InnerMath.geluTanh(preActivations[l - 1], scalars), ones);
+            InnerMath.Gelu gelu = InnerMath.geluTanhWithDerivative(preActivations[l - 1], scalars);
+            slopes[l - 1] = gelu.derivative();
+            NDArray input = withOnes(gelu.value(), ones);
             transposedInputs[l] = input.transpose(0, 2, 1);
             preActivations[l] = input.matMul(state.layer(l));
         }
@@ -210,7 +213,7 @@ public final class InnerModel {
                     weightRows(state.layer(l + 1))
                             .matMul(gradients[l + 1].transpose(0, 2, 1))
                             .transpose(0, 2, 1)
-                            .mul(InnerMath.geluTanhDerivative(preActivations[l], scalars));
+                            .mul(slopes[l]);
         }
         return new TrainingView(transposedInputs, gradients);
     }

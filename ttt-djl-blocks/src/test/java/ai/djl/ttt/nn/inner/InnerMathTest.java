@@ -54,6 +54,24 @@ class InnerMathTest {
         }
     }
 
+    @Test
+    void geluWithDerivativeEqualsTheSeparateForms() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            for (DataType type : new DataType[] {DataType.FLOAT32, DataType.FLOAT64}) {
+                NDArray x = m.linspace(-8f, 8f, 2001).toType(type, false);
+                InnerMath.Gelu both =
+                        InnerMath.geluTanhWithDerivative(x, InnerMath.Scalars.like(x));
+                double value = ParityCheck.relativeError(both.value(), InnerMath.geluTanh(x));
+                double slope =
+                        ParityCheck.relativeError(
+                                both.derivative(), InnerMath.geluTanhDerivative(x));
+                double tolerance = type == DataType.FLOAT32 ? 1e-6 : 1e-8;
+                assertTrue(value < tolerance, type + " gelu: " + value);
+                assertTrue(slope < tolerance, type + " gelu': " + slope);
+            }
+        }
+    }
+
     /** The official permute_qk → rotate_half → undo_permute_qk, written out (ttt.py 223–260). */
     @Test
     void pairwiseRopeEqualsTheOfficialPermuteRotateHalfForm() {
