@@ -3,6 +3,7 @@ package ai.djl.ttt.lm;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
@@ -24,13 +25,13 @@ import java.util.List;
  * {@code ½‖k W − v‖²} has gradient {@code −kᵀ v} at {@code W₀ = 0}, so {@code W_t = η Σ_{s≤t} k_sᵀ
  * v_s} and the output is {@code z_t = q_t W_t} (paper §2.6; spec §1.4 with these choices).
  *
- * <p>Per head, with {@code η = 1/f}: {@code Z = (Q Kᵀ ⊙ M) V / f} for a chunk (M the causal mask),
- * plus {@code Q S / f} for the sum {@code S} carried from earlier chunks. Q and K get RoPE at
- * absolute positions (TTT's RoPE with period b = T, as batch GD makes the whole sequence one
- * mini-batch). As in the TTT layers, the merged heads go through {@code post_norm} (LayerNorm over
- * C) and {@code o_proj}. Children {@code q_proj, k_proj, v_proj, o_proj} ({@code (C, C)}, no bias)
- * and {@code post_norm}. Input and output {@code (B, T, C)}; the state ({@link
- * LinearAttentionState}) has a fixed size.
+ * <p>Per head, with {@code η = 1/f}: {@code Z = (Q Kᵀ ⊙ M) V / f} (M the causal mask) plus {@code Q
+ * S / f} for the sum {@code S} of {@code kᵀ v} over earlier tokens, computed in blocks of 64 tokens
+ * so that the cost is linear in T. Q and K get RoPE at absolute positions (TTT's RoPE with period b
+ * = T, as batch GD makes the whole sequence one mini-batch). As in the TTT layers, the merged heads
+ * go through {@code post_norm} (LayerNorm over C) and {@code o_proj}. Children {@code q_proj,
+ * k_proj, v_proj, o_proj} ({@code (C, C)}, no bias) and {@code post_norm}. Input and output {@code
+ * (B, T, C)}; the state ({@link LinearAttentionState}) has a fixed size.
  *
  * <p>It is ttt-djl's baseline for the long-context experiments, not an official layer: it isolates
  * what TTT's mini-batch gradient steps, inner LayerNorm, residual and learned {@code W₀} and η add.
@@ -40,6 +41,9 @@ public final class LinearAttention extends AbstractBlock
 
     private static final byte VERSION = 1;
     private static final float POST_NORM_EPS = 1e-6f;
+
+    /** Tokens per block of the chunked form: square products inside, running sums across. */
+    private static final int BLOCK = 64;
 
     private final int heads;
     private final int headDim;
@@ -124,18 +128,14 @@ public final class LinearAttention extends AbstractBlock
                                     1.0 / headDim);
                     NDArray k = Projections.project(ps, key, in, training, heads, rotary);
                     NDArray v = Projections.project(ps, value, in, training, heads, null);
-                    NDArray z = causalProducts(q, k).matMul(v);
-                    if (before.getSum() != null) {
-                        z = z.add(q.matMul(before.getSum()));
-                    }
-                    NDArray y = Projections.swapHeadsAndTime(z).reshape(s);
+                    Attended attended = attend(q, k, v, before.getSum());
+                    NDArray y = Projections.swapHeadsAndTime(attended.z()).reshape(s);
                     y = postNorm.forward(ps, new NDList(y), training).head();
                     y = output.forward(ps, new NDList(y), training).head();
                     if (!keepState) {
                         return new Output<LinearAttentionState>(y, null);
                     }
-                    NDArray added = k.transpose(0, 1, 3, 2).matMul(v); // Σ_s k_sᵀ v_s
-                    NDArray sum = before.getSum() == null ? added : before.getSum().add(added);
+                    NDArray sum = attended.sum();
                     long[] next = positions.clone();
                     for (int i = 0; i < next.length; i++) {
                         next[i] += length;
@@ -148,10 +148,64 @@ public final class LinearAttention extends AbstractBlock
                                 : List.of(out.output(), out.state().getSum()));
     }
 
-    /** {@code Q Kᵀ ⊙ M}: query t sees keys s ≤ t of the chunk, {@code (B, H, T, T)}. */
+    /**
+     * {@code Z = (Q Kᵀ ⊙ M) V + Q S} over blocks of {@value #BLOCK} tokens, all blocks at once: the
+     * square products stay inside a block and each block reads the sum of {@code kᵀ v} over the
+     * blocks before it (an exclusive cumulative sum), so the cost is linear in T.
+     *
+     * @param q the queries, already scaled by η, {@code (B, H, T, f)}
+     * @param k the keys {@code (B, H, T, f)}
+     * @param v the values {@code (B, H, T, f)}
+     * @param carried {@code S} from earlier chunks {@code (B, H, f, f)}, or {@code null}
+     * @return {@code Z} {@code (B, H, T, f)} and the sum after the chunk
+     */
+    private static Attended attend(NDArray q, NDArray k, NDArray v, NDArray carried) {
+        Shape s = q.getShape();
+        long length = s.get(2);
+        if (length <= BLOCK) {
+            NDArray z = causalProducts(q, k).matMul(v);
+            NDArray added = k.transpose(0, 1, 3, 2).matMul(v); // Σ_s k_sᵀ v_s
+            if (carried == null) {
+                return new Attended(z, added);
+            }
+            return new Attended(z.add(q.matMul(carried)), carried.add(added));
+        }
+        long blocks = (length + BLOCK - 1) / BLOCK;
+        // zero keys and values past the end add nothing; the padded queries' rows are dropped
+        Shape padding = new Shape(0, 0, 0, blocks * BLOCK - length);
+        Shape blocked = new Shape(s.get(0), s.get(1), blocks, BLOCK, s.get(3));
+        NDArray qb = q.pad(padding, 0).reshape(blocked);
+        NDArray kb = k.pad(padding, 0).reshape(blocked);
+        NDArray vb = v.pad(padding, 0).reshape(blocked);
+        NDArray perBlock = kb.transpose(0, 1, 2, 4, 3).matMul(vb); // (B, H, n, f, f)
+        NDArray through = perBlock.cumSum(2);
+        NDArray before = through.sub(perBlock);
+        if (carried != null) {
+            before = before.add(carried.expandDims(2));
+        }
+        NDArray z = causalProducts(qb, kb).matMul(vb).add(qb.matMul(before));
+        z = z.reshape(s.get(0), s.get(1), blocks * BLOCK, s.get(3));
+        if (blocks * BLOCK != length) {
+            z = z.get(new NDIndex().addAllDim(2).addSliceDim(0, length));
+        }
+        NDArray total = through.get(new NDIndex().addAllDim(2).addIndices(blocks - 1));
+        return new Attended(z, carried == null ? total : carried.add(total));
+    }
+
+    /** The outputs of {@link #attend}: {@code Z} and the running sum {@code S}. */
+    private record Attended(NDArray z, NDArray sum) {}
+
+    /** {@code Q Kᵀ ⊙ M}: query t sees keys s ≤ t of its block, {@code (…, T, T)}. */
     private static NDArray causalProducts(NDArray q, NDArray k) {
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2));
-        long length = scores.getShape().get(2);
+        int rank = q.getShape().dimension();
+        int[] axes = new int[rank];
+        for (int i = 0; i < rank; i++) {
+            axes[i] = i;
+        }
+        axes[rank - 2] = rank - 1;
+        axes[rank - 1] = rank - 2;
+        NDArray scores = q.matMul(k.transpose(axes));
+        long length = scores.getShape().get(rank - 2);
         NDManager m = q.getManager();
         NDArray mask =
                 m.arange(0, length, 1, DataType.INT64)

@@ -52,7 +52,7 @@ class LinearAttentionTest {
         try (NDManager manager = NDManager.newBaseManager()) {
             LinearAttention layer = layer(manager);
             ParameterStore ps = new ParameterStore(manager, false);
-            int length = 12;
+            int length = 150; // blocks of 64, 64 and 22 tokens
             NDArray x =
                     manager.randomNormal(new Shape(2, length, HEADS * HEAD_DIM))
                             .toType(DataType.FLOAT64, false);
@@ -99,17 +99,20 @@ class LinearAttentionTest {
             LinearAttention layer = layer(manager);
             ParameterStore ps = new ParameterStore(manager, false);
             NDArray x =
-                    manager.randomNormal(new Shape(3, 20, HEADS * HEAD_DIM))
+                    manager.randomNormal(new Shape(3, 160, HEADS * HEAD_DIM))
                             .toType(DataType.FLOAT64, false);
             NDArray full = layer.forward(ps, new NDList(x), false).head();
+            // a short chunk, a long one in blocks that continues a carried sum, single tokens
             SequenceLayer.Output<LinearAttentionState> out =
                     layer.prefill(ps, x.get(":, 0:7"), null, false);
             NDList pieces = new NDList(out.output());
-            for (int t = 7; t < 20; t++) {
+            out = layer.prefill(ps, x.get(":, 7:140"), out.state(), false);
+            pieces.add(out.output());
+            for (int t = 140; t < 160; t++) {
                 out = layer.prefill(ps, x.get(":, {}:{}", t, t + 1), out.state(), false);
                 pieces.add(out.output());
             }
-            assertEquals(20, out.state().getPositions()[2]);
+            assertEquals(160, out.state().getPositions()[2]);
             double err = ParityCheck.relativeError(NDArrays.concat(pieces, 1), full);
             assertTrue(err < 1e-12, "relative error " + err);
         }

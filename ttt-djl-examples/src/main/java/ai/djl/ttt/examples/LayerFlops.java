@@ -10,6 +10,9 @@ import ai.djl.ttt.TttConfig;
  */
 final class LayerFlops {
 
+    /** The block length of {@code LinearAttention}'s chunked form. */
+    private static final double LINEAR_ATTENTION_BLOCK = 64;
+
     private LayerFlops() {}
 
     /**
@@ -29,7 +32,12 @@ final class LayerFlops {
         // q, k, v, o projections (k_proj absent with share_qk), the gate's projection if any
         double projections = (config.isShareQk() ? 3 : 4) + (config.isUseGate() ? 1 : 0);
         double flops = projections * 2 * t * c * c;
-        if (type == LayerType.ATTENTION || type == LayerType.LINEAR_ATTENTION) {
+        if (type == LayerType.LINEAR_ATTENTION) {
+            // per head and block of 64 tokens: Q Kᵀ and (·) V inside the block (2 × 2 T·64·f),
+            // the block's Kᵀ V and Q S (2 × 2 T f²)
+            return flops + 4 * t * c * (LINEAR_ATTENTION_BLOCK + f);
+        }
+        if (type == LayerType.ATTENTION) {
             // Q Kᵀ and softmax(·) V over the full T × T square (no causal skipping on CPU)
             return flops + 2 * 2 * t * t * c;
         }
