@@ -17,6 +17,7 @@ import ai.djl.ttt.TttConfig;
 import ai.djl.ttt.nn.RmsNorm;
 import ai.djl.ttt.nn.Scopes;
 import ai.djl.ttt.nn.TttLayer;
+import ai.djl.ttt.nn.inner.ScanThreads;
 import ai.djl.util.PairList;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -182,6 +183,16 @@ public final class CausalLm extends AbstractBlock {
     private Output run(
             ParameterStore ps, NDArray ids, LmState state, boolean training, boolean keepState) {
         validate(ids, state);
+        if (ids.getShape().get(1) == 1) {
+            // a decode step is small ops and matrix-vector products: the scan's thread count
+            return ScanThreads.run(ids, () -> blocks(ps, ids, state, training, keepState));
+        }
+        return blocks(ps, ids, state, training, keepState);
+    }
+
+    /** Embedding, the residual blocks, the final norm and the head. */
+    private Output blocks(
+            ParameterStore ps, NDArray ids, LmState state, boolean training, boolean keepState) {
         return Scopes.run(
                 ids.getManager(),
                 () -> {

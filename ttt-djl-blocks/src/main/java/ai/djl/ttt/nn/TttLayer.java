@@ -27,6 +27,7 @@ import ai.djl.ttt.nn.inner.InnerMath;
 import ai.djl.ttt.nn.inner.InnerModel;
 import ai.djl.ttt.nn.inner.Rope;
 import ai.djl.ttt.nn.inner.Scan;
+import ai.djl.ttt.nn.inner.ScanThreads;
 import ai.djl.util.PairList;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -489,6 +490,22 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         validateState(before, x);
         long[] starts =
                 before.isAligned() ? new long[] {before.getPositions()[0]} : before.getPositions();
+        if (x.getShape().get(1) == 1) {
+            // a decode step is all small ops: the scan's thread count (see ScanThreads)
+            return ScanThreads.run(
+                    x, () -> layer(ps, x, before, starts, form, training, keepState));
+        }
+        return layer(ps, x, before, starts, form, training, keepState);
+    }
+
+    private Output<TttState> layer(
+            ParameterStore ps,
+            NDArray x,
+            TttState before,
+            long[] starts,
+            InnerForm form,
+            boolean training,
+            boolean keepState) {
         return Scopes.run(
                 x.getManager(),
                 () -> {

@@ -166,7 +166,10 @@ public final class InnerModel {
         for (int l = 0; l < depth; l++) {
             NDArray input = view.transposedInputs[l].transpose(0, 2, 1);
             NDArray scaled = view.gradients[l].mul(batch.learningRate);
-            NDArray gradient = input.expandDims(3).matMul(scaled.expandDims(2)).cumSum(1);
+            NDArray gradient = input.expandDims(3).matMul(scaled.expandDims(2));
+            if (k > 1) {
+                gradient = gradient.cumSum(1); // one token: a copy of 100+ µs for nothing
+            }
             if (state.hasPendingGradients()) {
                 gradient = gradient.add(state.pendingGradient(l).expandDims(1));
             }

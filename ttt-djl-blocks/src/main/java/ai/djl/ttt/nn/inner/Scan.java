@@ -203,18 +203,37 @@ public final class Scan {
             lossShift = model.lossShift(target);
             // (B, T, H) -> (n, N, k, 1): lr_j of each key token
             learningRate =
-                    contiguous(
-                            in.learningRate()
-                                    .get(":, {}:{}", start, start + count * k)
-                                    .reshape(batch, count, k, heads)
-                                    .transpose(1, 0, 3, 2)
-                                    .reshape(count, (long) batch * heads, k, 1));
+                    singleToken()
+                            ? token(in.learningRate(), start).reshape(1, (long) batch * heads, 1, 1)
+                            : contiguous(
+                                    in.learningRate()
+                                            .get(":, {}:{}", start, start + count * k)
+                                            .reshape(batch, count, k, heads)
+                                            .transpose(1, 0, 3, 2)
+                                            .reshape(count, (long) batch * heads, k, 1));
             tokenFactor = in.tokenFactors().get("{}:{}", offset, offset + k).reshape(k, 1);
+        }
+
+        /**
+         * Whether the group is one token (decoding): its arrays are then reshapes of the chunk's,
+         * with no transposes or copies (a quarter of the ops of a decode step's setup).
+         */
+        private boolean singleToken() {
+            return count == 1 && tokens == 1;
+        }
+
+        /** Token {@code start} of a {@code (B, T, …)} array, {@code (B, 1, …)}. */
+        private static NDArray token(NDArray x, int start) {
+            return x.getShape().get(1) == 1 ? x : x.get(":, {}:{}", start, start + 1);
         }
 
         /** {@code (B, T, H, f)} → {@code (n, N, k, f)}, contiguous. */
         private NDArray fold(NDArray x, int start) {
             long f = x.getShape().get(3);
+            if (singleToken()) {
+                // (B, 1, H, f) is already ordered as (1, B·H, 1, f)
+                return token(x, start).reshape(1, (long) batch * heads, 1, f);
+            }
             return contiguous(
                     x.get(":, {}:{}", start, start + count * tokens)
                             .reshape(batch, count, tokens, heads, f)
@@ -224,6 +243,10 @@ public final class Scan {
 
         /** {@code n} outputs {@code (N, k, f)} → {@code (B, n·k, H, f)}. */
         NDArray unfold(List<NDArray> steps) {
+            if (singleToken()) {
+                NDArray z = steps.get(0); // (N, 1, f)
+                return z.reshape(batch, 1, heads, z.getShape().get(2));
+            }
             NDArray stacked = NDArrays.stack(new NDList(steps), 0);
             long f = stacked.getShape().get(3);
             return stacked.reshape(count, batch, heads, tokens, f)
