@@ -308,11 +308,15 @@ final class SpeedBench implements Callable<Integer> {
                 for (int i = 0; i < forms.length; i++) {
                     bodies[i] = forwardBackward(layer, ps, x, forms[i]);
                 }
-                Measure.Result[] results = Measure.interleaved(1, Math.max(1, repeats - 2), bodies);
+                // first one run of each alone: the warm-up, and the peak memory of the form
+                double[] peaks = new double[forms.length];
+                for (int i = 0; i < forms.length; i++) {
+                    peaks[i] = Measure.time(0, 1, bodies[i]).peakMiB();
+                }
+                Measure.Result[] results = Measure.interleaved(0, Math.max(1, repeats - 2), bodies);
                 for (InnerForm form : forms) {
                     Measure.Result r = results[form.ordinal()];
-                    // the peak memory of one more run of this form alone
-                    double peak = Measure.time(0, 1, bodies[form.ordinal()]).peakMiB();
+                    double peak = peaks[form.ordinal()];
                     byForm[form.ordinal()] = r.median();
                     double official =
                             form == InnerForm.DUAL && !quick
