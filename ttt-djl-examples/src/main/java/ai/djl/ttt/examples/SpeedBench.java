@@ -192,6 +192,26 @@ final class SpeedBench implements Callable<Integer> {
         double copyRate = 2.0 * 4 * setting.copyFloats() / (copy.median() / 1e3) / 1e9;
         Measure.Result read = Measure.time(1, repeats, () -> big.sum().close());
         bandwidth = 4.0 * setting.copyFloats() / (read.median() / 1e3) / 1e9;
+        // the fixed cost of one op through DJL at the size of a scan step (B·H rows, b tokens, f)
+        TttConfig c = config(LayerType.LINEAR);
+        Shape step = new Shape(c.getNumAttentionHeads(), c.getMiniBatchSize(), c.getHeadDim());
+        NDArray x = manager.randomNormal(step);
+        NDArray y = manager.randomNormal(step);
+        int ops = 1000;
+        Measure.Result small =
+                Measure.time(
+                        1,
+                        repeats,
+                        () ->
+                                ScanThreads.run(
+                                        x,
+                                        () -> {
+                                            for (int i = 0; i < ops; i++) {
+                                                x.add(y).close();
+                                            }
+                                            return null;
+                                        }));
+        double perOp = small.median() * 1e3 / ops;
         emit("%n## Machine probes (this run)%n%n");
         emit("| probe | median | rate |%n|---|---|---|%n");
         emit(
@@ -203,9 +223,15 @@ final class SpeedBench implements Callable<Integer> {
         emit(
                 "| sum of %d MiB (`NDArray.sum`) | %s ms | **%.1f GB/s** (read) |%n",
                 setting.copyFloats() * 4 >> 20, format(read.median()), bandwidth);
+        emit(
+                "| one small op through DJL (`add` of two %s arrays, one thread, as in the scan)"
+                        + " | %.1f µs | %,.0f ops/s |%n",
+                step, perOp, 1e6 / perOp);
         a.close();
         b.close();
         big.close();
+        x.close();
+        y.close();
     }
 
     /** Layer forward (prefill, no autograd) against T, the three layers. */

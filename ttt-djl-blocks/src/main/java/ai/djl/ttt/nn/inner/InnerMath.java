@@ -2,6 +2,7 @@ package ai.djl.ttt.nn.inner;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 /**
@@ -183,14 +184,17 @@ public final class InnerMath {
      * formulas use {@code tanh(c x (1 + 0.044715 x²))}, with {@code c = √(2/π)} in the forward and
      * {@code c = 0.79788456} in the official {@code gelu_bwd}; the two constants round to the same
      * float32, so in float32 this equals {@link #geluTanh} and {@link #geluTanhDerivative} up to
-     * the rounding of reordered products (about 1e-7 relative). In float64 the derivative then uses
-     * √(2/π) where {@code gelu_bwd} uses 0.79788456 (1e-9 relative).
+     * the rounding of reordered products (about 1e-7 relative). In other types the constants differ
+     * (by 1e-9 relative) and the two are computed apart, as the official code does.
      *
      * @param x the pre-activation
      * @param c the constants, of {@code x}'s data type and device
      * @return {@code gelu_tanh(x)} and {@code gelu_tanh'(x)}
      */
     public static Gelu geluTanhWithDerivative(NDArray x, Scalars c) {
+        if (x.getDataType() != DataType.FLOAT32) {
+            return new Gelu(geluTanh(x, c), geluTanhDerivative(x, c));
+        }
         NDArray xSquared = x.mul(x);
         // √(2/π) (x + 0.044715 x³) = (0.044715 √(2/π) x² + √(2/π)) x
         NDArray t = xSquared.mul(c.cubicSqrt2OverPi).add(c.sqrt2OverPi).mul(x).tanh();

@@ -65,7 +65,8 @@ class InnerMathTest {
                 double slope =
                         ParityCheck.relativeError(
                                 both.derivative(), InnerMath.geluTanhDerivative(x));
-                double tolerance = type == DataType.FLOAT32 ? 1e-6 : 1e-8;
+                // float32 shares the tanh (reordered products); float64 computes them apart
+                double tolerance = type == DataType.FLOAT32 ? 1e-6 : 1e-15;
                 assertTrue(value < tolerance, type + " gelu: " + value);
                 assertTrue(slope < tolerance, type + " gelu': " + slope);
             }
