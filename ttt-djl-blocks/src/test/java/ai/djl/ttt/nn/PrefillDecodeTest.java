@@ -57,6 +57,30 @@ class PrefillDecodeTest {
         }
     }
 
+    /**
+     * A state handed to a prefill of several mini-batches stays what it was: the scan updates
+     * weights in place only once they are its own (inference only).
+     */
+    @Test
+    void aStateStaysValidAfterALongPrefillFromIt() {
+        for (TttConfig config : TestLayers.smallConfigs()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT32, 5);
+                NDArray x = TestLayers.input(manager, 2, LENGTH, 32, 7, DataType.FLOAT32);
+                ParameterStore ps = new ParameterStore(manager, false);
+                TttState start = layer.prefill(ps, x.get(":, 0:16"), null, false).state();
+                NDArray first = layer.prefill(ps, x.get(":, 16:40"), start, false).output();
+                NDArray again = layer.prefill(ps, x.get(":, 16:40"), start, false).output();
+                assertTrue(
+                        first.contentEquals(again),
+                        describe(config) + ": the second prefill from the same state differs");
+                NDArray full = TestLayers.forward(layer, x, "DUAL").get(":, 16:40");
+                double err = TestLayers.relativeError(first, full);
+                assertTrue(err <= 1e-5, describe(config) + ": " + err);
+            }
+        }
+    }
+
     @Test
     void chunksOfOddSizesEqualFullForward() {
         int[][] chunkings = {{5, 3, 11, 1, 7, 13}, {15, 2, 23}, {1, 1, 17, 4, 17}};

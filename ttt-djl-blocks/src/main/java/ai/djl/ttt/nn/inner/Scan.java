@@ -366,6 +366,11 @@ public final class Scan {
             NDList queryKeyEta = dual ? perStep(hoisted.queryKeyEta()) : null;
             NDList updateRate = dual ? perStep(hoisted.updateRate()) : null;
             NDList learningRate = dual ? null : perStep(rows.learningRate());
+            // from the second mini-batch on, the weights are the scan's own; without autograd
+            // (and without loss measurements, which compare them before and after) a step may
+            // update them in place
+            boolean mayUpdateInPlace =
+                    !recordLoss && ScanThreads.recordsNoGradient(rows.keyQuery());
             for (int m = 0; m < count; m++) {
                 InnerModel.Step step;
                 try (NDScope scope = new NDScope()) {
@@ -381,7 +386,8 @@ public final class Scan {
                                                     piece(queryKeyEta, m),
                                                     piece(updateRate, m),
                                                     completes),
-                                            ones)
+                                            ones,
+                                            mayUpdateInPlace && m > 0)
                                     : model.primalStep(
                                             state,
                                             MiniBatch.primal(

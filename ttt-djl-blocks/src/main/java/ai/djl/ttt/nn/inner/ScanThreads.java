@@ -164,6 +164,18 @@ public final class ScanThreads {
         }
     }
 
+    /**
+     * Returns whether nothing records gradients for this computation, as far as the engine tells:
+     * PyTorch with grad mode off. Other engines answer {@code false}.
+     *
+     * @param like an array of the computation
+     * @return true if in-place updates cannot break a backward pass
+     */
+    static boolean recordsNoGradient(NDArray like) {
+        return "PyTorch".equals(like.getManager().getEngine().getEngineName())
+                && !JniUtils.isGradMode();
+    }
+
     private static boolean onTorchCpu(NDArray like) {
         return "PyTorch".equals(like.getManager().getEngine().getEngineName())
                 && Device.Type.CPU.equals(like.getDevice().getDeviceType());
