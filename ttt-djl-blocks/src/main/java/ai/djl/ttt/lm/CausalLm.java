@@ -14,6 +14,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.nn.LayerState;
 import ai.djl.ttt.nn.RmsNorm;
 import ai.djl.ttt.nn.Scopes;
 import ai.djl.ttt.nn.TttLayer;
@@ -261,12 +262,8 @@ public final class CausalLm extends AbstractBlock {
                                 + "]");
             }
         }
-        if (state != null && state.getBatchSize() != s.get(0)) {
-            throw new IllegalArgumentException(
-                    "the state holds "
-                            + state.getBatchSize()
-                            + " sequences but the input has batch size "
-                            + s.get(0));
+        if (state != null) {
+            LayerState.checkBatchSize(state.getBatchSize(), s);
         }
     }
 

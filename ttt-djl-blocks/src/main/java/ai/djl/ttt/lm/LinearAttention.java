@@ -164,7 +164,7 @@ public final class LinearAttention extends AbstractBlock
         long length = s.get(2);
         if (length <= BLOCK) {
             NDArray z = causalProducts(q, k).matMul(v);
-            NDArray added = k.transpose(0, 1, 3, 2).matMul(v); // Σ_s k_sᵀ v_s
+            NDArray added = k.swapAxes(-1, -2).matMul(v); // Σ_s k_sᵀ v_s
             if (carried == null) {
                 return new Attended(z, added);
             }
@@ -177,7 +177,7 @@ public final class LinearAttention extends AbstractBlock
         NDArray qb = q.pad(padding, 0).reshape(blocked);
         NDArray kb = k.pad(padding, 0).reshape(blocked);
         NDArray vb = v.pad(padding, 0).reshape(blocked);
-        NDArray perBlock = kb.transpose(0, 1, 2, 4, 3).matMul(vb); // (B, H, n, f, f)
+        NDArray perBlock = kb.swapAxes(-1, -2).matMul(vb); // (B, H, n, f, f)
         NDArray through = perBlock.cumSum(2);
         NDArray before = through.sub(perBlock);
         if (carried != null) {
@@ -197,15 +197,8 @@ public final class LinearAttention extends AbstractBlock
 
     /** {@code Q Kᵀ ⊙ M}: query t sees keys s ≤ t of its block, {@code (…, T, T)}. */
     private static NDArray causalProducts(NDArray q, NDArray k) {
-        int rank = q.getShape().dimension();
-        int[] axes = new int[rank];
-        for (int i = 0; i < rank; i++) {
-            axes[i] = i;
-        }
-        axes[rank - 2] = rank - 1;
-        axes[rank - 1] = rank - 2;
-        NDArray scores = q.matMul(k.transpose(axes));
-        long length = scores.getShape().get(rank - 2);
+        NDArray scores = q.matMul(k.swapAxes(-1, -2));
+        long length = scores.getShape().get(scores.getShape().dimension() - 2);
         NDManager m = q.getManager();
         NDArray mask =
                 m.arange(0, length, 1, DataType.INT64)

@@ -63,12 +63,8 @@ final class Projections {
             throw new IllegalArgumentException(
                     layer + " expects (B, T, C) with T >= 1 and C = " + width + ", got " + s);
         }
-        if (state != null && state.getBatchSize() != s.get(0)) {
-            throw new IllegalArgumentException(
-                    "the state holds "
-                            + state.getBatchSize()
-                            + " sequences but the input has batch size "
-                            + s.get(0));
+        if (state != null) {
+            LayerState.checkBatchSize(state.getBatchSize(), s);
         }
     }
 }

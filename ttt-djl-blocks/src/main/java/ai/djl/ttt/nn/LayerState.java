@@ -3,6 +3,7 @@ package ai.djl.ttt.nn;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import java.util.List;
 
 /**
@@ -46,4 +47,24 @@ public interface LayerState extends AutoCloseable {
     /** Closes the state's arrays. */
     @Override
     void close();
+
+    /**
+     * Checks that a chunk has as many rows as a state holds sequences.
+     *
+     * @param held the state's batch size
+     * @param input the chunk's shape, batch first
+     * @throws IllegalArgumentException naming both batch sizes
+     */
+    static void checkBatchSize(int held, Shape input) {
+        if (held != input.get(0)) {
+            throw new IllegalArgumentException(
+                    "the state holds "
+                            + held
+                            + " sequences but the input has batch size "
+                            + input.get(0)
+                            + " (shape "
+                            + input
+                            + ")");
+        }
+    }
 }

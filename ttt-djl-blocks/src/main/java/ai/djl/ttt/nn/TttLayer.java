@@ -780,16 +780,7 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
 
     private void validateState(TttState state, NDArray x) {
         long batch = x.getShape().get(0);
-        if (state.getBatchSize() != batch) {
-            throw new IllegalArgumentException(
-                    "the state holds "
-                            + state.getBatchSize()
-                            + " sequences but the input has batch size "
-                            + batch
-                            + " (shape "
-                            + x.getShape()
-                            + ")");
-        }
+        LayerState.checkBatchSize(state.getBatchSize(), x.getShape());
         if (!state.isAligned() && x.getShape().get(1) != 1) {
             throw new IllegalArgumentException(
                     "rows at different positions can only advance one token per call; got T = "

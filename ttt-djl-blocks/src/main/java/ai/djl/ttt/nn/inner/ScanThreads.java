@@ -172,13 +172,15 @@ public final class ScanThreads {
      * @return true if in-place updates cannot break a backward pass
      */
     static boolean recordsNoGradient(NDArray like) {
-        return "PyTorch".equals(like.getManager().getEngine().getEngineName())
-                && !JniUtils.isGradMode();
+        return onTorch(like) && !JniUtils.isGradMode();
+    }
+
+    private static boolean onTorch(NDArray like) {
+        return "PyTorch".equals(like.getManager().getEngine().getEngineName());
     }
 
     private static boolean onTorchCpu(NDArray like) {
-        return "PyTorch".equals(like.getManager().getEngine().getEngineName())
-                && Device.Type.CPU.equals(like.getDevice().getDeviceType());
+        return onTorch(like) && Device.Type.CPU.equals(like.getDevice().getDeviceType());
     }
 
     /**
