@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
@@ -85,6 +86,13 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
 
     /** Standard deviation of W1/W2 and the lr gate, hard-coded 0.02 in {@code ttt.py}. */
     private static final float INNER_INIT_STD = 0.02f;
+
+    /**
+     * Inference passes over longer sequences run in chunks of this many tokens (a multiple of every
+     * mini-batch size in use, so chunks start at mini-batch boundaries): beyond it, one pass gains
+     * nothing from more hoisting and only grows its working set.
+     */
+    static final int PREFILL_CHUNK = 2048;
 
     private final TttConfig config;
     private final InnerForm defaultForm;
@@ -490,12 +498,53 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         validateState(before, x);
         long[] starts =
                 before.isAligned() ? new long[] {before.getPositions()[0]} : before.getPositions();
-        if (x.getShape().get(1) == 1) {
+        long length = x.getShape().get(1);
+        if (length == 1) {
             // a decode step is all small ops: the scan's thread count (see ScanThreads)
             return ScanThreads.run(
                     x, () -> layer(ps, x, before, starts, form, training, keepState));
         }
+        if (!training && !recordInnerLoss && length > PREFILL_CHUNK) {
+            return inChunks(ps, x, before, form, keepState);
+        }
         return layer(ps, x, before, starts, form, training, keepState);
+    }
+
+    /**
+     * An inference pass over a long sequence, {@link #PREFILL_CHUNK} tokens at a time with the
+     * state carried from chunk to chunk: the same result as one pass (the scan is sequential
+     * anyway), but the hoisted per-mini-batch arrays of only one chunk are alive at a time, so the
+     * working set and the peak memory stay those of one chunk and the time grows linearly in {@code
+     * T}.
+     */
+    private Output<TttState> inChunks(
+            ParameterStore ps, NDArray x, TttState before, InnerForm form, boolean keepState) {
+        long length = x.getShape().get(1);
+        NDList outputs = new NDList();
+        TttState state = before;
+        // the first chunk ends on a mini-batch boundary, so that the others are whole mini-batches
+        long offset = before.getPositions()[0] % config.getMiniBatchSize();
+        for (long from = 0, to; from < length; from = to) {
+            to = Math.min(length, from + PREFILL_CHUNK - (from == 0 ? offset : 0));
+            TttState current = state;
+            Output<TttState> out;
+            try (NDArray chunk = x.get(new NDIndex().addAllDim().addSliceDim(from, to))) {
+                long[] starts = {current.getPositions()[0]};
+                out = layer(ps, chunk, current, starts, form, false, true);
+            }
+            outputs.add(out.output());
+            if (current != before) {
+                current.close(); // the next state holds its own handles (see nextState)
+            }
+            state = out.state();
+        }
+        NDArray y = NDArrays.concat(outputs, 1);
+        outputs.close();
+        if (keepState) {
+            return new Output<>(y, state);
+        }
+        state.close();
+        return new Output<>(y, null);
     }
 
     private Output<TttState> layer(

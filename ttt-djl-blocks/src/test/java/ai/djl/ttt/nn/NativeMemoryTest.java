@@ -34,6 +34,18 @@ class NativeMemoryTest {
                 }
                 assertEquals(dataArrays, data.getManagedArrays().size(), "inference forward");
 
+                // longer than one chunk: the chunks, their outputs and states are all freed
+                NDArray longX =
+                        TestLayers.input(
+                                data, 1, TttLayer.PREFILL_CHUNK + 21, 32, 3, DataType.FLOAT32);
+                int withLong = data.getManagedArrays().size();
+                layer.forward(ps, new NDList(longX), false).head().close();
+                SequenceLayer.Output<TttState> longOut = layer.prefill(ps, longX, null, false);
+                longOut.output().close();
+                longOut.state().close();
+                assertEquals(withLong, data.getManagedArrays().size(), "chunked inference");
+                dataArrays = withLong; // longX stays the test's own
+
                 SequenceLayer.Output<TttState> out = layer.prefill(ps, x, null, false);
                 TttState state = out.state();
                 for (int t = 0; t < 20; t++) {

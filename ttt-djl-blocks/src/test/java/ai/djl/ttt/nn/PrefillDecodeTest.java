@@ -1,6 +1,7 @@
 package ai.djl.ttt.nn;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
@@ -77,6 +78,42 @@ class PrefillDecodeTest {
                 NDArray full = TestLayers.forward(layer, x, "DUAL").get(":, 16:40");
                 double err = TestLayers.relativeError(first, full);
                 assertTrue(err <= 1e-5, describe(config) + ": " + err);
+            }
+        }
+    }
+
+    /**
+     * An inference pass longer than {@link TttLayer#PREFILL_CHUNK} runs in chunks with the state
+     * carried; its output and final state equal those of one pass (a training pass never runs in
+     * chunks), also when it starts inside a mini-batch.
+     */
+    @Test
+    void longInferencePassesInChunksEqualOnePass() {
+        int length = TttLayer.PREFILL_CHUNK + 2 * 16 + 5;
+        for (TttConfig config : TestLayers.smallConfigs()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT32, 8);
+                NDArray x = TestLayers.input(manager, 2, length, 32, 9, DataType.FLOAT32);
+                ParameterStore ps = new ParameterStore(manager, false);
+                NDArray onePass = layer.prefill(ps, x, null, true).output();
+                double err =
+                        TestLayers.relativeError(TestLayers.forward(layer, x, "DUAL"), onePass);
+                assertTrue(err <= 1e-5, describe(config) + " from position 0: " + err);
+
+                TttState start = layer.prefill(ps, x.get(":, 0:5"), null, false).state();
+                NDArray rest = x.get(":, 5:");
+                SequenceLayer.Output<TttState> expected = layer.prefill(ps, rest, start, true);
+                SequenceLayer.Output<TttState> chunked = layer.prefill(ps, rest, start, false);
+                err = TestLayers.relativeError(chunked.output(), expected.output());
+                assertTrue(err <= 1e-5, describe(config) + " from position 5: " + err);
+                assertArrayEquals(expected.state().getPositions(), chunked.state().getPositions());
+                NDArray[] want = expected.state().getWeights().arrays();
+                NDArray[] got = chunked.state().getWeights().arrays();
+                assertEquals(want.length, got.length);
+                for (int i = 0; i < want.length; i++) {
+                    err = TestLayers.relativeError(got[i], want[i]);
+                    assertTrue(err <= 1e-5, describe(config) + " state array " + i + ": " + err);
+                }
             }
         }
     }
