@@ -49,22 +49,11 @@ import picocli.CommandLine.Option;
         })
 final class SpeedBench implements Callable<Integer> {
 
-    /** The official ttt.py's figures, as stated in issue 4 (2-core machine, torch CPU eager). */
-    private static final Map<String, double[]> OFFICIAL_FORWARD =
-            Map.of(
-                    "linear", new double[] {44, 88, 176, 363},
-                    "mlp", new double[] {104, 200, 406, 831});
-
     /**
      * Untimed decode steps before the timed ones: the first steps after a long prefill are slower
      * (allocator and caches), and 2 were not enough to settle.
      */
     private static final int DECODE_WARMUP = 8;
-
-    private static final int[] OFFICIAL_LENGTHS = {512, 1024, 2048, 4096};
-    private static final Map<String, Double> OFFICIAL_FORWARD_BACKWARD =
-            Map.of("linear", 1217.0, "mlp", 2507.0);
-    private static final Map<String, Double> OFFICIAL_DECODE = Map.of("linear", 90.0, "mlp", 104.0);
 
     @Option(
             names = "--quick",
@@ -85,12 +74,20 @@ final class SpeedBench implements Callable<Integer> {
     int threads;
 
     @Option(
+            names = "--official",
+            description =
+                    "a JSON file of the official ttt.py's timings measured on this machine (format:"
+                            + " docs/benchmarks.md); without it, the figures stated in issue 4")
+    Path officialFile;
+
+    @Option(
             names = "--out",
             defaultValue = "docs/benchmarks.md",
             description = "the markdown report; plots go to img/ beside it; '-' for none")
     String out;
 
     private final StringBuilder report = new StringBuilder();
+    private OfficialFigures official;
     private Setting setting;
     private double gflops;
     private double bandwidth;
@@ -112,6 +109,10 @@ final class SpeedBench implements Callable<Integer> {
     public Integer call() throws Exception {
         System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
         setting = quick ? quickSetting() : fullSetting();
+        official =
+                officialFile == null
+                        ? OfficialFigures.issue4()
+                        : OfficialFigures.read(officialFile);
         if (quick) {
             repeats = Math.min(repeats, 2);
         }
@@ -177,6 +178,9 @@ final class SpeedBench implements Callable<Integer> {
                 c.getMiniBatchSize(),
                 repeats,
                 Math.max(1, repeats - 2));
+        if (!quick) {
+            emit("official figures: %s%n", official.source());
+        }
     }
 
     /** The machine's own rates, measured now: a square fp32 GEMM and a large copy. */
@@ -263,7 +267,8 @@ final class SpeedBench implements Callable<Integer> {
                                     });
                     medians[i] = r.median();
                     double flops = LayerFlops.forward(config, t);
-                    double official = official(OFFICIAL_FORWARD.get(type.officialName()), t);
+                    double official =
+                            quick ? Double.NaN : this.official.forward(type.officialName(), t);
                     emit(
                             "| %s | %d | %s | %s | %,.0f | %.2f | %.0f %% | %.0f | %s | %s |%n",
                             name(type),
@@ -346,7 +351,7 @@ final class SpeedBench implements Callable<Integer> {
                     byForm[form.ordinal()] = r.median();
                     double official =
                             form == InnerForm.DUAL && !quick
-                                    ? OFFICIAL_FORWARD_BACKWARD.get(type.officialName())
+                                    ? this.official.forwardBackward(type.officialName())
                                     : Double.NaN;
                     emit(
                             "| %s | %s | %s | %s | %.0f | %s | %s |%n",
@@ -460,10 +465,10 @@ final class SpeedBench implements Callable<Integer> {
                 for (int i = 0; i < positions.length; i++) {
                     Measure.Result r = results[i];
                     perPosition[i] = r.median();
-                    Double official =
+                    double official =
                             i == 0 && !quick
-                                    ? OFFICIAL_DECODE.get(type.officialName())
-                                    : (Double) null;
+                                    ? this.official.decode(type.officialName())
+                                    : Double.NaN;
                     emit(
                             "| %s | %,d | %s | %s | %.0f | %.2f | %s |%n",
                             name(type),
@@ -472,7 +477,7 @@ final class SpeedBench implements Callable<Integer> {
                             r.range(),
                             r.peakMiB(),
                             stateBytes(states[i]) / 1048576.0,
-                            official == null ? "" : format(official));
+                            Double.isNaN(official) ? "" : format(official));
                 }
                 for (LmState state : states) {
                     state.close();
@@ -615,18 +620,6 @@ final class SpeedBench implements Callable<Integer> {
             bytes += a.size() * a.getDataType().getNumOfBytes();
         }
         return bytes;
-    }
-
-    private double official(double[] values, int length) {
-        if (values == null || quick) {
-            return Double.NaN;
-        }
-        for (int i = 0; i < OFFICIAL_LENGTHS.length; i++) {
-            if (OFFICIAL_LENGTHS[i] == length) {
-                return values[i];
-            }
-        }
-        return Double.NaN;
     }
 
     private static String name(LayerType type) {
