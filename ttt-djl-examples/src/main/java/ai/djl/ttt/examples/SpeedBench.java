@@ -252,19 +252,27 @@ final class SpeedBench implements Callable<Integer> {
             try (NDManager m = manager.newSubManager()) {
                 AbstractBlock layer = layer(config, m, setting.lengths()[0]);
                 ParameterStore ps = new ParameterStore(m, false);
-                for (int i = 0; i < setting.lengths().length; i++) {
-                    int t = setting.lengths()[i];
-                    NDArray x = m.randomNormal(new Shape(1, t, config.getHiddenSize()));
-                    Measure.Result r =
-                            Measure.time(
-                                    1,
-                                    repeats,
-                                    () -> {
-                                        try (NDScope scope = new NDScope()) {
-                                            layer.forward(ps, new NDList(x), false);
-                                            scope.suppressNotUsedWarning();
-                                        }
-                                    });
+                int[] lengths = setting.lengths();
+                Measure.Body[] bodies = new Measure.Body[lengths.length];
+                double[] peaks = new double[lengths.length];
+                for (int i = 0; i < lengths.length; i++) {
+                    NDArray x = m.randomNormal(new Shape(1, lengths[i], config.getHiddenSize()));
+                    bodies[i] =
+                            () -> {
+                                try (NDScope scope = new NDScope()) {
+                                    layer.forward(ps, new NDList(x), false);
+                                    scope.suppressNotUsedWarning();
+                                }
+                            };
+                    // the warm-up run of each length alone: its peak memory
+                    peaks[i] = Measure.time(0, 1, bodies[i]).peakMiB();
+                }
+                // then the lengths in turn, so that time(8192) / time(4096) compares like with
+                // like on this machine, whose speed drifts within a run
+                Measure.Result[] results = Measure.interleaved(0, repeats, bodies);
+                for (int i = 0; i < lengths.length; i++) {
+                    int t = lengths[i];
+                    Measure.Result r = results[i];
                     medians[i] = r.median();
                     double flops = LayerFlops.forward(config, t);
                     double official =
@@ -278,10 +286,9 @@ final class SpeedBench implements Callable<Integer> {
                             t / (r.median() / 1e3),
                             flops / 1e9,
                             100 * flops / 1e9 / gflops / (r.median() / 1e3),
-                            r.peakMiB(),
+                            peaks[i],
                             Double.isNaN(official) ? "" : format(official),
                             Double.isNaN(official) ? "" : ratio(official / r.median()));
-                    x.close();
                 }
             }
             times.put(name(type), medians);
