@@ -689,6 +689,7 @@ final class SpeedBench implements Callable<Integer> {
         String md =
                 "```\n./bin/ttt bench speed"
                         + (quick ? " --quick" : "")
+                        + (officialFile == null ? "" : " --official FILE")
                         + "\n```\n\n"
                         + report
                         + "\n![layer forward throughput](img/bench-prefill.png)\n\n"
