@@ -12,6 +12,7 @@ import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.ttt.TttConfig;
 import ai.djl.ttt.io.OfficialWeights;
+import ai.djl.ttt.nn.inner.ScanThreads;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -71,6 +72,40 @@ class GradientCheckTest {
                     assertTrue(Math.abs(analytic) > 1e-6, e.getKey() + " has no gradient");
                 }
             }
+        }
+    }
+
+    /**
+     * {@code ScanThreads.backward} runs the backward on one thread or on libtorch's (see {@code
+     * ScanThreads.backwardThreads}); the gradients are the same.
+     */
+    @Test
+    void gradientsDoNotDependOnTheBackwardThreadCount() {
+        String property = "ai.djl.ttt.scan_threads";
+        try {
+            for (TttConfig config : TestLayers.smallConfigs()) {
+                try (NDManager manager = NDManager.newBaseManager()) {
+                    TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT64, 7);
+                    NDArray weights = TestLayers.input(manager, 2, 37, 32, 8, DataType.FLOAT64);
+                    NDArray[] gradients = new NDArray[2];
+                    String[] threads = {"1", "2"};
+                    for (int i = 0; i < 2; i++) {
+                        System.setProperty(property, threads[i]);
+                        NDArray x = TestLayers.input(manager, 2, 37, 32, 6, DataType.FLOAT64);
+                        x.setRequiresGradient(true);
+                        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                            ScanThreads.backward(gc, loss(layer, x, weights, true));
+                        }
+                        gradients[i] = x.getGradient().duplicate();
+                    }
+                    double err = TestLayers.relativeError(gradients[1], gradients[0]);
+                    assertTrue(
+                            err <= 1e-12,
+                            PrefillDecodeTest.describe(config) + ": 1 vs 2 threads: " + err);
+                }
+            }
+        } finally {
+            System.clearProperty(property);
         }
     }
 

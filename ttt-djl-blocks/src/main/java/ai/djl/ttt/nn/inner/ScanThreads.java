@@ -33,12 +33,12 @@ import java.util.function.Supplier;
  * thread, where the graph is recorded. {@value #PARALLEL_PROPERTY}{@code =false} turns the split
  * off.
  *
- * <p>The backward pass of a scan replays the same small ops in reverse, so {@link #backward} runs
- * it with the scan's thread count too: a TTT-MLP layer's forward + backward at the 125m shape, T =
- * 2048, went from 1.8–2.0 s to 1.25–1.45 s on 2 vCPUs, a 4-block C = 256 TTT-MLP model's training
- * step (B = 4, T = 512) from 2.6 s to 1.8–2.1 s; the large products of the backward then use one
- * thread, which a model dominated by them may not want (the same {@value #PROPERTY} = 0 keeps
- * libtorch's count).
+ * <p>The backward pass of a scan replays the same small ops in reverse, so under {@code
+ * OMP_WAIT_POLICY=PASSIVE} {@link #backward} runs it on one thread too: a TTT-MLP layer's forward +
+ * backward at the 125m shape, T = 2048, went from 1.8–2.0 s to 1.25–1.45 s on 2 vCPUs, a 4-block C
+ * = 256 TTT-MLP model's training step (B = 4, T = 512) from 2.6 s to 1.8–2.1 s. With spinning
+ * OpenMP threads (the default policy) two threads are faster for the backward, and it keeps
+ * libtorch's count ({@link #backwardThreads}); {@value #PROPERTY} overrides both.
  *
  * <p>The thread count is libtorch's ({@code at::set_num_threads}); with the OpenMP backend it binds
  * the calling thread's parallel regions, and it is restored after the scan. The system property
@@ -194,10 +194,31 @@ public final class ScanThreads {
     public static void backward(GradientCollector collector, NDArray loss) {
         run(
                 loss,
+                backwardThreads(System.getenv("OMP_WAIT_POLICY")),
                 () -> {
                     collector.backward(loss);
                     return null;
                 });
+    }
+
+    /**
+     * The intra-op threads of a backward pass: the system property {@value #PROPERTY} if set;
+     * otherwise one thread when OpenMP's threads sleep between ops ({@code
+     * OMP_WAIT_POLICY=PASSIVE}, where waking them costs more than the backward's small ops: a
+     * TTT-MLP layer's forward + backward at the 125m shape, T = 2048, took 1.1–1.3 s on one thread
+     * and 1.8 s on two), and libtorch's own count when they spin (OpenMP's default policy, where
+     * two threads make the small ops cheaper: 0.83–1.09 s on two threads against 1.21–1.32 s on
+     * one; TTT-Linear 304–344 against 415–433 ms; 2 vCPUs).
+     *
+     * @param waitPolicy the value of {@code OMP_WAIT_POLICY}, or {@code null} if unset
+     * @return the thread count, 0 for libtorch's
+     */
+    static int backwardThreads(String waitPolicy) {
+        Integer set = Integer.getInteger(PROPERTY);
+        if (set != null) {
+            return set;
+        }
+        return waitPolicy != null && "PASSIVE".equalsIgnoreCase(waitPolicy.trim()) ? 1 : 0;
     }
 
     /**
@@ -212,7 +233,10 @@ public final class ScanThreads {
      * @return the work's result
      */
     public static <T> T run(NDArray like, Supplier<T> work) {
-        int wanted = Integer.getInteger(PROPERTY, 1);
+        return run(like, Integer.getInteger(PROPERTY, 1), work);
+    }
+
+    private static <T> T run(NDArray like, int wanted, Supplier<T> work) {
         if (wanted <= 0 || !onTorchCpu(like)) {
             return work.get();
         }
