@@ -214,7 +214,8 @@ public final class CausalLm extends AbstractBlock {
                     }
                     h = norm.forward(ps, new NDList(h), training).head();
                     NDArray w = head == null ? e : ps.getValue(head, ids.getDevice(), training);
-                    NDArray logits = Linear.linear(h, w).head();
+                    NDArray last = h;
+                    NDArray logits = ScanThreads.wide(h, () -> Linear.linear(last, w).head());
                     if (!keepState) {
                         return new Output(logits, null);
                     }

@@ -15,6 +15,7 @@ import ai.djl.ttt.nn.SequenceLayer;
 import ai.djl.ttt.nn.SwiGluMlp;
 import ai.djl.ttt.nn.TttLinear;
 import ai.djl.ttt.nn.TttMlp;
+import ai.djl.ttt.nn.inner.ScanThreads;
 import ai.djl.util.PairList;
 
 /**
@@ -103,7 +104,9 @@ public final class ResidualBlock extends AbstractBlock {
             h = h.add(sequence.forward(ps, new NDList(x), training).head());
         }
         NDArray f = ffnNorm.forward(ps, new NDList(h), training).head();
-        h = h.add(mlp.forward(ps, new NDList(f), training).head());
+        // the feed-forward is three matrix products around two small ops (see ScanThreads.wide)
+        NDArray mlpOut = ScanThreads.wide(f, () -> mlp.forward(ps, new NDList(f), training).head());
+        h = h.add(mlpOut);
         return new Output(h, keepState ? new State(next, window) : null);
     }
 

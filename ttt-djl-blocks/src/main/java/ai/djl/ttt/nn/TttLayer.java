@@ -558,7 +558,10 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         return Scopes.run(
                 x.getManager(),
                 () -> {
-                    Projections projections = project(ps, x, before.getConvWindow(), training);
+                    // matrix products: libtorch's threads even inside a decode step
+                    Projections projections =
+                            ScanThreads.wide(
+                                    x, () -> project(ps, x, before.getConvWindow(), training));
                     Scan.Inputs inputs = scanInputs(ps, x, projections, starts, training);
                     FastWeights initial = initialWeights(ps, x, before, training);
                     boolean record = recordInnerLoss;
@@ -640,7 +643,8 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
             NDArray gate = gateProjection.forward(ps, new NDList(x), training).head();
             y = InnerMath.geluTanh(gate).mul(y);
         }
-        return outputProjection.forward(ps, new NDList(y), training).head();
+        NDList merged = new NDList(y);
+        return ScanThreads.wide(y, () -> outputProjection.forward(ps, merged, training).head());
     }
 
     private static List<NDArray> arraysOf(Output<TttState> out) {

@@ -1,11 +1,19 @@
 package ai.djl.ttt.nn.inner;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** The backward pass's thread count follows OpenMP's wait policy unless the property sets it. */
+/**
+ * The backward pass's thread count follows OpenMP's wait policy unless the property sets it; a
+ * decode step's matrix products get libtorch's threads back inside the narrowed step.
+ */
 class ScanThreadsTest {
 
     @AfterEach
@@ -27,5 +35,34 @@ class ScanThreadsTest {
         assertEquals(0, ScanThreads.backwardThreads("PASSIVE"));
         System.setProperty(ScanThreads.PROPERTY, "2");
         assertEquals(2, ScanThreads.backwardThreads(null));
+    }
+
+    @Test
+    void wideGivesBackLibtorchsThreadsOnlyInsideANarrowedRegion() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            NDArray like = manager.zeros(new Shape(1)); // loads the engine
+            int configured = JniUtils.getNumThreads();
+            JniUtils.setNumThreads(2);
+            try {
+                assertEquals(
+                        2,
+                        ScanThreads.wide(like, JniUtils::getNumThreads),
+                        "outside a narrowed region wide changes nothing");
+                int[] seen =
+                        ScanThreads.run(
+                                like,
+                                () ->
+                                        new int[] {
+                                            JniUtils.getNumThreads(),
+                                            ScanThreads.wide(like, JniUtils::getNumThreads),
+                                            JniUtils.getNumThreads()
+                                        });
+                assertArrayEquals(new int[] {1, 2, 1}, seen, "narrowed, widened, narrowed again");
+                assertEquals(2, JniUtils.getNumThreads(), "restored after the region");
+                assertEquals(2, ScanThreads.wide(like, JniUtils::getNumThreads));
+            } finally {
+                JniUtils.setNumThreads(configured);
+            }
+        }
     }
 }
