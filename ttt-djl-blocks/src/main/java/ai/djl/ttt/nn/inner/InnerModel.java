@@ -156,7 +156,9 @@ public final class InnerModel {
      * </pre>
      *
      * At the end of a mini-batch the state becomes {@code W̄_{k−1}} with no pending gradient;
-     * otherwise the boundary weights stay and {@code gW_{k−1}} is kept.
+     * otherwise the boundary weights stay and {@code gW_{k−1}} is kept. A single token (a decode
+     * step) takes a shorter path that never forms {@code W̄} unless its mini-batch ends ({@link
+     * #oneToken}); the result is the same up to rounding.
      *
      * @param state the weights at the last boundary and the pending gradients
      * @param batch the tokens, built with {@link MiniBatch#primal}
@@ -167,6 +169,9 @@ public final class InnerModel {
         int k = batch.tokens;
         NDArray key = batch.keyQuery.get(batch.keyRows);
         TrainingView view = trainingView(state, key.matMul(state.layer(0)), batch, ones);
+        if (k == 1) {
+            return oneToken(state, batch, ones, view);
+        }
         NDArray tokenFactor = batch.tokenFactor.expandDims(-1);
 
         NDArray testInput = batch.keyQuery.get(batch.queryRows);
@@ -194,6 +199,46 @@ public final class InnerModel {
             NDIndex lastToken = new NDIndex().addAllDim().addIndices(k - 1);
             lastWeights[l] = tokenWeights.get(lastToken);
             lastGradients[l] = gradient.get(lastToken);
+        }
+        return new Step(output, settle(state, lastWeights, lastGradients, batch));
+    }
+
+    /**
+     * The primal form for a single token (a decode step), without materialising its weights {@code
+     * W̄ = W − tok · gW}: since {@code gW = gW_pending + X_lᵀ (lr G_l)} has one new rank-1 term,
+     *
+     * <pre>
+     * Z̄_l = X̄_l W_l − tok · (X̄_l gW_pending + (X̄_l · X_l) lr G_l)
+     * </pre>
+     *
+     * which reads each weight matrix once instead of writing and reading a per-token copy (TTT-MLP
+     * layer: two (12, 257, 64)-sized arrays per token at the 125m shape). {@code W̄} is formed only
+     * when the token ends its mini-batch and becomes the next boundary state.
+     */
+    private Step oneToken(FastWeights state, MiniBatch batch, NDArray ones, TrainingView view) {
+        NDArray testInput = batch.keyQuery.get(batch.queryRows); // X̄_0 = [XQ, 1], (N, 1, in)
+        boolean formWeights = batch.completes || batch.completesPerRow != null;
+        NDArray output = null;
+        NDArray[] lastWeights = new NDArray[depth];
+        NDArray[] lastGradients = new NDArray[depth];
+        for (int l = 0; l < depth; l++) {
+            NDArray inputColumn = view.transposedInputs[l]; // X_lᵀ, (N, in, 1)
+            NDArray scaled = view.gradients[l].mul(batch.learningRate); // lr G_l, (N, 1, out)
+            NDArray throughGradients = testInput.matMul(inputColumn).mul(scaled);
+            NDArray gradient = inputColumn.mul(scaled); // the outer product X_lᵀ (lr G_l)
+            if (state.hasPendingGradients()) {
+                NDArray pending = state.pendingGradient(l);
+                throughGradients = throughGradients.add(testInput.matMul(pending));
+                gradient = gradient.add(pending);
+            }
+            output = testInput.matMul(state.layer(l)).sub(throughGradients.mul(batch.tokenFactor));
+            if (l < depth - 1) {
+                testInput = withOnes(InnerMath.geluTanh(output, scalars), ones);
+            }
+            lastGradients[l] = gradient;
+            if (formWeights) {
+                lastWeights[l] = state.layer(l).sub(gradient.mul(batch.tokenFactor));
+            }
         }
         return new Step(output, settle(state, lastWeights, lastGradients, batch));
     }
