@@ -167,11 +167,14 @@ public final class InnerModel {
      */
     public Step primalStep(FastWeights state, MiniBatch batch, NDArray ones) {
         int k = batch.tokens;
+        if (k == 1) {
+            // one read of W_0 for both views, as in the dual form
+            NDArray both = batch.keyQuery.matMul(state.layer(0));
+            TrainingView view = trainingView(state, both.get(batch.keyRows), batch, ones);
+            return oneToken(state, batch, ones, view, both.get(batch.queryRows));
+        }
         NDArray key = batch.keyQuery.get(batch.keyRows);
         TrainingView view = trainingView(state, key.matMul(state.layer(0)), batch, ones);
-        if (k == 1) {
-            return oneToken(state, batch, ones, view);
-        }
         NDArray tokenFactor = batch.tokenFactor.expandDims(-1);
 
         NDArray testInput = batch.keyQuery.get(batch.queryRows);
@@ -214,8 +217,15 @@ public final class InnerModel {
      * which reads each weight matrix once instead of writing and reading a per-token copy (TTT-MLP
      * layer: two (12, 257, 64)-sized arrays per token at the 125m shape). {@code W̄} is formed only
      * when the token ends its mini-batch and becomes the next boundary state.
+     *
+     * @param firstProduct {@code X̄_0 W_0}, computed with the training view's {@code X_0 W_0}
      */
-    private Step oneToken(FastWeights state, MiniBatch batch, NDArray ones, TrainingView view) {
+    private Step oneToken(
+            FastWeights state,
+            MiniBatch batch,
+            NDArray ones,
+            TrainingView view,
+            NDArray firstProduct) {
         NDArray testInput = batch.keyQuery.get(batch.queryRows); // X̄_0 = [XQ, 1], (N, 1, in)
         boolean formWeights = batch.completes || batch.completesPerRow != null;
         NDArray output = null;
@@ -231,7 +241,8 @@ public final class InnerModel {
                 throughGradients = throughGradients.add(testInput.matMul(pending));
                 gradient = gradient.add(pending);
             }
-            output = testInput.matMul(state.layer(l)).sub(throughGradients.mul(batch.tokenFactor));
+            NDArray product = l == 0 ? firstProduct : testInput.matMul(state.layer(l));
+            output = product.sub(throughGradients.mul(batch.tokenFactor));
             if (l < depth - 1) {
                 testInput = withOnes(InnerMath.geluTanh(output, scalars), ones);
             }
