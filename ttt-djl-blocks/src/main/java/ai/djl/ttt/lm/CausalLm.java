@@ -215,6 +215,7 @@ public final class CausalLm extends AbstractBlock {
                     h = norm.forward(ps, new NDList(h), training).head();
                     NDArray w = head == null ? e : ps.getValue(head, ids.getDevice(), training);
                     NDArray last = h;
+                    // a decode step's largest matrix-vector product (see ScanThreads.wide)
                     NDArray logits = ScanThreads.wide(h, () -> Linear.linear(last, w).head());
                     if (!keepState) {
                         return new Output(logits, null);

@@ -500,7 +500,8 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                 before.isAligned() ? new long[] {before.getPositions()[0]} : before.getPositions();
         long length = x.getShape().get(1);
         if (length == 1) {
-            // a decode step is all small ops: the scan's thread count (see ScanThreads)
+            // a decode step is small ops and matrix-vector products: one thread, the products
+            // on libtorch's (see ScanThreads.run and wide)
             return ScanThreads.run(
                     x, () -> layer(ps, x, before, starts, form, training, keepState));
         }
@@ -640,7 +641,9 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         NDArray y = query.add(InnerMath.layerNorm(innerOutput, gamma, beta)).reshape(x.getShape());
         y = postNorm.forward(ps, new NDList(y), training).head();
         if (gateProjection != null) {
-            NDArray gate = gateProjection.forward(ps, new NDList(x), training).head();
+            NDArray gate =
+                    ScanThreads.wide(
+                            x, () -> gateProjection.forward(ps, new NDList(x), training).head());
             y = InnerMath.geluTanh(gate).mul(y);
         }
         NDList merged = new NDList(y);
@@ -733,7 +736,9 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
      * The state after the chunk. It must stay valid when the caller closes the state it passed in,
      * or an optimizer updates the parameters: arrays that are still the caller's get a new handle,
      * and arrays that still view the parameters (a sequence shorter than one mini-batch) get a
-     * copy.
+     * copy. The copy is {@code a + 0}, not {@code duplicate()}: on PyTorch {@code duplicate()}
+     * detaches, which cut the gradient of the initial inner weights through a state carried from
+     * one training chunk to the next ({@code GradientCheckTest.oneTokenStepsHaveExactGradients}).
      */
     private TttState nextState(
             TttState before, int length, FastWeights weights, NDArray window, FastWeights initial) {
@@ -743,7 +748,7 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                 a ->
                         shared.stream().noneMatch(i -> i == a)
                                 ? a
-                                : fromParameters ? a.duplicate() : a.reshape(a.getShape());
+                                : fromParameters ? a.add(0) : a.reshape(a.getShape());
         NDArray[] w =
                 Arrays.stream(weights.arrays())
                         .limit(weights.depth())

@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
@@ -15,11 +17,13 @@ import ai.djl.ttt.io.OfficialWeights;
 import ai.djl.ttt.nn.inner.ScanThreads;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /**
- * Autograd through the layer (dual form, first-order only) matches central finite differences, in
- * float64, for the input and every parameter tensor, with T not a multiple of the mini-batch.
+ * Autograd through the layer (first-order only) matches central finite differences, in float64, for
+ * the input and every parameter tensor: the dual form with T not a multiple of the mini-batch, and
+ * single tokens continuing a state in the primal form.
  */
 class GradientCheckTest {
 
@@ -32,46 +36,81 @@ class GradientCheckTest {
                 TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT64, 5);
                 NDArray x = TestLayers.input(manager, 2, 21, 32, 6, DataType.FLOAT64);
                 NDArray weights = TestLayers.input(manager, 2, 21, 32, 8, DataType.FLOAT64);
-
-                Map<String, NDArray> tensors = new LinkedHashMap<>();
-                tensors.put("input", x);
-                for (Map.Entry<String, Parameter> e :
-                        OfficialWeights.parameterNames(layer).entrySet()) {
-                    tensors.put(e.getKey(), e.getValue().getArray());
-                }
-                x.setRequiresGradient(true);
-                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                    gc.backward(loss(layer, x, weights, true));
-                }
-
-                for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
-                    NDArray tensor = e.getValue();
-                    NDArray direction =
-                            manager.randomNormal(
-                                    0, 1, tensor.getShape(), DataType.FLOAT64, tensor.getDevice());
-                    double analytic = tensor.getGradient().mul(direction).sum().getDouble();
-                    tensor.addi(direction.mul(EPS));
-                    double plus = loss(layer, x, weights, false).getDouble();
-                    tensor.subi(direction.mul(2 * EPS));
-                    double minus = loss(layer, x, weights, false).getDouble();
-                    tensor.addi(direction.mul(EPS));
-                    double numeric = (plus - minus) / (2 * EPS);
-                    double err = Math.abs(numeric - analytic) / Math.max(Math.abs(numeric), 1e-8);
-                    assertTrue(
-                            err <= 1e-5,
-                            PrefillDecodeTest.describe(config)
-                                    + " d/d "
-                                    + e.getKey()
-                                    + ": autograd "
-                                    + analytic
-                                    + " vs finite difference "
-                                    + numeric
-                                    + " (rel err "
-                                    + err
-                                    + ")");
-                    assertTrue(Math.abs(analytic) > 1e-6, e.getKey() + " has no gradient");
-                }
+                checkAgainstFiniteDifferences(
+                        layer,
+                        x,
+                        training -> loss(layer, x, weights, training),
+                        PrefillDecodeTest.describe(config));
             }
+        }
+    }
+
+    /**
+     * Single tokens after a prefill run the primal form's one-token path ({@code
+     * InnerModel.oneToken}), which never forms the token's weights unless the token ends its
+     * mini-batch: at position 15 (ends it) and 17 (continues the pending gradients of 16, a
+     * one-token dual step). Its gradients, through the state of the prefill, match finite
+     * differences too.
+     */
+    @Test
+    void oneTokenStepsHaveExactGradients() {
+        for (TttConfig config : TestLayers.smallConfigs()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT64, 9);
+                NDArray x = TestLayers.input(manager, 2, 18, 32, 10, DataType.FLOAT64);
+                NDArray weights = TestLayers.input(manager, 2, 18, 32, 11, DataType.FLOAT64);
+                checkAgainstFiniteDifferences(
+                        layer,
+                        x,
+                        training -> tokenByTokenLoss(layer, x, weights, training),
+                        PrefillDecodeTest.describe(config) + ", tokens 15-17 one at a time");
+            }
+        }
+    }
+
+    /**
+     * Compares autograd's directional derivative with a central finite difference, for the input
+     * and every parameter tensor of the layer.
+     */
+    private static void checkAgainstFiniteDifferences(
+            TttLayer layer, NDArray x, Function<Boolean, NDArray> loss, String label) {
+        NDManager manager = x.getManager();
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        tensors.put("input", x);
+        for (Map.Entry<String, Parameter> e : OfficialWeights.parameterNames(layer).entrySet()) {
+            tensors.put(e.getKey(), e.getValue().getArray());
+        }
+        x.setRequiresGradient(true);
+        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            gc.backward(loss.apply(true));
+        }
+
+        for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
+            NDArray tensor = e.getValue();
+            NDArray direction =
+                    manager.randomNormal(
+                            0, 1, tensor.getShape(), DataType.FLOAT64, tensor.getDevice());
+            double analytic = tensor.getGradient().mul(direction).sum().getDouble();
+            tensor.addi(direction.mul(EPS));
+            double plus = loss.apply(false).getDouble();
+            tensor.subi(direction.mul(2 * EPS));
+            double minus = loss.apply(false).getDouble();
+            tensor.addi(direction.mul(EPS));
+            double numeric = (plus - minus) / (2 * EPS);
+            double err = Math.abs(numeric - analytic) / Math.max(Math.abs(numeric), 1e-8);
+            assertTrue(
+                    err <= 1e-5,
+                    label
+                            + " d/d "
+                            + e.getKey()
+                            + ": autograd "
+                            + analytic
+                            + " vs finite difference "
+                            + numeric
+                            + " (rel err "
+                            + err
+                            + ")");
+            assertTrue(Math.abs(analytic) > 1e-6, e.getKey() + " has no gradient");
         }
     }
 
@@ -107,6 +146,25 @@ class GradientCheckTest {
         } finally {
             System.clearProperty(property);
         }
+    }
+
+    /**
+     * {@code Σ y ⊙ w} over a prefill of the first 15 tokens followed by one call per remaining
+     * token, each continuing the state.
+     */
+    private static NDArray tokenByTokenLoss(
+            TttLayer layer, NDArray x, NDArray weights, boolean training) {
+        ParameterStore ps = new ParameterStore(x.getManager(), false);
+        long length = x.getShape().get(1);
+        NDList outputs = new NDList();
+        TttState state = null;
+        for (long from = 0, to = 15; from < length; from = to, to = from + 1) {
+            NDIndex chunk = new NDIndex().addAllDim().addSliceDim(from, to);
+            SequenceLayer.Output<TttState> out = layer.prefill(ps, x.get(chunk), state, training);
+            outputs.add(out.output());
+            state = out.state();
+        }
+        return NDArrays.concat(outputs, 1).mul(weights).sum();
     }
 
     /** A scalar that depends on every output: {@code Σ y ⊙ w}. */

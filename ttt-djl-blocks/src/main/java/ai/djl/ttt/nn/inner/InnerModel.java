@@ -214,8 +214,9 @@ public final class InnerModel {
      * Z̄_l = X̄_l W_l − tok · (X̄_l gW_pending + (X̄_l · X_l) lr G_l)
      * </pre>
      *
-     * which reads each weight matrix once instead of writing and reading a per-token copy (TTT-MLP
-     * layer: two (12, 257, 64)-sized arrays per token at the 125m shape). {@code W̄} is formed only
+     * which reads each weight matrix once instead of writing and reading a per-token copy (the
+     * general path writes {@code tok · gW} and {@code W̄} for every dense layer: four arrays of
+     * about 200k elements per TTT-MLP layer and token at the 125m shape). {@code W̄} is formed only
      * when the token ends its mini-batch and becomes the next boundary state.
      *
      * @param firstProduct {@code X̄_0 W_0}, computed with the training view's {@code X_0 W_0}

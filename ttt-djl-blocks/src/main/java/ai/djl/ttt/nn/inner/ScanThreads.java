@@ -274,12 +274,23 @@ public final class ScanThreads {
         }
         Integer outer = NARROWED_FROM.get();
         JniUtils.setNumThreads(wanted);
-        NARROWED_FROM.set(wanted < previous ? Integer.valueOf(previous) : null);
+        remember(wanted < previous ? Integer.valueOf(previous) : null);
         try {
             return work.get();
         } finally {
-            JniUtils.setNumThreads(previous);
-            NARROWED_FROM.set(outer);
+            try {
+                JniUtils.setNumThreads(previous);
+            } finally {
+                remember(outer);
+            }
+        }
+    }
+
+    private static void remember(Integer narrowedFrom) {
+        if (narrowedFrom == null) {
+            NARROWED_FROM.remove();
+        } else {
+            NARROWED_FROM.set(narrowedFrom);
         }
     }
 }

@@ -2,7 +2,9 @@ package ai.djl.ttt.nn.inner;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -39,7 +41,7 @@ class ScanThreadsTest {
 
     @Test
     void wideGivesBackLibtorchsThreadsOnlyInsideANarrowedRegion() {
-        try (NDManager manager = NDManager.newBaseManager()) {
+        try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
             NDArray like = manager.zeros(new Shape(1)); // loads the engine
             int configured = JniUtils.getNumThreads();
             JniUtils.setNumThreads(2);
@@ -55,11 +57,64 @@ class ScanThreadsTest {
                                         new int[] {
                                             JniUtils.getNumThreads(),
                                             ScanThreads.wide(like, JniUtils::getNumThreads),
+                                            ScanThreads.run(like, JniUtils::getNumThreads),
+                                            ScanThreads.wide(
+                                                    like,
+                                                    () ->
+                                                            ScanThreads.wide(
+                                                                    like, JniUtils::getNumThreads)),
+                                            ScanThreads.wide(
+                                                    like,
+                                                    () ->
+                                                            ScanThreads.run(
+                                                                    like,
+                                                                    () ->
+                                                                            ScanThreads.wide(
+                                                                                    like,
+                                                                                    JniUtils
+                                                                                            ::getNumThreads))),
                                             JniUtils.getNumThreads()
                                         });
-                assertArrayEquals(new int[] {1, 2, 1}, seen, "narrowed, widened, narrowed again");
+                assertArrayEquals(
+                        new int[] {1, 2, 1, 2, 2, 1},
+                        seen,
+                        "narrowed; widened; run inside run; wide inside wide; wide inside run"
+                                + " inside wide; narrowed again");
                 assertEquals(2, JniUtils.getNumThreads(), "restored after the region");
                 assertEquals(2, ScanThreads.wide(like, JniUtils::getNumThreads));
+            } finally {
+                JniUtils.setNumThreads(configured);
+            }
+        }
+    }
+
+    @Test
+    void anExceptionInsideWideRestoresTheNarrowedCount() {
+        try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+            NDArray like = manager.zeros(new Shape(1));
+            int configured = JniUtils.getNumThreads();
+            JniUtils.setNumThreads(2);
+            try {
+                int[] after =
+                        ScanThreads.run(
+                                like,
+                                () -> {
+                                    assertThrows(
+                                            IllegalStateException.class,
+                                            () ->
+                                                    ScanThreads.wide(
+                                                            like,
+                                                            () -> {
+                                                                throw new IllegalStateException(
+                                                                        "fails");
+                                                            }));
+                                    return new int[] {
+                                        JniUtils.getNumThreads(),
+                                        ScanThreads.wide(like, JniUtils::getNumThreads)
+                                    };
+                                });
+                assertArrayEquals(new int[] {1, 2}, after);
+                assertEquals(2, JniUtils.getNumThreads());
             } finally {
                 JniUtils.setNumThreads(configured);
             }
