@@ -31,18 +31,7 @@ class GradientCheckTest {
 
     @Test
     void gradientsMatchFiniteDifferences() {
-        for (TttConfig config : TestLayers.smallConfigs()) {
-            try (NDManager manager = NDManager.newBaseManager()) {
-                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT64, 5);
-                NDArray x = TestLayers.input(manager, 2, 21, 32, 6, DataType.FLOAT64);
-                NDArray weights = TestLayers.input(manager, 2, 21, 32, 8, DataType.FLOAT64);
-                checkAgainstFiniteDifferences(
-                        layer,
-                        x,
-                        training -> loss(layer, x, weights, training),
-                        PrefillDecodeTest.describe(config));
-            }
-        }
+        checkEveryConfig(21, 5, GradientCheckTest::loss, "");
     }
 
     /**
@@ -54,16 +43,28 @@ class GradientCheckTest {
      */
     @Test
     void oneTokenStepsHaveExactGradients() {
+        checkEveryConfig(
+                18, 9, GradientCheckTest::tokenByTokenLoss, ", tokens 15-17 one at a time");
+    }
+
+    /** A scalar loss of a layer's outputs on {@code x}, weighted by {@code weights}. */
+    private interface Loss {
+        NDArray of(TttLayer layer, NDArray x, NDArray weights, boolean training);
+    }
+
+    /** The finite-difference check for every small config, on T tokens of float64 inputs. */
+    private static void checkEveryConfig(int length, long seed, Loss loss, String what) {
         for (TttConfig config : TestLayers.smallConfigs()) {
             try (NDManager manager = NDManager.newBaseManager()) {
-                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT64, 9);
-                NDArray x = TestLayers.input(manager, 2, 18, 32, 10, DataType.FLOAT64);
-                NDArray weights = TestLayers.input(manager, 2, 18, 32, 11, DataType.FLOAT64);
+                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT64, seed);
+                NDArray x = TestLayers.input(manager, 2, length, 32, seed + 1, DataType.FLOAT64);
+                NDArray weights =
+                        TestLayers.input(manager, 2, length, 32, seed + 3, DataType.FLOAT64);
                 checkAgainstFiniteDifferences(
                         layer,
                         x,
-                        training -> tokenByTokenLoss(layer, x, weights, training),
-                        PrefillDecodeTest.describe(config) + ", tokens 15-17 one at a time");
+                        training -> loss.of(layer, x, weights, training),
+                        PrefillDecodeTest.describe(config) + what);
             }
         }
     }
