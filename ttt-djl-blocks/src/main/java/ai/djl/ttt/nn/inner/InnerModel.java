@@ -1,6 +1,7 @@
 package ai.djl.ttt.nn.inner;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ttt.LayerType;
@@ -119,10 +120,10 @@ public final class InnerModel {
         }
         int k = batch.tokens;
         // the first layer sees the training view [XK, 1] and the test view [XQ, 1] in one product
-        NDArray both = batch.keyQuery.matMul(state.layer(0));
-        TrainingView view = trainingView(state, both.get(batch.keyRows), batch, ones);
+        NDList both = keysAndQueries(batch.keyQuery.matMul(state.layer(0)));
+        TrainingView view = trainingView(state, both.get(0), batch, ones);
 
-        NDArray output = both.get(batch.queryRows).sub(batch.queryKeyEta.matMul(view.gradients[0]));
+        NDArray output = both.get(1).sub(batch.queryKeyEta.matMul(view.gradients[0]));
         for (int l = 1; l < depth; l++) {
             NDArray testInput = withOnes(InnerMath.geluTanh(output, scalars), ones);
             NDArray mixing = batch.trilEta.mul(testInput.matMul(view.transposedInputs[l]));
@@ -169,15 +170,15 @@ public final class InnerModel {
         int k = batch.tokens;
         if (k == 1) {
             // one read of W_0 for both views, as in the dual form
-            NDArray both = batch.keyQuery.matMul(state.layer(0));
-            TrainingView view = trainingView(state, both.get(batch.keyRows), batch, ones);
-            return oneToken(state, batch, ones, view, both.get(batch.queryRows));
+            NDList both = keysAndQueries(batch.keyQuery.matMul(state.layer(0)));
+            TrainingView view = trainingView(state, both.get(0), batch, ones);
+            return oneToken(state, batch, ones, view, both.get(1));
         }
-        NDArray key = batch.keyQuery.get(batch.keyRows);
-        TrainingView view = trainingView(state, key.matMul(state.layer(0)), batch, ones);
+        NDList views = keysAndQueries(batch.keyQuery);
+        TrainingView view = trainingView(state, views.get(0).matMul(state.layer(0)), batch, ones);
         NDArray tokenFactor = batch.tokenFactor.expandDims(-1);
 
-        NDArray testInput = batch.keyQuery.get(batch.queryRows);
+        NDArray testInput = views.get(1);
         NDArray output = null;
         NDArray[] lastWeights = new NDArray[depth];
         NDArray[] lastGradients = new NDArray[depth];
@@ -227,7 +228,7 @@ public final class InnerModel {
             NDArray ones,
             TrainingView view,
             NDArray firstProduct) {
-        NDArray testInput = batch.keyQuery.get(batch.queryRows); // X̄_0 = [XQ, 1], (N, 1, in)
+        NDArray testInput = keysAndQueries(batch.keyQuery).get(1); // X̄_0 = [XQ, 1], (N, 1, in)
         boolean formWeights = batch.completes || batch.completesPerRow != null;
         NDArray output = null;
         NDArray[] lastWeights = new NDArray[depth];
@@ -340,10 +341,24 @@ public final class InnerModel {
         return new FastWeights(layers, lastGradients);
     }
 
-    /** The weight rows of a homogeneous layer, without its bias row. */
+    /**
+     * The weight rows of a homogeneous layer, without its bias row. A split, not a slice: under
+     * autograd a slice's backward zero-fills a gradient of the whole layer and copies into it, a
+     * split's backward is one concatenation.
+     */
     private static NDArray weightRows(NDArray layer) {
         long rows = layer.getShape().get(1);
-        return layer.get(new NDIndex().addAllDim().addSliceDim(0, rows - 1));
+        return layer.split(new long[] {rows - 1}, 1).get(0);
+    }
+
+    /**
+     * Cuts an array stacked over the two views, {@code [XK; XQ]} or the first layer's outputs on
+     * them {@code (N, 2k, ·)}, into the training view's and the test view's {@code (N, k, ·)}: one
+     * op instead of two slices, and one concatenation instead of two zero-filled copies in the
+     * backward.
+     */
+    private static NDList keysAndQueries(NDArray stacked) {
+        return stacked.split(2, 1);
     }
 
     /** {@code [x, 1]}: a padding op, over 3× faster here than concatenating a column of ones. */

@@ -1,7 +1,6 @@
 package ai.djl.ttt.nn.inner;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.index.NDIndex;
 
 /**
  * The inputs of one inner-loop step: {@code k ≤ b} consecutive tokens of one mini-batch, for every
@@ -23,17 +22,9 @@ public final class MiniBatch {
     final boolean completes;
     final NDArray completesPerRow;
 
-    /** Rows {@code [0, k)} of {@link #keyQuery}: the keys; built once (string indices are slow). */
-    final NDIndex keyRows;
-
-    /** Rows {@code [k, 2k)} of {@link #keyQuery}: the queries. */
-    final NDIndex queryRows;
-
     private MiniBatch(Builder b) {
         keyQuery = b.keyQuery;
         tokens = b.tokens;
-        keyRows = new NDIndex().addAllDim().addSliceDim(0, tokens);
-        queryRows = new NDIndex().addAllDim().addSliceDim(tokens, 2L * tokens);
         keyTransposed = b.keyTransposed;
         lossShift = b.lossShift;
         learningRate = b.learningRate;
