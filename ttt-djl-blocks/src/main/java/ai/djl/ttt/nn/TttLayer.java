@@ -749,23 +749,11 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                         shared.stream().noneMatch(i -> i == a)
                                 ? a
                                 : fromParameters ? a.add(0) : a.reshape(a.getShape());
-        NDArray[] w =
-                Arrays.stream(weights.arrays())
-                        .limit(weights.depth())
-                        .map(own)
-                        .toArray(NDArray[]::new);
-        NDArray[] g =
-                weights.hasPendingGradients()
-                        ? Arrays.stream(weights.arrays())
-                                .skip(weights.depth())
-                                .map(own)
-                                .toArray(NDArray[]::new)
-                        : null;
         long[] positions = before.getPositions();
         for (int i = 0; i < positions.length; i++) {
             positions[i] += length;
         }
-        return new TttState(positions, new FastWeights(w, g), window);
+        return new TttState(positions, weights.map(own), window);
     }
 
     /** {@code (B, T, C) → (B, T, H, f)}. */

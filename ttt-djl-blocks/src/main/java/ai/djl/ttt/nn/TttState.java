@@ -27,7 +27,8 @@ import java.util.List;
  * <p>A state is an immutable value: {@link TttLayer#prefill} returns a new one and leaves the old
  * one valid. In DJL's {@code NDList} protocol it travels as {@link #toNDList}: {@code [positions
  * (B) int64, [W1; b1][, [W2; b2]], pending gradients of the same shapes[, window]]}; a fresh state
- * is just {@code [positions]} (all zero).
+ * is just {@code [positions]} (all zero). Inside, the gradient terms of decoded tokens are kept as
+ * factors ({@link FastWeights}); the list carries their full sums.
  */
 public final class TttState implements LayerState {
 
@@ -94,9 +95,10 @@ public final class TttState implements LayerState {
         }
         int inner = states.get(0).weights.depth();
         for (int s = 0; s < states.size(); s++) {
-            // close what toNDList created: the positions and zero gradients
+            // close what toNDList created: the positions and zero or formed gradients
             lists.get(s).get(0).close();
-            if (!states.get(s).weights.hasPendingGradients()) {
+            FastWeights w = states.get(s).weights;
+            if (!w.hasPendingGradients() || w.hasTokenTerms()) {
                 for (int i = 1 + inner; i < 1 + 2 * inner; i++) {
                     lists.get(s).get(i).close();
                 }
@@ -168,10 +170,17 @@ public final class TttState implements LayerState {
             list.add(weights.layer(l));
         }
         for (int l = 0; l < weights.depth(); l++) {
-            list.add(
-                    weights.hasPendingGradients()
-                            ? weights.pendingGradient(l)
-                            : weights.layer(l).zerosLike());
+            if (weights.hasTokenTerms()) {
+                // decoded tokens' terms are kept as factors: the full sum is formed for the list
+                NDArray formed = weights.pendingGradient(l);
+                formed.attach(manager);
+                list.add(formed);
+            } else {
+                list.add(
+                        weights.hasPendingGradients()
+                                ? weights.pendingGradient(l)
+                                : weights.layer(l).zerosLike());
+            }
         }
         if (convWindow != null) {
             list.add(convWindow);

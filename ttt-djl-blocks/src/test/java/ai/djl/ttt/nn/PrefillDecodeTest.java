@@ -59,6 +59,35 @@ class PrefillDecodeTest {
     }
 
     /**
+     * Decoded tokens keep their gradient terms as factors inside the state ({@code FastWeights});
+     * such a state goes through DJL's {@code NDList} protocol (which forms the full pending sums)
+     * and into a multi-token prefill, and the sequence continues exactly.
+     */
+    @Test
+    void decodedTokensSurviveTheNdListProtocolAndAPrefill() {
+        for (TttConfig config : TestLayers.smallConfigs()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT32, 13);
+                NDArray x = TestLayers.input(manager, 2, LENGTH, 32, 17, DataType.FLOAT32);
+                NDArray full = TestLayers.forward(layer, x, "DUAL");
+                ParameterStore ps = new ParameterStore(manager, false);
+                // 21 tokens (5 into a mini-batch), then 3 decoded: position 24, pending terms
+                TttState state = layer.prefill(ps, x.get(":, 0:21"), null, false).state();
+                for (int t = 21; t < 24; t++) {
+                    state = layer.step(ps, x.get(":, {}:{}", t, t + 1), state).state();
+                }
+                TttState roundTrip = layer.stateFromNDList(state.toNDList(manager));
+                NDArray expected = full.get(":, 24:40");
+                for (TttState from : new TttState[] {state, roundTrip}) {
+                    NDArray rest = layer.prefill(ps, x.get(":, 24:40"), from, false).output();
+                    double err = TestLayers.relativeError(rest, expected);
+                    assertTrue(err <= 1e-5, describe(config) + ": " + err);
+                }
+            }
+        }
+    }
+
+    /**
      * A state handed to a prefill of several mini-batches stays what it was: the scan updates
      * weights in place only once they are its own (inference only).
      */

@@ -4,8 +4,11 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.index.NDIndex;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Function;
+import java.util.function.UnaryOperator;
 
 /**
  * The hidden state of a TTT layer: the weights of the inner model, one copy per sequence and head,
@@ -24,11 +27,20 @@ import java.util.List;
  * One matrix product then applies weight and bias, and one updates both, which halves the work of
  * each inner step. The pending gradients have the same shapes; they are {@code null} at a
  * mini-batch boundary, where they are zero. Instances are immutable values.
+ *
+ * <p>Token by token (decoding), the pending gradient grows by one rank-1 term {@code X_jᵀ (lr_j
+ * G_j)} per token. Such terms are kept as factors — the inputs {@code (N, j, f_in + 1)} and the
+ * scaled gradients {@code (N, j, f_out)} of the {@code j} tokens so far — on top of an optional
+ * full sum from before (a prefill that ended inside a mini-batch): a decode step then reads {@code
+ * j} rows instead of writing a new {@code (N, f_in + 1, f_out)} sum ({@link #pendingGradient} forms
+ * it when needed).
  */
 public final class FastWeights {
 
     private final NDArray[] layers;
     private final NDArray[] pending;
+    private final NDArray[] tokenInputs;
+    private final NDArray[] tokenGradients;
 
     /**
      * Creates the state.
@@ -38,12 +50,35 @@ public final class FastWeights {
      *     been read
      */
     public FastWeights(NDArray[] layers, NDArray[] pending) {
+        this(layers, pending, null, null);
+    }
+
+    private FastWeights(
+            NDArray[] layers, NDArray[] pending, NDArray[] tokenInputs, NDArray[] tokenGradients) {
         if (pending != null && pending.length != layers.length) {
             throw new IllegalArgumentException(
                     "expected " + layers.length + " pending gradients, got " + pending.length);
         }
         this.layers = layers.clone();
         this.pending = pending == null ? null : pending.clone();
+        this.tokenInputs = tokenInputs == null ? null : tokenInputs.clone();
+        this.tokenGradients = tokenGradients == null ? null : tokenGradients.clone();
+    }
+
+    /**
+     * Creates a state whose pending gradient is a full sum (or none) plus rank-1 terms kept as
+     * factors: {@code pending_l + tokenInputs_lᵀ tokenGradients_l}.
+     *
+     * @param layers each dense layer's weight with its bias as the last row
+     * @param pending the full part, or {@code null}
+     * @param tokenInputs per layer, the tokens' inputs {@code (N, j, f_in + 1)}
+     * @param tokenGradients per layer, the tokens' scaled gradients {@code lr G}, {@code (N, j,
+     *     f_out)}
+     * @return the state
+     */
+    public static FastWeights withTokenTerms(
+            NDArray[] layers, NDArray[] pending, NDArray[] tokenInputs, NDArray[] tokenGradients) {
+        return new FastWeights(layers, pending, tokenInputs, tokenGradients);
     }
 
     /**
@@ -71,17 +106,63 @@ public final class FastWeights {
      * @return true between mini-batch boundaries
      */
     public boolean hasPendingGradients() {
-        return pending != null;
+        return pending != null || tokenInputs != null;
     }
 
     /**
-     * Returns the pending gradient of dense layer {@code l}.
+     * Returns whether part of the pending gradient is kept as per-token factors ({@link
+     * #tokenInputs}, {@link #tokenGradients}).
+     *
+     * @return true after decoded tokens of an incomplete mini-batch
+     */
+    public boolean hasTokenTerms() {
+        return tokenInputs != null;
+    }
+
+    /**
+     * Returns the pending gradient of dense layer {@code l}, formed from its parts if some are kept
+     * as factors (then a new array, owned by the caller).
      *
      * @param l the layer, from 0
      * @return {@code Σ_j lr_j [X_j, 1]ᵀ G_j}, {@code (N, f_in + 1, f_out)}
      */
     public NDArray pendingGradient(int l) {
-        return pending[l];
+        if (tokenInputs == null) {
+            return pending[l];
+        }
+        NDArray terms = tokenInputs[l].transpose(0, 2, 1).matMul(tokenGradients[l]);
+        return pending == null ? terms : pending[l].add(terms);
+    }
+
+    /**
+     * Returns the full part of the pending gradient of dense layer {@code l}, without the terms
+     * kept as factors.
+     *
+     * @param l the layer, from 0
+     * @return the full sum, or {@code null} if there is none
+     */
+    public NDArray pendingSum(int l) {
+        return pending == null ? null : pending[l];
+    }
+
+    /**
+     * Returns the inputs of the tokens whose gradient terms are kept as factors.
+     *
+     * @param l the layer, from 0
+     * @return {@code (N, j, f_in + 1)}, or {@code null}
+     */
+    public NDArray tokenInputs(int l) {
+        return tokenInputs == null ? null : tokenInputs[l];
+    }
+
+    /**
+     * Returns the scaled gradients {@code lr G} of the tokens whose terms are kept as factors.
+     *
+     * @param l the layer, from 0
+     * @return {@code (N, j, f_out)}, or {@code null}
+     */
+    public NDArray tokenGradients(int l) {
+        return tokenGradients == null ? null : tokenGradients[l];
     }
 
     /**
@@ -91,7 +172,25 @@ public final class FastWeights {
      * @return the state
      */
     public FastWeights withoutPendingGradients() {
-        return pending == null ? this : new FastWeights(layers, null);
+        return hasPendingGradients() ? new FastWeights(layers, null) : this;
+    }
+
+    /**
+     * Returns the same structure with every array replaced.
+     *
+     * @param f the replacement of each array
+     * @return the state
+     */
+    public FastWeights map(UnaryOperator<NDArray> f) {
+        return new FastWeights(
+                apply(layers, f),
+                apply(pending, f),
+                apply(tokenInputs, f),
+                apply(tokenGradients, f));
+    }
+
+    private static NDArray[] apply(NDArray[] arrays, UnaryOperator<NDArray> f) {
+        return arrays == null ? null : Arrays.stream(arrays).map(f).toArray(NDArray[]::new);
     }
 
     /**
@@ -103,15 +202,7 @@ public final class FastWeights {
      */
     public FastWeights rows(long from, long to) {
         NDIndex index = new NDIndex().addSliceDim(from, to);
-        NDArray[] l = new NDArray[layers.length];
-        NDArray[] p = pending == null ? null : new NDArray[layers.length];
-        for (int i = 0; i < layers.length; i++) {
-            l[i] = layers[i].get(index);
-            if (p != null) {
-                p[i] = pending[i].get(index);
-            }
-        }
-        return new FastWeights(l, p);
+        return map(a -> a.get(index));
     }
 
     /**
@@ -122,38 +213,40 @@ public final class FastWeights {
      * @return the whole state
      */
     public static FastWeights concatRows(List<FastWeights> parts) {
+        FastWeights first = parts.get(0);
+        return new FastWeights(
+                concatRows(parts, w -> w.layers),
+                first.pending == null ? null : concatRows(parts, w -> w.pending),
+                first.tokenInputs == null ? null : concatRows(parts, w -> w.tokenInputs),
+                first.tokenGradients == null ? null : concatRows(parts, w -> w.tokenGradients));
+    }
+
+    private static NDArray[] concatRows(
+            List<FastWeights> parts, Function<FastWeights, NDArray[]> family) {
         int depth = parts.get(0).depth();
-        boolean pendingToo = parts.get(0).hasPendingGradients();
-        NDArray[] l = new NDArray[depth];
-        NDArray[] p = pendingToo ? new NDArray[depth] : null;
+        NDArray[] joined = new NDArray[depth];
         for (int i = 0; i < depth; i++) {
-            NDList layerParts = new NDList();
-            NDList pendingParts = new NDList();
+            NDList rows = new NDList();
             for (FastWeights part : parts) {
-                layerParts.add(part.layer(i));
-                if (pendingToo) {
-                    pendingParts.add(part.pendingGradient(i));
-                }
+                rows.add(family.apply(part)[i]);
             }
-            l[i] = NDArrays.concat(layerParts, 0);
-            if (pendingToo) {
-                p[i] = NDArrays.concat(pendingParts, 0);
-            }
+            joined[i] = NDArrays.concat(rows, 0);
         }
-        return new FastWeights(l, p);
+        return joined;
     }
 
     /**
-     * Returns every array of this state: the layers, then the pending gradients if any.
+     * Returns every array of this state: the layers, then the pending gradients' parts if any.
      *
      * @return the arrays
      */
     public NDArray[] arrays() {
-        if (pending == null) {
-            return layers.clone();
+        List<NDArray> all = new ArrayList<>(Arrays.asList(layers));
+        for (NDArray[] family : new NDArray[][] {pending, tokenInputs, tokenGradients}) {
+            if (family != null) {
+                all.addAll(Arrays.asList(family));
+            }
         }
-        NDArray[] all = Arrays.copyOf(layers, layers.length * 2);
-        System.arraycopy(pending, 0, all, layers.length, layers.length);
-        return all;
+        return all.toArray(new NDArray[0]);
     }
 }

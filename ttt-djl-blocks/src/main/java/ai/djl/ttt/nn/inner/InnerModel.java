@@ -1,6 +1,7 @@
 package ai.djl.ttt.nn.inner;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
@@ -209,16 +210,20 @@ public final class InnerModel {
 
     /**
      * The primal form for a single token (a decode step), without materialising its weights {@code
-     * W̄ = W − tok · gW}: since {@code gW = gW_pending + X_lᵀ (lr G_l)} has one new rank-1 term,
+     * W̄ = W − tok · gW}. The pending gradient of the tokens of this mini-batch so far is a sum of
+     * rank-1 terms, kept as factors in the state ({@link FastWeights#withTokenTerms}: their inputs
+     * {@code X_j} and scaled gradients {@code lr_j G_j}), on top of a full sum from before if a
+     * prefill ended inside the mini-batch:
      *
      * <pre>
-     * Z̄_l = X̄_l W_l − tok · (X̄_l gW_pending + (X̄_l · X_l) lr G_l)
+     * Z̄_l = X̄_l W_l − tok · (X̄_l gW_sum + (X̄_l X_jᵀ) (lr_j G_j))     j: this mini-batch's tokens
      * </pre>
      *
-     * which reads each weight matrix once instead of writing and reading a per-token copy (the
-     * general path writes {@code tok · gW} and {@code W̄} for every dense layer: four arrays of
-     * about 200k elements per TTT-MLP layer and token at the 125m shape). {@code W̄} is formed only
-     * when the token ends its mini-batch and becomes the next boundary state.
+     * A step reads {@code j ≤ b} factor rows instead of writing and reading the per-token weights
+     * and a new pending sum (the general path writes four arrays of about 200k elements per TTT-MLP
+     * layer and token at the 125m shape). {@code W̄} is formed only when the token ends its
+     * mini-batch and becomes the next boundary state. Rows at different offsets ({@code
+     * completesPerRow}) take {@link #oneTokenPerRow}.
      *
      * @param firstProduct {@code X̄_0 W_0}, computed with the training view's {@code X_0 W_0}
      */
@@ -228,8 +233,72 @@ public final class InnerModel {
             NDArray ones,
             TrainingView view,
             NDArray firstProduct) {
+        if (batch.completesPerRow != null) {
+            return oneTokenPerRow(state, batch, ones, view, firstProduct);
+        }
         NDArray testInput = keysAndQueries(batch.keyQuery).get(1); // X̄_0 = [XQ, 1], (N, 1, in)
-        boolean formWeights = batch.completes || batch.completesPerRow != null;
+        NDArray output = null;
+        NDArray[] lastWeights = new NDArray[depth];
+        NDArray[] sums = new NDArray[depth];
+        NDArray[] inputs = new NDArray[depth];
+        NDArray[] gradients = new NDArray[depth];
+        for (int l = 0; l < depth; l++) {
+            // this token's term joins the pending ones as factors: inputs (N, j, in), lr G (N, j,
+            // out)
+            NDArray input = view.transposedInputs[l].transpose(0, 2, 1);
+            NDArray scaled = view.gradients[l].mul(batch.learningRate);
+            inputs[l] = appendToken(state.tokenInputs(l), input);
+            gradients[l] = appendToken(state.tokenGradients(l), scaled);
+            sums[l] = state.pendingSum(l);
+            NDArray factorsT = inputs[l].transpose(0, 2, 1);
+            // X̄ gW = X̄ gW_sum + (X̄ X_jᵀ) (lr_j G_j), the j tokens of this mini-batch so far
+            NDArray throughGradients = testInput.matMul(factorsT).matMul(gradients[l]);
+            if (sums[l] != null) {
+                throughGradients = throughGradients.add(testInput.matMul(sums[l]));
+            }
+            NDArray product = l == 0 ? firstProduct : testInput.matMul(state.layer(l));
+            output = product.sub(throughGradients.mul(batch.tokenFactor));
+            if (l < depth - 1) {
+                testInput = withOnes(InnerMath.geluTanh(output, scalars), ones);
+            }
+            if (batch.completes) {
+                NDArray gradient = factorsT.matMul(gradients[l]);
+                if (sums[l] != null) {
+                    gradient = gradient.add(sums[l]);
+                }
+                lastWeights[l] = state.layer(l).sub(gradient.mul(batch.tokenFactor));
+            }
+        }
+        if (batch.completes) {
+            return new Step(output, new FastWeights(lastWeights, null));
+        }
+        NDArray[] layers = new NDArray[depth];
+        for (int l = 0; l < depth; l++) {
+            layers[l] = state.layer(l);
+        }
+        boolean anySum = sums[0] != null;
+        return new Step(
+                output,
+                FastWeights.withTokenTerms(layers, anySum ? sums : null, inputs, gradients));
+    }
+
+    /** {@code factors} with one more token row, {@code (N, j + 1, ·)}. */
+    private static NDArray appendToken(NDArray factors, NDArray token) {
+        return factors == null ? token : NDArrays.concat(new NDList(factors, token), 1);
+    }
+
+    /**
+     * {@link #oneToken} for rows at different offsets inside their mini-batches: the rows that end
+     * theirs need {@code W̄}, the others keep a full pending sum (the per-row blend of {@link
+     * #settle}).
+     */
+    private Step oneTokenPerRow(
+            FastWeights state,
+            MiniBatch batch,
+            NDArray ones,
+            TrainingView view,
+            NDArray firstProduct) {
+        NDArray testInput = keysAndQueries(batch.keyQuery).get(1); // X̄_0 = [XQ, 1], (N, 1, in)
         NDArray output = null;
         NDArray[] lastWeights = new NDArray[depth];
         NDArray[] lastGradients = new NDArray[depth];
@@ -249,7 +318,7 @@ public final class InnerModel {
                 testInput = withOnes(InnerMath.geluTanh(output, scalars), ones);
             }
             lastGradients[l] = gradient;
-            if (formWeights) {
+            if (batch.completes || batch.completesPerRow != null) {
                 lastWeights[l] = state.layer(l).sub(gradient.mul(batch.tokenFactor));
             }
         }
