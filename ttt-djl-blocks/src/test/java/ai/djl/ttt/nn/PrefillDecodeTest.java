@@ -25,37 +25,36 @@ class PrefillDecodeTest {
 
     @Test
     void prefillThenDecodeEqualsFullForward() {
-        for (TttConfig config : TestLayers.smallConfigs()) {
-            try (NDManager manager = NDManager.newBaseManager()) {
-                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT32, 11);
-                NDArray x = TestLayers.input(manager, 2, LENGTH, 32, 3, DataType.FLOAT32);
-                NDArray full = TestLayers.forward(layer, x, "DUAL");
-                for (int prompt : new int[] {0, 1, 16, 21}) {
-                    ParameterStore ps = new ParameterStore(manager, false);
-                    List<NDArray> pieces = new ArrayList<>();
-                    TttState state = null;
-                    if (prompt > 0) {
-                        SequenceLayer.Output<TttState> out =
-                                layer.prefill(ps, x.get(":, 0:{}", prompt), null, false);
-                        pieces.add(out.output());
-                        state = out.state();
-                    } else {
-                        state = TttState.start(2);
+        forEachSmallLayer(
+                11,
+                3,
+                (config, manager, layer, x, full, ps) -> {
+                    for (int prompt : new int[] {0, 1, 16, 21}) {
+                        List<NDArray> pieces = new ArrayList<>();
+                        TttState state = null;
+                        if (prompt > 0) {
+                            SequenceLayer.Output<TttState> out =
+                                    layer.prefill(ps, x.get(":, 0:{}", prompt), null, false);
+                            pieces.add(out.output());
+                            state = out.state();
+                        } else {
+                            state = TttState.start(2);
+                        }
+                        for (int t = prompt; t < LENGTH; t++) {
+                            SequenceLayer.Output<TttState> out =
+                                    layer.step(ps, x.get(":, {}:{}", t, t + 1), state);
+                            pieces.add(out.output());
+                            state.close();
+                            state = out.state();
+                        }
+                        assertArrayEquals(new long[] {LENGTH, LENGTH}, state.getPositions());
+                        double err =
+                                TestLayers.relativeError(
+                                        NDArrays.concat(new NDList(pieces), 1), full);
+                        assertTrue(
+                                err <= 1e-5, describe(config) + " prompt " + prompt + ": " + err);
                     }
-                    for (int t = prompt; t < LENGTH; t++) {
-                        SequenceLayer.Output<TttState> out =
-                                layer.step(ps, x.get(":, {}:{}", t, t + 1), state);
-                        pieces.add(out.output());
-                        state.close();
-                        state = out.state();
-                    }
-                    assertArrayEquals(new long[] {LENGTH, LENGTH}, state.getPositions());
-                    double err =
-                            TestLayers.relativeError(NDArrays.concat(new NDList(pieces), 1), full);
-                    assertTrue(err <= 1e-5, describe(config) + " prompt " + prompt + ": " + err);
-                }
-            }
-        }
+                });
     }
 
     /**
@@ -65,24 +64,44 @@ class PrefillDecodeTest {
      */
     @Test
     void decodedTokensSurviveTheNdListProtocolAndAPrefill() {
+        forEachSmallLayer(
+                13,
+                17,
+                (config, manager, layer, x, full, ps) -> {
+                    // 21 tokens (5 into a mini-batch), then 3 decoded: position 24, pending terms
+                    TttState state = layer.prefill(ps, x.get(":, 0:21"), null, false).state();
+                    for (int t = 21; t < 24; t++) {
+                        state = layer.step(ps, x.get(":, {}:{}", t, t + 1), state).state();
+                    }
+                    TttState roundTrip = layer.stateFromNDList(state.toNDList(manager));
+                    NDArray expected = full.get(":, 24:40");
+                    for (TttState from : new TttState[] {state, roundTrip}) {
+                        NDArray rest = layer.prefill(ps, x.get(":, 24:40"), from, false).output();
+                        double err = TestLayers.relativeError(rest, expected);
+                        assertTrue(err <= 1e-5, describe(config) + ": " + err);
+                    }
+                });
+    }
+
+    /** A check on one small layer, its input (B = 2, T = {@link #LENGTH}) and its full forward. */
+    private interface LayerCheck {
+        void run(
+                TttConfig config,
+                NDManager manager,
+                TttLayer layer,
+                NDArray x,
+                NDArray full,
+                ParameterStore ps);
+    }
+
+    /** Runs a check for every small config, with a fresh manager each. */
+    private static void forEachSmallLayer(long layerSeed, long inputSeed, LayerCheck check) {
         for (TttConfig config : TestLayers.smallConfigs()) {
             try (NDManager manager = NDManager.newBaseManager()) {
-                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT32, 13);
-                NDArray x = TestLayers.input(manager, 2, LENGTH, 32, 17, DataType.FLOAT32);
+                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT32, layerSeed);
+                NDArray x = TestLayers.input(manager, 2, LENGTH, 32, inputSeed, DataType.FLOAT32);
                 NDArray full = TestLayers.forward(layer, x, "DUAL");
-                ParameterStore ps = new ParameterStore(manager, false);
-                // 21 tokens (5 into a mini-batch), then 3 decoded: position 24, pending terms
-                TttState state = layer.prefill(ps, x.get(":, 0:21"), null, false).state();
-                for (int t = 21; t < 24; t++) {
-                    state = layer.step(ps, x.get(":, {}:{}", t, t + 1), state).state();
-                }
-                TttState roundTrip = layer.stateFromNDList(state.toNDList(manager));
-                NDArray expected = full.get(":, 24:40");
-                for (TttState from : new TttState[] {state, roundTrip}) {
-                    NDArray rest = layer.prefill(ps, x.get(":, 24:40"), from, false).output();
-                    double err = TestLayers.relativeError(rest, expected);
-                    assertTrue(err <= 1e-5, describe(config) + ": " + err);
-                }
+                check.run(config, manager, layer, x, full, new ParameterStore(manager, false));
             }
         }
     }
