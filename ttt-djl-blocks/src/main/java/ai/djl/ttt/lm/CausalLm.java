@@ -178,6 +178,7 @@ public final class CausalLm extends AbstractBlock {
         Output out = run(ps, ids, LmState.fromNDList(inputs.subNDList(1), this), training, true);
         NDList result = new NDList(out.logits());
         result.addAll(out.state().toNDList(ids.getManager()));
+        Scopes.closeAllBut(out.state().arrays(), result);
         return result;
     }
 

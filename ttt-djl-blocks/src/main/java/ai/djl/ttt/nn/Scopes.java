@@ -1,6 +1,7 @@
 package ai.djl.ttt.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import java.util.List;
@@ -44,5 +45,22 @@ public final class Scopes {
             NDScope.register(a);
         }
         return result;
+    }
+
+    /**
+     * Closes the arrays of a value that a list does not carry on: after a state was turned into its
+     * {@code NDList} form for DJL's protocol, the state object is dropped, and any of its arrays
+     * the list holds no handle to (decoded tokens' gradient factors, handles the list replaced by
+     * formed sums) would otherwise stay in the manager until it closes.
+     *
+     * @param arrays the value's arrays
+     * @param kept the list that is returned
+     */
+    public static void closeAllBut(List<NDArray> arrays, NDList kept) {
+        for (NDArray a : arrays) {
+            if (kept.stream().noneMatch(k -> k == a)) {
+                a.close();
+            }
+        }
     }
 }

@@ -482,6 +482,7 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                 run(parameterStore, x, stateFromNDList(inputs.subNDList(1)), form, training, true);
         NDList result = new NDList(out.output());
         result.addAll(out.state().toNDList(x.getManager()));
+        Scopes.closeAllBut(out.state().arrays(), result);
         return result;
     }
 

@@ -9,6 +9,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import ai.djl.ttt.LayerType;
 import ai.djl.ttt.io.ParityCheck;
@@ -100,6 +102,42 @@ class GenerationTest {
                 for (int i = 0; i < generated.length; i++) {
                     assertEquals(argmax[prompt.length - 1 + i], generated[i], type + " token " + i);
                 }
+            }
+        }
+    }
+
+    /**
+     * Decoding through DJL's {@code NDList} protocol ({@code [ids, state...] → [logits, state...]})
+     * leaves nothing behind but what it returns, also while TTT layers keep decoded tokens'
+     * gradient terms as factors that the list does not carry.
+     */
+    @Test
+    void ndListDecodeKeepsOnlyWhatItReturns() {
+        for (LayerType type : LayerType.values()) {
+            try (NDManager model = NDManager.newBaseManager();
+                    NDManager data = NDManager.newBaseManager()) {
+                CausalLm lm = TestModels.model(TestModels.tiny(type), model, 3);
+                NDArray ids = TestModels.ids(data, 2, 40, 64, 4);
+                ParameterStore ps = new ParameterStore(data, false);
+                int before = data.getManagedArrays().size();
+                NDArray prompt = ids.get(":, 0:21");
+                NDArray start = data.zeros(new Shape(2), DataType.INT64);
+                NDList out = lm.forward(ps, new NDList(prompt, start), false);
+                prompt.close();
+                start.close();
+                out.head().close();
+                NDList state = out.subNDList(1);
+                for (int t = 21; t < 40; t++) {
+                    NDList in = new NDList(ids.get(":, {}:{}", t, t + 1));
+                    in.addAll(state);
+                    NDList next = lm.forward(ps, in, false);
+                    in.head().close();
+                    state.close();
+                    next.head().close();
+                    state = next.subNDList(1);
+                }
+                state.close();
+                assertEquals(before, data.getManagedArrays().size(), type + ": arrays left");
             }
         }
     }

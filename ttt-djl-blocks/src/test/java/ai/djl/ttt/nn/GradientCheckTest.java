@@ -37,14 +37,15 @@ class GradientCheckTest {
     /**
      * Single tokens after a prefill run the primal form's one-token path ({@code
      * InnerModel.oneToken}), which never forms the token's weights unless the token ends its
-     * mini-batch: at position 15 (ends it) and 17 (continues the pending gradients of 16, a
-     * one-token dual step). Its gradients, through the state of the prefill, match finite
+     * mini-batch and keeps the mini-batch's gradient terms as factors in the state: at position 15
+     * (ends it), then 17, 18 and 19 (on top of the pending sum of 16, a one-token dual step, with
+     * one, two and three factored terms). Its gradients, through the carried states, match finite
      * differences too.
      */
     @Test
     void oneTokenStepsHaveExactGradients() {
         checkEveryConfig(
-                18, 9, GradientCheckTest::tokenByTokenLoss, ", tokens 15-17 one at a time");
+                20, 9, GradientCheckTest::tokenByTokenLoss, ", tokens 15-19 one at a time");
     }
 
     /** A scalar loss of a layer's outputs on {@code x}, weighted by {@code weights}. */

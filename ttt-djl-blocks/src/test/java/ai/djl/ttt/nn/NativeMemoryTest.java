@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.ttt.TttConfig;
@@ -59,6 +60,26 @@ class NativeMemoryTest {
                 state.close();
                 // the 20 token slices x.get(...) are the test's own arrays
                 assertEquals(dataArrays + 20, data.getManagedArrays().size(), "prefill + decode");
+
+                // the same through DJL's NDList protocol: [token, state...] -> [y, state...]
+                NDArray prompt = x.get(":, 0:21");
+                NDArray start = data.zeros(new Shape(2), DataType.INT64);
+                NDList list = layer.forward(ps, new NDList(prompt, start), false);
+                prompt.close();
+                start.close();
+                NDList stateList = list.subNDList(1);
+                list.head().close();
+                for (int t = 21; t < 36; t++) {
+                    NDList in = new NDList(x.get(":, {}:{}", t, t + 1));
+                    in.addAll(stateList);
+                    NDList next = layer.forward(ps, in, false);
+                    in.head().close();
+                    stateList.close();
+                    next.head().close();
+                    stateList = next.subNDList(1);
+                }
+                stateList.close();
+                assertEquals(dataArrays + 20, data.getManagedArrays().size(), "NDList decode");
 
                 x.setRequiresGradient(true);
                 for (int i = 0; i < 3; i++) {

@@ -59,6 +59,15 @@ public final class FastWeights {
             throw new IllegalArgumentException(
                     "expected " + layers.length + " pending gradients, got " + pending.length);
         }
+        if ((tokenInputs == null) != (tokenGradients == null)
+                || (tokenInputs != null
+                        && (tokenInputs.length != layers.length
+                                || tokenGradients.length != layers.length))) {
+            throw new IllegalArgumentException(
+                    "token terms need inputs and gradients for each of the "
+                            + layers.length
+                            + " layers");
+        }
         this.layers = layers.clone();
         this.pending = pending == null ? null : pending.clone();
         this.tokenInputs = tokenInputs == null ? null : tokenInputs.clone();
@@ -130,8 +139,16 @@ public final class FastWeights {
         if (tokenInputs == null) {
             return pending[l];
         }
-        NDArray terms = tokenInputs[l].transpose(0, 2, 1).matMul(tokenGradients[l]);
-        return pending == null ? terms : pending[l].add(terms);
+        NDArray terms;
+        try (NDArray transposed = tokenInputs[l].transpose(0, 2, 1)) {
+            terms = transposed.matMul(tokenGradients[l]);
+        }
+        if (pending == null) {
+            return terms;
+        }
+        try (terms) {
+            return pending[l].add(terms);
+        }
     }
 
     /**
@@ -208,12 +225,24 @@ public final class FastWeights {
     /**
      * Stacks the states of consecutive row ranges back into one state.
      *
-     * @param parts the states of rows {@code [0, a), [a, b), …}, all with or all without pending
-     *     gradients
+     * @param parts the states of rows {@code [0, a), [a, b), …}, all with the same pending parts
+     *     (none, a full sum, token terms of the same count, or both)
      * @return the whole state
      */
     public static FastWeights concatRows(List<FastWeights> parts) {
         FastWeights first = parts.get(0);
+        for (FastWeights part : parts) {
+            boolean sameTerms =
+                    part.hasTokenTerms()
+                            ? first.hasTokenTerms()
+                                    && part.tokenInputs[0].getShape().get(1)
+                                            == first.tokenInputs[0].getShape().get(1)
+                            : !first.hasTokenTerms();
+            if ((part.pending == null) != (first.pending == null) || !sameTerms) {
+                throw new IllegalArgumentException(
+                        "row ranges of one state must have the same pending parts");
+            }
+        }
         return new FastWeights(
                 concatRows(parts, w -> w.layers),
                 first.pending == null ? null : concatRows(parts, w -> w.pending),
