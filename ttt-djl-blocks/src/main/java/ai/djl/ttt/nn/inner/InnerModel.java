@@ -238,7 +238,6 @@ public final class InnerModel {
         }
         NDArray testInput = keysAndQueries(batch.keyQuery).get(1); // X̄_0 = [XQ, 1], (N, 1, in)
         NDArray output = null;
-        NDArray[] lastWeights = new NDArray[depth];
         NDArray[] sums = new NDArray[depth];
         NDArray[] inputs = new NDArray[depth];
         NDArray[] gradients = new NDArray[depth];
@@ -250,9 +249,9 @@ public final class InnerModel {
             inputs[l] = appendToken(state.tokenInputs(l), input);
             gradients[l] = appendToken(state.tokenGradients(l), scaled);
             sums[l] = state.pendingSum(l);
-            NDArray factorsT = inputs[l].transpose(0, 2, 1);
             // X̄ gW = X̄ gW_sum + (X̄ X_jᵀ) (lr_j G_j), the j tokens of this mini-batch so far
-            NDArray throughGradients = testInput.matMul(factorsT).matMul(gradients[l]);
+            NDArray throughGradients =
+                    testInput.matMul(inputs[l].transpose(0, 2, 1)).matMul(gradients[l]);
             if (sums[l] != null) {
                 throughGradients = throughGradients.add(testInput.matMul(sums[l]));
             }
@@ -261,25 +260,23 @@ public final class InnerModel {
             if (l < depth - 1) {
                 testInput = withOnes(InnerMath.geluTanh(output, scalars), ones);
             }
-            if (batch.completes) {
-                NDArray gradient = factorsT.matMul(gradients[l]);
-                if (sums[l] != null) {
-                    gradient = gradient.add(sums[l]);
-                }
-                lastWeights[l] = state.layer(l).sub(gradient.mul(batch.tokenFactor));
-            }
-        }
-        if (batch.completes) {
-            return new Step(output, new FastWeights(lastWeights, null));
         }
         NDArray[] layers = new NDArray[depth];
         for (int l = 0; l < depth; l++) {
             layers[l] = state.layer(l);
         }
-        boolean anySum = sums[0] != null;
-        return new Step(
-                output,
-                FastWeights.withTokenTerms(layers, anySum ? sums : null, inputs, gradients));
+        FastWeights next =
+                FastWeights.withTokenTerms(
+                        layers, sums[0] == null ? null : sums, inputs, gradients);
+        if (!batch.completes) {
+            return new Step(output, next);
+        }
+        // the token ends its mini-batch: W̄ = W − tok · gW becomes the boundary state
+        NDArray[] boundary = new NDArray[depth];
+        for (int l = 0; l < depth; l++) {
+            boundary[l] = layers[l].sub(next.pendingGradient(l).mul(batch.tokenFactor));
+        }
+        return new Step(output, new FastWeights(boundary, null));
     }
 
     /** {@code factors} with one more token row, {@code (N, j + 1, ·)}. */
@@ -318,9 +315,7 @@ public final class InnerModel {
                 testInput = withOnes(InnerMath.geluTanh(output, scalars), ones);
             }
             lastGradients[l] = gradient;
-            if (batch.completes || batch.completesPerRow != null) {
-                lastWeights[l] = state.layer(l).sub(gradient.mul(batch.tokenFactor));
-            }
+            lastWeights[l] = state.layer(l).sub(gradient.mul(batch.tokenFactor));
         }
         return new Step(output, settle(state, lastWeights, lastGradients, batch));
     }
