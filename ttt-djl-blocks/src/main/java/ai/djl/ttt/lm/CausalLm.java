@@ -10,7 +10,6 @@ import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Embedding;
-import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.ttt.TttConfig;
@@ -215,9 +214,8 @@ public final class CausalLm extends AbstractBlock {
                     }
                     h = norm.forward(ps, new NDList(h), training).head();
                     NDArray w = head == null ? e : ps.getValue(head, ids.getDevice(), training);
-                    NDArray last = h;
-                    // a decode step's largest matrix-vector product (see ScanThreads.wide)
-                    NDArray logits = ScanThreads.wide(h, () -> Linear.linear(last, w).head());
+                    // a decode step's largest matrix-vector product (see ScanThreads.product)
+                    NDArray logits = ScanThreads.product(h, w);
                     if (!keepState) {
                         return new Output(logits, null);
                     }

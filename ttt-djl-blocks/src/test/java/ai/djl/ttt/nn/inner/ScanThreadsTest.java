@@ -3,18 +3,21 @@ package ai.djl.ttt.nn.inner;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.core.Linear;
 import ai.djl.pytorch.jni.JniUtils;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * The backward pass's thread count follows OpenMP's wait policy unless the property sets it; a
- * decode step's matrix products get libtorch's threads back inside the narrowed step.
+ * decode step's matrix products get libtorch's threads back inside the narrowed step, and the
+ * head's product is split over them with the same result.
  */
 class ScanThreadsTest {
 
@@ -115,6 +118,33 @@ class ScanThreadsTest {
                                 });
                 assertArrayEquals(new int[] {1, 2}, after);
                 assertEquals(2, JniUtils.getNumThreads());
+            } finally {
+                JniUtils.setNumThreads(configured);
+            }
+        }
+    }
+
+    @Test
+    void productSplitsTheRowsInsideADecodeStepAndGivesTheSameRowsBack() {
+        try (NDManager params = NDManager.newBaseManager(Device.cpu());
+                NDManager data = NDManager.newBaseManager(Device.cpu())) {
+            // 7 rows over 3 threads: blocks of 2, 2 and 3 rows, none a multiple of the others
+            NDArray weight = params.randomNormal(new Shape(7, 5));
+            NDArray x = data.randomNormal(new Shape(2, 1, 5));
+            NDArray expected = Linear.linear(x, weight).head();
+            int configured = JniUtils.getNumThreads();
+            JniUtils.setNumThreads(3);
+            try {
+                int paramArrays = params.getManagedArrays().size();
+                int dataArrays = data.getManagedArrays().size();
+                NDArray split = ScanThreads.run(x, () -> ScanThreads.product(x, weight));
+                assertEquals(new Shape(2, 1, 7), split.getShape());
+                assertTrue(expected.allClose(split, 1e-6, 1e-6, false), "the same rows");
+                assertEquals(paramArrays, params.getManagedArrays().size(), "blocks closed");
+                assertEquals(dataArrays + 1, data.getManagedArrays().size(), "parts closed");
+                assertEquals(3, JniUtils.getNumThreads(), "threads restored");
+                NDArray whole = ScanThreads.product(x, weight); // outside a decode step
+                assertTrue(expected.allClose(whole, 1e-6, 1e-6, false));
             } finally {
                 JniUtils.setNumThreads(configured);
             }
