@@ -8,6 +8,8 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.ttt.LayerType;
@@ -19,10 +21,14 @@ import ai.djl.ttt.lm.LmState;
 import ai.djl.ttt.nn.TttLayer;
 import ai.djl.ttt.nn.inner.InnerForm;
 import ai.djl.ttt.nn.inner.ScanThreads;
+import ai.djl.util.Pair;
 import ai.djl.util.PairList;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -443,11 +449,18 @@ final class SpeedBench implements Callable<Integer> {
                         + " MiB | official ms |%n|---|---|---|---|---|---|---|%n");
         Map<String, double[]> latency = new LinkedHashMap<>();
         double weightBytes = 0;
+        Measure.Result products = null;
+        double productBytes = 0;
         for (LayerType type : LayerType.values()) {
             double[] perPosition = new double[positions.length];
             try (NDManager m = manager.newSubManager()) {
                 CausalLm lm = model(config(type), m);
                 weightBytes = parameterCount(lm) * 4.0;
+                if (products == null) {
+                    List<NDArray> weights = multipliedWeights(lm);
+                    productBytes = weights.stream().mapToDouble(w -> w.size() * 4.0).sum();
+                    products = productsAlone(m, weights);
+                }
                 ParameterStore ps = new ParameterStore(m, false);
                 // one state per position, then one token at each position in turn: a slow spell
                 // of this shared machine then hits every position alike
@@ -497,6 +510,16 @@ final class SpeedBench implements Callable<Integer> {
                 "%nMemory-bandwidth floor of one decode step: %.0f MB of weights / %.1f GB/s read ="
                         + " %.1f ms (every weight is read once per token).%n",
                 weightBytes / 1e6, bandwidth, floor);
+        emit(
+                "%nMatrix-vector floor: the one-row products alone, every 2-D weight a decode step"
+                        + " multiplies by (%.0f MB, `Linear.linear`, libtorch's threads, each whole):"
+                        + " %s ms (%s), %.1f GB/s. The official code runs the same products through"
+                        + " the same kind of kernel; the rest of a step (norms, the TTT step, RoPE,"
+                        + " small ops) is what each implementation adds to it.%n",
+                productBytes / 1e6,
+                format(products.median()),
+                products.range(),
+                productBytes / (products.median() / 1e3) / 1e9);
         for (Map.Entry<String, double[]> e : latency.entrySet()) {
             double[] v = e.getValue();
             emit(
@@ -508,6 +531,42 @@ final class SpeedBench implements Callable<Integer> {
         }
         batchDecode(manager);
         return latency;
+    }
+
+    /**
+     * The weights a decode step multiplies a row by: every 2-D parameter (projections,
+     * feed-forward, learning-rate gates, the head), the embedding only where it is the head (tied).
+     */
+    private static List<NDArray> multipliedWeights(CausalLm lm) {
+        boolean tied = lm.getConfig().isTieWordEmbeddings();
+        List<NDArray> weights = new ArrayList<>();
+        for (Pair<String, Parameter> p : lm.getParameters()) {
+            NDArray w = p.getValue().getArray();
+            boolean gathered = p.getKey().equals("embed_tokens") && !tied;
+            if (w.getShape().dimension() == 2 && !gathered) {
+                weights.add(w);
+            }
+        }
+        return weights;
+    }
+
+    /** One one-row product per weight, in turn, as libtorch runs each by itself. */
+    private Measure.Result productsAlone(NDManager m, List<NDArray> weights) throws Exception {
+        Map<Long, NDArray> rows = new HashMap<>();
+        for (NDArray w : weights) {
+            rows.computeIfAbsent(w.getShape().get(1), in -> m.randomNormal(new Shape(1, 1, in)));
+        }
+        Measure.Result r =
+                Measure.time(
+                        DECODE_WARMUP,
+                        setting.decodeSteps(),
+                        () -> {
+                            for (NDArray w : weights) {
+                                Linear.linear(rows.get(w.getShape().get(1)), w).close();
+                            }
+                        });
+        rows.values().forEach(NDArray::close);
+        return r;
     }
 
     /** Tokens per second when several sequences decode together. */
