@@ -87,6 +87,14 @@ final class SpeedBench implements Callable<Integer> {
     Path officialFile;
 
     @Option(
+            names = "--memory-case",
+            hidden = true,
+            description =
+                    "internal: measure one case's peak memory in this fresh JVM (KIND:LAYER:ARG,"
+                            + " see PeakMemory) and print it")
+    String memoryCase;
+
+    @Option(
             names = "--out",
             defaultValue = "docs/benchmarks.md",
             description = "the markdown report; plots go to img/ beside it; '-' for none")
@@ -124,6 +132,9 @@ final class SpeedBench implements Callable<Integer> {
                                 : OfficialFigures.read(officialFile);
         if (quick) {
             repeats = Math.min(repeats, 2);
+        }
+        if (memoryCase != null) {
+            return measureMemoryCase();
         }
         header();
         try (NDManager manager = NDManager.newBaseManager()) {
@@ -266,15 +277,9 @@ final class SpeedBench implements Callable<Integer> {
                 double[] peaks = new double[lengths.length];
                 for (int i = 0; i < lengths.length; i++) {
                     NDArray x = m.randomNormal(new Shape(1, lengths[i], config.getHiddenSize()));
-                    bodies[i] =
-                            () -> {
-                                try (NDScope scope = new NDScope()) {
-                                    layer.forward(ps, new NDList(x), false);
-                                    scope.suppressNotUsedWarning();
-                                }
-                            };
-                    // the warm-up run of each length alone: its peak memory
-                    peaks[i] = Measure.time(0, 1, bodies[i]).peakMiB();
+                    bodies[i] = forward(layer, ps, x);
+                    bodies[i].run(); // the warm-up run of each length alone
+                    peaks[i] = peakMiB("forward", type, Integer.toString(lengths[i]));
                 }
                 // then the lengths in turn, so that time(8192) / time(4096) compares like with
                 // like on this machine, whose speed drifts within a run
@@ -354,10 +359,11 @@ final class SpeedBench implements Callable<Integer> {
                 for (int i = 0; i < forms.length; i++) {
                     bodies[i] = forwardBackward(layer, ps, x, forms[i]);
                 }
-                // first one run of each alone: the warm-up, and the peak memory of the form
+                // first one run of each alone: the warm-up; the peak memory of each form
                 double[] peaks = new double[forms.length];
                 for (int i = 0; i < forms.length; i++) {
-                    peaks[i] = Measure.time(0, 1, bodies[i]).peakMiB();
+                    bodies[i].run();
+                    peaks[i] = peakMiB("train", type, forms[i].name());
                 }
                 Measure.Result[] results = Measure.interleaved(0, Math.max(1, repeats - 2), bodies);
                 for (InnerForm form : forms) {
@@ -384,6 +390,71 @@ final class SpeedBench implements Callable<Integer> {
                     name(type),
                     byForm[InnerForm.PRIMAL.ordinal()] / byForm[InnerForm.DUAL.ordinal()]);
         }
+    }
+
+    /** One inference forward of a layer or model, its intermediates freed. */
+    private static Measure.Body forward(AbstractBlock block, ParameterStore ps, NDArray input) {
+        return () -> {
+            try (NDScope scope = new NDScope()) {
+                block.forward(ps, new NDList(input), false);
+                scope.suppressNotUsedWarning();
+            }
+        };
+    }
+
+    /** The peak memory of one case, measured in a fresh JVM ({@link PeakMemory}). */
+    private double peakMiB(String kind, LayerType type, String argument) throws Exception {
+        return PeakMemory.inFreshJvm(kind + ":" + type.name() + ":" + argument, quick, threads);
+    }
+
+    /**
+     * The child side of {@link PeakMemory}: builds the case {@code --memory-case} names ({@code
+     * forward:LAYER:T}, {@code train:LAYER:FORM} or {@code model:LAYER:T}), runs it once on 16
+     * tokens to warm its code paths up, and prints the resident set's growth during one run.
+     */
+    private int measureMemoryCase() throws Exception {
+        String[] spec = memoryCase.split(":");
+        if (spec.length != 3) {
+            throw new IllegalArgumentException(
+                    "--memory-case: expected KIND:LAYER:ARG, got '" + memoryCase + "'");
+        }
+        TttConfig config = config(LayerType.valueOf(spec[1]));
+        long width = config.getHiddenSize();
+        try (NDManager m = NDManager.newBaseManager()) {
+            ParameterStore ps = new ParameterStore(m, false);
+            Measure.Body warmUp;
+            Measure.Body body;
+            switch (spec[0]) {
+                case "forward" -> {
+                    int t = Integer.parseInt(spec[2]);
+                    AbstractBlock layer = layer(config, m, t);
+                    warmUp = forward(layer, ps, m.randomNormal(new Shape(1, 16, width)));
+                    body = forward(layer, ps, m.randomNormal(new Shape(1, t, width)));
+                }
+                case "train" -> {
+                    InnerForm form = InnerForm.valueOf(spec[2]);
+                    int t = setting.trainLength();
+                    AbstractBlock layer = layer(config, m, t);
+                    NDArray small = m.randomNormal(new Shape(1, 16, width));
+                    warmUp = forwardBackward(layer, ps, small, form);
+                    body = forwardBackward(layer, ps, m.randomNormal(new Shape(1, t, width)), form);
+                }
+                case "model" -> {
+                    CausalLm lm = model(config, m);
+                    warmUp = forward(lm, ps, tokens(m, 1, 16));
+                    body = forward(lm, ps, tokens(m, 1, Integer.parseInt(spec[2])));
+                }
+                default ->
+                        throw new IllegalArgumentException(
+                                "--memory-case: unknown kind '"
+                                        + spec[0]
+                                        + "' (forward, train or model)");
+            }
+            warmUp.run();
+            double peak = Measure.time(0, 1, body).peakMiB();
+            System.out.printf(Locale.ROOT, "%s %.1f%n", PeakMemory.PREFIX, peak);
+        }
+        return 0;
     }
 
     /** One forward + backward of a layer in a form, the loss being the output's mean. */
@@ -418,15 +489,8 @@ final class SpeedBench implements Callable<Integer> {
                 for (int t : setting.modelLengths()) {
                     NDArray ids = tokens(m, 1, t);
                     Measure.Result r =
-                            Measure.time(
-                                    1,
-                                    Math.max(1, repeats - 2),
-                                    () -> {
-                                        try (NDScope scope = new NDScope()) {
-                                            lm.forward(ps, new NDList(ids), false);
-                                            scope.suppressNotUsedWarning();
-                                        }
-                                    });
+                            Measure.time(1, Math.max(1, repeats - 2), forward(lm, ps, ids));
+                    double peak = peakMiB("model", type, Integer.toString(t));
                     emit(
                             "| %s | %d | %s | %s | %,.0f | %.0f |%n",
                             name(type),
@@ -434,7 +498,7 @@ final class SpeedBench implements Callable<Integer> {
                             format(r.median()),
                             r.range(),
                             t / (r.median() / 1e3),
-                            r.peakMiB());
+                            peak);
                 }
             }
         }

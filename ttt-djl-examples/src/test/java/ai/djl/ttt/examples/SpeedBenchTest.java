@@ -2,7 +2,9 @@ package ai.djl.ttt.examples;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.ttt.LayerType;
 import ai.djl.ttt.TttConfig;
@@ -44,6 +46,23 @@ class SpeedBenchTest {
             assertNotNull(image, png);
             assertEquals(720, image.getWidth());
         }
+    }
+
+    @Test
+    void peakMemoryOfACaseIsMeasuredInAFreshJvm() throws Exception {
+        double peak = PeakMemory.inFreshJvm("train:LINEAR:DUAL", true, 1);
+        assumeTrue(!Double.isNaN(peak), "this kernel does not let a process reset its VmHWM");
+        assertTrue(peak > 0 && peak < 1024, "a tiny layer's forward + backward: " + peak);
+    }
+
+    @Test
+    void aBadMemoryCaseFailsWithTheChildsMessage() {
+        IllegalStateException e =
+                assertThrows(
+                        IllegalStateException.class,
+                        () -> PeakMemory.inFreshJvm("forward:LINEAR", true, 1));
+        assertTrue(e.getMessage().contains("expected KIND:LAYER:ARG"), e.getMessage());
+        assertTrue(e.getMessage().contains("exit 2"), e.getMessage());
     }
 
     @Test
