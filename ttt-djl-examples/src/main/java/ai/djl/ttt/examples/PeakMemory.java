@@ -27,7 +27,8 @@ final class PeakMemory {
     private PeakMemory() {}
 
     /**
-     * Measures one case in a child JVM with this JVM's classpath and environment.
+     * Measures one case in a child JVM with this JVM's classpath, environment and {@code ai.djl.*}
+     * system properties.
      *
      * @param memoryCase the case, {@code KIND:LAYER:ARG} (see {@code SpeedBench})
      * @param quick whether the benchmark runs its smoke-test setting
@@ -43,6 +44,12 @@ final class PeakMemory {
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn");
+        // DJL's and our own switches (engine, scan threads, splits) as this JVM has them
+        for (String name : System.getProperties().stringPropertyNames()) {
+            if (name.startsWith("ai.djl.")) {
+                command.add("-D" + name + "=" + System.getProperty(name));
+            }
+        }
         command.add(TttCli.class.getName());
         command.addAll(List.of("bench", "speed", "--memory-case", memoryCase));
         command.addAll(List.of("--threads", Integer.toString(threads)));
