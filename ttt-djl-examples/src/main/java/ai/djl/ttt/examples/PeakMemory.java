@@ -1,12 +1,14 @@
 package ai.djl.ttt.examples;
 
 import java.io.IOException;
-import java.io.InputStream;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The peak native memory of one benchmark case, measured in a fresh JVM.
@@ -24,55 +26,96 @@ final class PeakMemory {
     /** The line the child prints its figure on: this prefix, a space, MiB. */
     static final String PREFIX = "peak-MiB:";
 
+    /**
+     * A case that runs longer than this is stopped (the longest, attention at 8192, takes ~20 s).
+     */
+    private static final long TIMEOUT_MINUTES = 30;
+
     private PeakMemory() {}
 
     /**
-     * Measures one case in a child JVM with this JVM's classpath, environment and {@code ai.djl.*}
-     * system properties.
+     * Measures one case in a child JVM with this JVM's classpath, environment, heap and {@code -D}
+     * settings, and {@code ai.djl.*} system properties.
      *
      * @param memoryCase the case, {@code KIND:LAYER:ARG} (see {@code SpeedBench})
      * @param quick whether the benchmark runs its smoke-test setting
      * @param threads PyTorch's intra-op threads
      * @return the case's peak above its start, MiB (NaN where the kernel cannot reset the mark)
-     * @throws IllegalStateException if the child fails or prints no figure; the message carries the
-     *     end of its output
+     * @throws IllegalStateException if the child fails, runs past 30 minutes or prints no figure;
+     *     the message says which and carries the end of its output
      */
     static double inFreshJvm(String memoryCase, boolean quick, int threads)
             throws IOException, InterruptedException {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn");
-        // DJL's and our own switches (engine, scan threads, splits) as this JVM has them
+        // this JVM's heap and -D settings (DJL reads PYTORCH_* and cache paths from them), not its
+        // agents or debugger
+        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (arg.startsWith("-D") || arg.startsWith("-Xm") || arg.startsWith("-XX:")) {
+                command.add(arg);
+            }
+        }
+        // DJL's and our own switches set while running (engine threads, scan threads, splits)
         for (String name : System.getProperties().stringPropertyNames()) {
             if (name.startsWith("ai.djl.")) {
                 command.add("-D" + name + "=" + System.getProperty(name));
             }
         }
+        command.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn");
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
         command.add(TttCli.class.getName());
         command.addAll(List.of("bench", "speed", "--memory-case", memoryCase));
         command.addAll(List.of("--threads", Integer.toString(threads)));
         if (quick) {
             command.add("--quick");
         }
-        Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output;
-        try (InputStream in = child.getInputStream()) {
-            output = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
-        int status = child.waitFor();
-        for (String line : output.split("\n")) {
-            if (status == 0 && line.startsWith(PREFIX)) {
-                return Double.parseDouble(line.substring(PREFIX.length()).trim());
+        Path log = Files.createTempFile("ttt-memory-case", ".log");
+        Process child = null;
+        try {
+            child =
+                    new ProcessBuilder(command)
+                            .redirectErrorStream(true)
+                            .redirectOutput(log.toFile())
+                            .start();
+            if (!child.waitFor(TIMEOUT_MINUTES, TimeUnit.MINUTES)) {
+                throw failure(memoryCase, "ran past " + TIMEOUT_MINUTES + " minutes", log);
             }
+            int status = child.exitValue();
+            if (status != 0) {
+                throw failure(memoryCase, "exit " + status, log);
+            }
+            for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
+                if (line.startsWith(PREFIX)) {
+                    String figure = line.substring(PREFIX.length()).trim();
+                    try {
+                        return Double.parseDouble(figure);
+                    } catch (NumberFormatException e) {
+                        throw failure(
+                                memoryCase,
+                                "a number after '" + PREFIX + "', got '" + figure + "'",
+                                log);
+                    }
+                }
+            }
+            throw failure(memoryCase, "exit 0 but no '" + PREFIX + " N' line", log);
+        } finally {
+            if (child != null && child.isAlive()) {
+                child.destroyForcibly();
+            }
+            Files.deleteIfExists(log);
         }
-        throw new IllegalStateException(
+    }
+
+    private static IllegalStateException failure(String memoryCase, String what, Path log)
+            throws IOException {
+        String output = Files.readString(log, StandardCharsets.UTF_8);
+        return new IllegalStateException(
                 String.format(
                         Locale.ROOT,
-                        "measuring the peak memory of %s in a fresh JVM failed (exit %d): %s",
+                        "measuring the peak memory of %s in a fresh JVM failed (%s): %s",
                         memoryCase,
-                        status,
+                        what,
                         output.substring(Math.max(0, output.length() - 2000))));
     }
 }

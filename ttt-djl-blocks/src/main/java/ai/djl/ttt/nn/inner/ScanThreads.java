@@ -51,7 +51,8 @@ import java.util.function.Supplier;
  * <p>The thread count is libtorch's ({@code at::set_num_threads}); with the OpenMP backend it binds
  * the calling thread's parallel regions, and it is restored after the scan. The system property
  * {@value #PROPERTY} sets the count used inside the scan (default 1; 0 leaves libtorch's setting
- * alone). Only the number of threads changes, never a result.
+ * alone). Only the number of threads changes, never a result (the head's {@link #product} also
+ * splits one matrix product into row blocks, each output still the same row's dot product).
  */
 public final class ScanThreads {
 
@@ -127,19 +128,31 @@ public final class ScanThreads {
             futures.add(WORKERS.submit(() -> inWorker(() -> scoped(work, slice, arrays))));
         }
         List<T> results = new ArrayList<>();
-        results.add(run(like, () -> scoped(work, 0, arrays)));
+        RuntimeException failure = null;
         try {
-            for (Future<T> f : futures) {
-                results.add(f.get());
+            results.add(run(like, () -> scoped(work, 0, arrays)));
+        } catch (RuntimeException e) {
+            failure = e;
+        }
+        // every worker is waited for, even after a failure: they read the caller's arrays, which
+        // the caller may close as soon as this returns
+        for (Future<T> f : futures) {
+            try {
+                results.add(awaitUninterruptibly(f));
+            } catch (ExecutionException e) {
+                if (failure == null) {
+                    failure =
+                            e.getCause() instanceof RuntimeException r
+                                    ? r
+                                    : new IllegalStateException(e.getCause());
+                }
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while scanning", e);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
+        }
+        if (failure != null) {
+            for (T result : results) {
+                arrays.apply(result).forEach(NDArray::close);
             }
-            throw new IllegalStateException(e.getCause());
+            throw failure;
         }
         for (T result : results) {
             for (NDArray a : arrays.apply(result)) {
@@ -147,6 +160,24 @@ public final class ScanThreads {
             }
         }
         return results;
+    }
+
+    /** A worker's result, waiting through interrupts (the flag is set again after). */
+    private static <T> T awaitUninterruptibly(Future<T> future) throws ExecutionException {
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return future.get();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /** A piece in its own scope: its intermediates are closed, its results kept. */
@@ -272,40 +303,56 @@ public final class ScanThreads {
      * Returns {@code x Wᵀ} ({@code (..., in) → (..., out)}) for a large weight {@code (out, in)},
      * such as the model's head. Inside a decode step (a region {@link #run} narrowed) on a PyTorch
      * CPU with no gradient recorded, the weight's rows are split into blocks, one per thread
-     * libtorch had before the narrowing, whose products run side by side on Java threads with one
-     * intra-op thread each, and are concatenated. Elsewhere it runs as {@link #wide} runs it. Each
-     * output is the same dot product either way.
+     * libtorch had before the narrowing ({@link #productBlocks}), whose products run side by side
+     * (the first on the calling thread with the scan's thread count, the others on workers with one
+     * intra-op thread each) and are concatenated. Elsewhere it runs as {@link #wide} runs it. Each
+     * output is the dot product of the same row and input either way; only the kernel call that
+     * computes it differs.
      *
      * <p>Why: a one-row product reads every weight once and does two flops per weight, so its speed
      * is the rate at which memory is read. On a 2-vCPU AMD EPYC VM libtorch's MKL ran it on one
      * core whatever its thread count: the 125m model's {@code lm_head} (32000 × 768) took 8.6–8.7
      * ms on one or two intra-op threads, and 5.1–5.2 ms as two blocks side by side; whole decode
-     * steps, alternating in one JVM, went 70.4 → 69.0 and 72.9 → 67.6 ms (TTT-Linear), 90.8 → 81.6
-     * and 95.6 → 93.0 ms (TTT-MLP). The layers' smaller products (768 × 768, 2048 × 768) gained in
-     * isolation but not inside a step, where the worker has gone to sleep between them: the
-     * hand-over cost what the second core saved, so they keep {@link #wide}.
+     * steps, alternating in one JVM, went 58.1 → 54.3, 70.4 → 69.0 and 72.9 → 67.6 ms (TTT-Linear),
+     * 74.5 → 69.6, 90.8 → 81.6 and 95.6 → 93.0 ms (TTT-MLP) in three runs. The layers' smaller
+     * products (768 × 768, 2048 × 768) gained in isolation but not inside a step, where the worker
+     * has gone to sleep between them: the hand-over cost what the second core saved, so they keep
+     * {@link #wide}.
      *
      * @param x the input {@code (..., in)}
      * @param weight the weight {@code (out, in)}
      * @return the product {@code (..., out)}
      */
     public static NDArray product(NDArray x, NDArray weight) {
-        Integer outer = NARROWED_FROM.get();
         long rows = weight.getShape().get(0);
-        if (outer == null || outer < 2 || rows < outer || !onTorchCpu(x) || JniUtils.isGradMode()) {
+        int blocks = productBlocks(x, rows);
+        if (blocks == 1) {
             return wide(x, () -> Linear.linear(x, weight).head());
         }
-        long[] starts = new long[outer - 1]; // blocks of rows·i/n rows: any row count
-        for (int i = 1; i < outer; i++) {
-            starts[i - 1] = rows * i / outer;
+        long[] starts = new long[blocks - 1]; // blocks of rows·i/n rows: any row count
+        for (int i = 1; i < blocks; i++) {
+            starts[i - 1] = rows * i / blocks;
         }
-        try (NDList blocks = weight.split(starts, 0)) {
+        try (NDList rowBlocks = weight.split(starts, 0)) {
             List<NDArray> parts =
-                    run(x, outer, i -> Linear.linear(x, blocks.get(i)).head(), List::of);
+                    run(x, blocks, i -> Linear.linear(x, rowBlocks.get(i)).head(), List::of);
             NDArray result = NDArrays.concat(new NDList(parts), -1);
             parts.forEach(NDArray::close);
             return result;
         }
+    }
+
+    /**
+     * Into how many blocks of rows {@link #product} splits a weight of {@code rows} rows: the
+     * thread count libtorch had before a decode step narrowed it, on a PyTorch CPU with no gradient
+     * recorded and at least one row per block; 1 (the whole product) otherwise.
+     */
+    static int productBlocks(NDArray x, long rows) {
+        Integer outer = NARROWED_FROM.get();
+        if (outer == null || outer < 2 || rows < outer || !onTorchCpu(x) || JniUtils.isGradMode()) {
+            return 1;
+        }
+        return outer;
     }
 
     private static <T> T run(NDArray like, int wanted, Supplier<T> work) {

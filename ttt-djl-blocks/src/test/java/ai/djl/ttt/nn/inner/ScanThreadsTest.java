@@ -11,6 +11,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
 import ai.djl.pytorch.jni.JniUtils;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -128,26 +129,76 @@ class ScanThreadsTest {
     void productSplitsTheRowsInsideADecodeStepAndGivesTheSameRowsBack() {
         try (NDManager params = NDManager.newBaseManager(Device.cpu());
                 NDManager data = NDManager.newBaseManager(Device.cpu())) {
-            // 7 rows over 3 threads: blocks of 2, 2 and 3 rows, none a multiple of the others
+            // 7 rows over 3 threads: blocks of 2, 2 and 3 rows, so the last block differs
             NDArray weight = params.randomNormal(new Shape(7, 5));
             NDArray x = data.randomNormal(new Shape(2, 1, 5));
             NDArray expected = Linear.linear(x, weight).head();
             int configured = JniUtils.getNumThreads();
+            boolean grad = JniUtils.isGradMode();
             JniUtils.setNumThreads(3);
+            JniUtils.setGradMode(false); // libtorch's grad mode is per thread, on by default
             try {
                 int paramArrays = params.getManagedArrays().size();
                 int dataArrays = data.getManagedArrays().size();
+                assertEquals(3, ScanThreads.run(x, () -> ScanThreads.productBlocks(x, 7)));
                 NDArray split = ScanThreads.run(x, () -> ScanThreads.product(x, weight));
                 assertEquals(new Shape(2, 1, 7), split.getShape());
                 assertTrue(expected.allClose(split, 1e-6, 1e-6, false), "the same rows");
                 assertEquals(paramArrays, params.getManagedArrays().size(), "blocks closed");
                 assertEquals(dataArrays + 1, data.getManagedArrays().size(), "parts closed");
                 assertEquals(3, JniUtils.getNumThreads(), "threads restored");
+                assertEquals(1, ScanThreads.productBlocks(x, 7), "outside a decode step");
+                assertEquals(
+                        1,
+                        ScanThreads.run(x, () -> ScanThreads.productBlocks(x, 2)),
+                        "fewer rows than threads");
+                JniUtils.setGradMode(true);
+                assertEquals(
+                        1,
+                        ScanThreads.run(x, () -> ScanThreads.productBlocks(x, 7)),
+                        "autograd recording");
                 NDArray whole = ScanThreads.product(x, weight); // outside a decode step
                 assertTrue(expected.allClose(whole, 1e-6, 1e-6, false));
             } finally {
+                JniUtils.setGradMode(grad);
                 JniUtils.setNumThreads(configured);
             }
+        }
+    }
+
+    @Test
+    void aFailingSliceWaitsForTheOthersAndClosesWhatTheyMade() {
+        try (NDManager data = NDManager.newBaseManager(Device.cpu())) {
+            NDArray like = data.zeros(new Shape(1));
+            int before = data.getManagedArrays().size();
+            boolean[] otherFinished = new boolean[1];
+            IllegalStateException e =
+                    assertThrows(
+                            IllegalStateException.class,
+                            () ->
+                                    ScanThreads.run(
+                                            like,
+                                            2,
+                                            slice -> {
+                                                if (slice == 0) {
+                                                    throw new IllegalStateException("slice 0");
+                                                }
+                                                sleep(200);
+                                                otherFinished[0] = true;
+                                                return like.add(1);
+                                            },
+                                            List::of));
+            assertEquals("slice 0", e.getMessage());
+            assertTrue(otherFinished[0], "the worker finished before the failure was thrown");
+            assertEquals(before, data.getManagedArrays().size(), "the worker's result closed");
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }
