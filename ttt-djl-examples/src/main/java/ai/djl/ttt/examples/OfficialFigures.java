@@ -213,7 +213,15 @@ final class OfficialFigures {
         }
     }
 
-    private static int length(String key, String where) {
+    /**
+     * Parses a sequence length.
+     *
+     * @param key the text
+     * @param where what it belongs to, for the message
+     * @return the length, positive
+     * @throws IllegalArgumentException naming {@code where}, what was expected and what came
+     */
+    static int length(String key, String where) {
         try {
             int length = Integer.parseInt(key);
             if (length > 0) {

@@ -428,7 +428,7 @@ final class SpeedBench implements Callable<Integer> {
             Measure.Body body;
             switch (spec[0]) {
                 case "forward" -> {
-                    int t = length(spec[2]);
+                    int t = OfficialFigures.length(spec[2], "--memory-case");
                     AbstractBlock layer = layer(config, m, t);
                     warmUp = forward(layer, ps, m.randomNormal(new Shape(1, 16, width)));
                     body = forward(layer, ps, m.randomNormal(new Shape(1, t, width)));
@@ -444,7 +444,11 @@ final class SpeedBench implements Callable<Integer> {
                 case "model" -> {
                     CausalLm lm = model(config, m);
                     warmUp = forward(lm, ps, tokens(m, 1, 16));
-                    body = forward(lm, ps, tokens(m, 1, length(spec[2])));
+                    body =
+                            forward(
+                                    lm,
+                                    ps,
+                                    tokens(m, 1, OfficialFigures.length(spec[2], "--memory-case")));
                 }
                 default ->
                         throw new IllegalArgumentException(
@@ -470,19 +474,6 @@ final class SpeedBench implements Callable<Integer> {
                             + name
                             + "'");
         }
-    }
-
-    private static int length(String text) {
-        try {
-            int t = Integer.parseInt(text);
-            if (t > 0) {
-                return t;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw new IllegalArgumentException(
-                "--memory-case: expected a positive token count, got '" + text + "'");
     }
 
     /** One forward + backward of a layer in a form, the loss being the output's mean. */
