@@ -349,7 +349,8 @@ public final class ScanThreads {
      */
     static int productBlocks(NDArray x, long rows) {
         Integer outer = NARROWED_FROM.get();
-        if (outer == null || outer < 2 || rows < outer || !onTorchCpu(x) || JniUtils.isGradMode()) {
+        // set only where run narrowed libtorch's count, so at least 2 (see run)
+        if (outer == null || rows < outer || !onTorchCpu(x) || JniUtils.isGradMode()) {
             return 1;
         }
         return outer;
