@@ -13,6 +13,7 @@ import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.CausalSelfAttention;
 import ai.djl.ttt.lm.LinearAttention;
 import ai.djl.ttt.lm.ResidualBlock;
+import ai.djl.ttt.nn.NoGrad;
 import ai.djl.ttt.nn.TttLayer;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -322,7 +323,11 @@ public final class OfficialWeights {
         NDArray converted =
                 source.toDevice(destination.getDevice(), false)
                         .toType(destination.getDataType(), false);
-        destination.set(new NDIndex("..."), converted);
+        // a parameter's load is not an op to differentiate; with autograd on (any thread but the
+        // engine's) libtorch refuses an in-place write to a leaf that requires gradients
+        try (NoGrad off = NoGrad.open(destination.getManager())) {
+            destination.set(new NDIndex("..."), converted);
+        }
         if (converted != source) {
             converted.close();
         }

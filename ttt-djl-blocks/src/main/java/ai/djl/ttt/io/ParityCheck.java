@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.ParameterStore;
 import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.nn.NoGrad;
 import ai.djl.ttt.nn.TttLayer;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,7 +39,8 @@ public final class ParityCheck {
             boolean f64 = name.endsWith("_f64");
             DataType type = f64 ? DataType.FLOAT64 : DataType.FLOAT32;
             String base = f64 ? name.substring(0, name.length() - 4) : name;
-            try (NDManager sub = manager.newSubManager()) {
+            try (NDManager sub = manager.newSubManager();
+                    NoGrad off = NoGrad.open(sub)) {
                 NDArray ours = compute(sub, referenceCase, base, type);
                 results.add(new Result(name, relativeError(ours, referenceCase.reference(name))));
             }

@@ -3,6 +3,7 @@ package ai.djl.ttt.lm;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
+import ai.djl.ttt.nn.NoGrad;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -16,6 +17,9 @@ import java.util.List;
  * attention baseline's key/value cache grows by one slot per token. A batch of prompts of different
  * lengths gives exactly what each prompt gives alone: no row ever reads another row's padding (the
  * official code ignores the attention mask).
+ *
+ * <p>Generation runs with autograd off on the calling thread, whatever thread that is ({@link
+ * NoGrad}), and restores the thread's grad mode when it returns.
  *
  * <pre>{@code
  * Generator generator = new Generator(model, manager);
@@ -71,7 +75,8 @@ public final class Generator {
                         "prompt " + i + " is empty: generation needs at least one token");
             }
         }
-        try (NDManager generation = manager.newSubManager()) {
+        try (NDManager generation = manager.newSubManager();
+                NoGrad off = NoGrad.open(manager)) {
             float[][] logits = new float[prompts.size()][];
             LmState state = prefillEach(generation, prompts, logits);
             return decode(state, logits, config, listener);
@@ -95,7 +100,7 @@ public final class Generator {
         int vocab = model.getConfig().getVocabSize();
         NDManager owner = manager.newSubManager();
         state.attach(owner);
-        try {
+        try (NoGrad off = NoGrad.open(manager)) {
             Sampler[] samplers = new Sampler[rows];
             List<List<Long>> generated = new ArrayList<>();
             for (int r = 0; r < rows; r++) {

@@ -12,6 +12,7 @@ import ai.djl.training.Trainer;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.listener.TrainingListener;
 import ai.djl.translate.Batchifier;
+import ai.djl.ttt.nn.NoGrad;
 import ai.djl.ttt.training.InnerLossListener;
 import ai.djl.ttt.training.LmTraining;
 import ai.djl.ttt.training.MaskedAdamW;
@@ -176,7 +177,8 @@ public final class RecallTraining {
         for (int first = 0; first < count; first += batchSize) {
             List<AssociativeRecall.Sample> rows =
                     samples.subList(first, Math.min(count, first + batchSize));
-            try (NDManager m = model.getNDManager().newSubManager()) {
+            try (NDManager m = model.getNDManager().newSubManager();
+                    NoGrad off = NoGrad.open(m)) {
                 Batch batch = batch(m, rows, task.length(), 0, 1);
                 NDArray logits = model.getBlock().forward(ps, batch.getData(), false).head();
                 NDArray targets = batch.getLabels().head();

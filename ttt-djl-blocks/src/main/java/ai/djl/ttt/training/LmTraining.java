@@ -15,6 +15,7 @@ import ai.djl.training.dataset.Batch;
 import ai.djl.training.listener.TrainingListener;
 import ai.djl.training.tracker.Tracker;
 import ai.djl.translate.TranslateException;
+import ai.djl.ttt.nn.NoGrad;
 import ai.djl.ttt.nn.inner.ScanThreads;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -272,7 +273,8 @@ public final class LmTraining {
                 System.arraycopy(tokens, (int) start, x, r * contextLength, contextLength);
                 System.arraycopy(tokens, (int) start + 1, y, r * contextLength, contextLength);
             }
-            try (NDManager m = model.getNDManager().newSubManager()) {
+            try (NDManager m = model.getNDManager().newSubManager();
+                    NoGrad off = NoGrad.open(m)) {
                 NDArray ids = m.create(x, new Shape(rows, contextLength));
                 NDArray labels = m.create(y, new Shape(rows, contextLength));
                 NDArray logits = model.getBlock().forward(ps, new NDList(ids), false).head();

@@ -10,6 +10,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.ParameterTracker;
 import ai.djl.training.tracker.Tracker;
+import ai.djl.ttt.nn.NoGrad;
 import ai.djl.util.Pair;
 import java.io.IOException;
 import java.io.InputStream;
@@ -103,7 +104,10 @@ public final class MaskedAdamW extends Optimizer {
         }
         NDArray m = means.computeIfAbsent(parameterId, k -> state(weight));
         NDArray v = variances.computeIfAbsent(parameterId, k -> state(weight));
-        try (NDScope scope = new NDScope()) {
+        // an update is not an op to differentiate; with autograd on (any thread but the engine's)
+        // libtorch refuses in-place writes to a parameter that requires gradients
+        try (NDScope scope = new NDScope();
+                NoGrad off = NoGrad.open(weight.getManager())) {
             m.muli(beta1).addi(grad.mul(1 - beta1));
             v.muli(beta2).addi(grad.mul(grad).mul(1 - beta2));
             if (decayed.contains(parameterId)) {

@@ -11,7 +11,8 @@ import java.util.Arrays;
 /**
  * Scores a text with a language model: the log-likelihood of each token given the ones before it,
  * from one forward pass ({@code String → }{@link TextScore}). Useful in pipelines to rank
- * candidates, detect unusual text, or measure a model on a document.
+ * candidates, detect unusual text, or measure a model on a document. The prediction runs with
+ * autograd off on the predictor's thread ({@link ai.djl.ttt.nn.NoGrad}).
  */
 public final class ScoringTranslator implements NoBatchifyTranslator<String, TextScore> {
 
@@ -29,6 +30,7 @@ public final class ScoringTranslator implements NoBatchifyTranslator<String, Tex
     /** {@inheritDoc} */
     @Override
     public NDList processInput(TranslatorContext ctx, String text) {
+        NoGradPrediction.begin(ctx);
         long[] ids = tokenizer.encode(text);
         if (ids.length < 2) {
             throw new IllegalArgumentException(

@@ -23,7 +23,8 @@ import java.util.function.Function;
  * predictor's forward pass (which returns the logits and the recurrent state), then {@link
  * Generator#decode} continues token by token. Generic in the input so that the same code serves
  * plain prompts ({@code String → String}) and streaming requests ({@link GenerationRequest} →
- * {@code String}).
+ * {@code String}). The whole prediction runs with autograd off on the predictor's thread ({@link
+ * ai.djl.ttt.nn.NoGrad}).
  *
  * @param <I> the input type
  */
@@ -73,6 +74,7 @@ public final class TextGenerationTranslator<I> implements NoBatchifyTranslator<I
     /** {@inheritDoc} */
     @Override
     public NDList processInput(TranslatorContext ctx, I input) {
+        NoGradPrediction.begin(ctx);
         long[] ids = tokenizer.encode(prompt.apply(input));
         if (ids.length == 0) {
             throw new IllegalArgumentException("the prompt is empty: generation needs a token");

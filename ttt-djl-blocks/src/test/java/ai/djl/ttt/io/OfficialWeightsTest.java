@@ -10,6 +10,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
 import ai.djl.ttt.TttConfig;
 import ai.djl.ttt.nn.TttLayer;
@@ -18,6 +19,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -45,6 +48,40 @@ class OfficialWeightsTest {
                 NDArray b = fromNpz.forward(ps, new NDList(x), false).head();
                 assertEquals(0.0, ParityCheck.relativeError(a, b));
             }
+        }
+    }
+
+    @Test
+    void loadingOnAThreadWhereAutogradIsOnGivesTheSameLayer() throws Exception {
+        // libtorch's grad mode is on by default on every thread but the engine's, and refuses
+        // in-place writes to parameters there unless the load turns it off
+        try (NDManager manager = NDManager.newBaseManager();
+                ReferenceCase c = ReferenceCase.load(manager, LINEAR)) {
+            TttLayer here =
+                    OfficialWeights.loadLayer(
+                            c.getConfig(), c.parameters(), manager, DataType.FLOAT32);
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            TttLayer there;
+            try {
+                there =
+                        pool.submit(
+                                        () -> {
+                                            JniUtils.setGradMode(true);
+                                            return OfficialWeights.loadLayer(
+                                                    c.getConfig(),
+                                                    c.parameters(),
+                                                    manager,
+                                                    DataType.FLOAT32);
+                                        })
+                                .get();
+            } finally {
+                pool.shutdownNow();
+            }
+            NDArray x = c.tensors().get("hidden_states");
+            ParameterStore ps = new ParameterStore(manager, false);
+            NDArray a = here.forward(ps, new NDList(x), false).head();
+            NDArray b = there.forward(ps, new NDList(x), false).head();
+            assertEquals(0.0, ParityCheck.relativeError(a, b));
         }
     }
 

@@ -11,11 +11,14 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
 import ai.djl.ttt.LayerType;
 import ai.djl.ttt.io.ParityCheck;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.junit.jupiter.api.Test;
 
 /** Decoding with the recurrent state gives the full forward's numbers; batching changes nothing. */
@@ -139,6 +142,43 @@ class GenerationTest {
                 state.close();
                 assertEquals(before, data.getManagedArrays().size(), type + ": arrays left");
             }
+        }
+    }
+
+    @Test
+    void generationOnAThreadWithAutogradOnRecordsNothingAndRestoresTheMode() throws Exception {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            CausalLm model = TestModels.model(TestModels.tiny(LayerType.MLP), manager, 6);
+            Generator generator = new Generator(model, manager);
+            List<long[]> prompts = List.of(new long[] {1, 2, 3}, new long[] {4, 5});
+            SamplingConfig greedy = SamplingConfig.builder().optMaxNewTokens(6).build();
+            List<long[]> here = generator.generate(prompts, greedy, null);
+            List<Boolean> duringDecode = new ArrayList<>();
+            boolean[] after = new boolean[1];
+            Generator.TokenListener probe = (row, token) -> duringDecode.add(JniUtils.isGradMode());
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            List<long[]> there;
+            try {
+                there =
+                        pool.submit(
+                                        () -> {
+                                            // libtorch's default on any thread but the engine's
+                                            JniUtils.setGradMode(true);
+                                            List<long[]> out =
+                                                    generator.generate(prompts, greedy, probe);
+                                            after[0] = JniUtils.isGradMode();
+                                            return out;
+                                        })
+                                .get();
+            } finally {
+                pool.shutdownNow();
+            }
+            for (int i = 0; i < prompts.size(); i++) {
+                assertArrayEquals(here.get(i), there.get(i), "prompt " + i);
+            }
+            assertEquals(12, duringDecode.size());
+            assertEquals(List.of(false), duringDecode.stream().distinct().toList());
+            assertTrue(after[0], "the thread's grad mode is restored");
         }
     }
 

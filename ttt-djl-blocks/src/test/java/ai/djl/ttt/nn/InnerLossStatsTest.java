@@ -68,8 +68,10 @@ class InnerLossStatsTest {
             try (NDManager manager = NDManager.newBaseManager()) {
                 TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT64, 5);
                 // σ(−1e4) = 0: an inner learning rate of zero, so the weights never move
-                layer.getLearningRateBias().getArray().set(new NDIndex("..."), -1e4);
-                layer.getLearningRateWeight().getArray().set(new NDIndex("..."), 0);
+                try (NoGrad off = NoGrad.open(manager)) {
+                    layer.getLearningRateBias().getArray().set(new NDIndex("..."), -1e4);
+                    layer.getLearningRateWeight().getArray().set(new NDIndex("..."), 0);
+                }
                 layer.setRecordInnerLoss(true);
                 NDArray x = TestLayers.input(manager, 1, 48, 32, 13, DataType.FLOAT64);
                 TestLayers.forward(layer, x, "DUAL");

@@ -100,7 +100,9 @@ public final class TestLayers {
             }
             try (NDArray v = array.getManager().create(values, shape)) {
                 NDArray typed = v.toType(array.getDataType(), true);
-                array.set(new ai.djl.ndarray.index.NDIndex("..."), typed);
+                try (NoGrad off = NoGrad.open(array.getManager())) {
+                    array.set(new ai.djl.ndarray.index.NDIndex("..."), typed);
+                }
                 typed.close();
             }
         }

@@ -14,6 +14,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.Trainer;
 import ai.djl.training.listener.TrainingListenerAdapter;
@@ -25,6 +26,8 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -84,6 +87,40 @@ class LmTrainingTest {
                 // 60 steps are enough for the TTT layers to use context; attention needs longer
                 assertTrue(!type.isTtt() || after < unigram, summary);
             }
+        }
+    }
+
+    @Test
+    void trainingOnAThreadWhereAutogradIsOnGivesTheSameModel() throws Exception {
+        // libtorch's grad mode is on by default on every thread but the engine's: the optimizer's
+        // in-place updates and the evaluation must not depend on the thread they run on
+        ByteTokenizer tokenizer = new ByteTokenizer();
+        LmTraining.Data data = LmTraining.split(TestCorpus.text(600, 4), tokenizer, 0.1);
+        TrainingSettings settings = settings(6);
+        try (NDManager manager = NDManager.newBaseManager();
+                Model here = newModel(config(LayerType.MLP), 6);
+                Model there = newModel(config(LayerType.MLP), 6)) {
+            TrainingState expected =
+                    LmTraining.train(here, tokenizer, data, settings, null, null, QUIET);
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            TrainingState state;
+            try {
+                state =
+                        pool.submit(
+                                        () -> {
+                                            JniUtils.setGradMode(true);
+                                            return LmTraining.train(
+                                                    there, tokenizer, data, settings, null, null,
+                                                    QUIET);
+                                        })
+                                .get();
+            } finally {
+                pool.shutdownNow();
+            }
+            assertEquals(6, state.step);
+            assertEquals(expected.validations.get(0).loss(), state.validations.get(0).loss(), 1e-6);
+            double err = ParityCheck.relativeError(logits(there, manager), logits(here, manager));
+            assertTrue(err < 1e-6, "trained on another thread vs here: " + err);
         }
     }
 

@@ -13,6 +13,9 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.LambdaBlock;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.repository.MRL;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ModelNotFoundException;
@@ -276,6 +279,44 @@ class ZooTest {
             StringBuilder streamed = new StringBuilder();
             String text = predictor.predict(new GenerationRequest("é", streamed::append));
             assertEquals(text.replace("\uFFFD", ""), streamed.toString());
+        }
+    }
+
+    @Test
+    void aPredictionOnAThreadWithAutogradOnRunsWithoutItAndRestoresIt() throws Exception {
+        // a block that records the grad mode its forward pass runs under
+        List<Boolean> duringForward = new ArrayList<>();
+        Block probe =
+                new LambdaBlock(
+                        list -> {
+                            duringForward.add(JniUtils.isGradMode());
+                            long length = list.head().getShape().get(1);
+                            return new NDList(
+                                    list.head().getManager().zeros(new Shape(1, length, 256)));
+                        });
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try (Model model = Model.newInstance("probe")) {
+            model.setBlock(probe);
+            try (Predictor<String, TextScore> predictor =
+                    model.newPredictor(new ScoringTranslator(new ByteTokenizer()))) {
+                List<Boolean> after =
+                        pool.submit(
+                                        () -> {
+                                            // libtorch's default on any thread but the engine's
+                                            JniUtils.setGradMode(true);
+                                            predictor.predict("abc");
+                                            boolean afterSuccess = JniUtils.isGradMode();
+                                            assertThrows(
+                                                    TranslateException.class,
+                                                    () -> predictor.predict("a"));
+                                            return List.of(afterSuccess, JniUtils.isGradMode());
+                                        })
+                                .get();
+                assertEquals(List.of(false), duringForward);
+                assertEquals(List.of(true, true), after, "restored after success and failure");
+            }
+        } finally {
+            pool.shutdownNow();
         }
     }
 
