@@ -158,8 +158,8 @@ public final class Generator {
             long[] prompt = prompts.get(i);
             try (NDManager step = generation.newSubManager()) {
                 NDArray ids = step.create(prompt).reshape(1, prompt.length);
-                CausalLm.Output out = model.prefill(parameterStore, ids, null, false);
-                logits[i] = out.logits().get(0, prompt.length - 1).toFloatArray();
+                CausalLm.Output out = model.prefillLast(parameterStore, ids, null);
+                logits[i] = out.logits().get(0, 0).toFloatArray();
                 out.state().attach(generation);
                 states.add(out.state());
             }

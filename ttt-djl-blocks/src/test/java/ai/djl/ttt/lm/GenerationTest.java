@@ -48,6 +48,30 @@ class GenerationTest {
     }
 
     @Test
+    void prefillLastGivesTheLastLogitsAndTheSameState() {
+        for (LayerType type : LayerType.values()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                CausalLm model = TestModels.model(TestModels.tiny(type), manager, 3);
+                ParameterStore ps = new ParameterStore(manager, false);
+                NDArray ids = TestModels.ids(manager, 2, 21, 64, 8);
+                NDArray next = TestModels.ids(manager, 2, 1, 64, 9);
+                CausalLm.Output all = model.prefill(ps, ids, null, false);
+                CausalLm.Output last = model.prefillLast(ps, ids, null);
+                assertEquals(new Shape(2, 1, 64), last.logits().getShape());
+                double err = ParityCheck.relativeError(last.logits(), all.logits().get(":, -1:"));
+                assertTrue(err <= 1e-6, type + ": " + err);
+                // the state is the same: the next step's logits agree
+                NDArray a = model.prefill(ps, next, all.state(), false).logits();
+                NDArray b = model.prefill(ps, next, last.state(), false).logits();
+                assertEquals(0.0, ParityCheck.relativeError(a, b), type.toString());
+                // a single token is its own last position
+                assertEquals(
+                        new Shape(2, 1, 64), model.prefillLast(ps, next, null).logits().getShape());
+            }
+        }
+    }
+
+    @Test
     void promptsOfDifferentLengthsGenerateAsIfAlone() {
         SamplingConfig sampling =
                 SamplingConfig.builder()
