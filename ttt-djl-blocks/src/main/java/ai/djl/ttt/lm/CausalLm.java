@@ -46,6 +46,17 @@ import java.util.List;
  */
 public final class CausalLm extends AbstractBlock {
 
+    /**
+     * The forward-pass option ({@code params} of {@code forward(ps, inputs, training, params)})
+     * that chooses which positions get logits: {@link #LAST} for the last one only, {@code (B, 1,
+     * V)} (what generation needs, see {@link #prefillLast}); absent or {@code "all"} for every
+     * position.
+     */
+    public static final String LOGITS = "logits";
+
+    /** The value of {@link #LOGITS} for the last position's logits only. */
+    public static final String LAST = "last";
+
     private static final byte VERSION = 1;
 
     private final TttConfig config;
@@ -186,15 +197,29 @@ public final class CausalLm extends AbstractBlock {
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         NDArray ids = inputs.head();
+        boolean lastOnly = lastOnly(params);
         if (inputs.size() == 1) {
-            return new NDList(run(ps, ids, null, training, false, false).logits());
+            return new NDList(run(ps, ids, null, training, false, lastOnly).logits());
         }
-        Output out =
-                run(ps, ids, LmState.fromNDList(inputs.subNDList(1), this), training, true, false);
+        LmState state = LmState.fromNDList(inputs.subNDList(1), this);
+        Output out = run(ps, ids, state, training, true, lastOnly);
         NDList result = new NDList(out.logits());
         result.addAll(out.state().toNDList(ids.getManager()));
         Scopes.closeAllBut(out.state().arrays(), result);
         return result;
+    }
+
+    /** Whether the forward-pass options ask for the last position's logits only. */
+    private static boolean lastOnly(PairList<String, Object> params) {
+        Object value = params == null ? null : params.get(LOGITS);
+        if (value == null || "all".equals(value)) {
+            return false;
+        }
+        if (LAST.equals(value)) {
+            return true;
+        }
+        throw new IllegalArgumentException(
+                "option '" + LOGITS + "' must be 'all' or 'last', got '" + value + "'");
     }
 
     private Output run(

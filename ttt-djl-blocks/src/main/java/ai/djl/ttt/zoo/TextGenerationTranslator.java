@@ -20,11 +20,11 @@ import java.util.function.Function;
 
 /**
  * Text generation as a DJL {@code Translator}: the prompt is encoded and prefilled by the
- * predictor's forward pass (which returns the logits and the recurrent state), then {@link
- * Generator#decode} continues token by token. Generic in the input so that the same code serves
- * plain prompts ({@code String → String}) and streaming requests ({@link GenerationRequest} →
- * {@code String}). The whole prediction runs with autograd off on the predictor's thread ({@link
- * ai.djl.ttt.nn.NoGrad}).
+ * predictor's forward pass (which returns the logits and the recurrent state; through a {@link
+ * TttZooModel}'s predictor, the last position's logits only), then {@link Generator#decode}
+ * continues token by token. Generic in the input so that the same code serves plain prompts ({@code
+ * String → String}) and streaming requests ({@link GenerationRequest} → {@code String}). The whole
+ * prediction runs with autograd off on the predictor's thread ({@link ai.djl.ttt.nn.NoGrad}).
  *
  * @param <I> the input type
  */
@@ -75,6 +75,7 @@ public final class TextGenerationTranslator<I> implements NoBatchifyTranslator<I
     @Override
     public NDList processInput(TranslatorContext ctx, I input) {
         NoGradPrediction.begin(ctx);
+        ctx.setAttachment(TttZooModel.LAST_LOGITS, Boolean.TRUE); // the prompt's next token only
         long[] ids = tokenizer.encode(prompt.apply(input));
         if (ids.length == 0) {
             throw new IllegalArgumentException("the prompt is empty: generation needs a token");

@@ -128,7 +128,7 @@ final class TttModelLoader implements ModelLoader {
             Translator<I, O> translator =
                     factory.newInstance(
                             criteria.getInputClass(), criteria.getOutputClass(), model, arguments);
-            return new ZooModel<>(model, translator);
+            return new TttZooModel<>(model, translator);
         } catch (TranslateException | RuntimeException e) {
             model.close();
             throw new ModelNotFoundException(

@@ -22,7 +22,9 @@ import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ModelZoo;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.training.ParameterStore;
+import ai.djl.translate.NoBatchifyTranslator;
 import ai.djl.translate.TranslateException;
+import ai.djl.translate.TranslatorContext;
 import ai.djl.ttt.LayerType;
 import ai.djl.ttt.io.ParityCheck;
 import ai.djl.ttt.io.ReferenceCase;
@@ -32,6 +34,7 @@ import ai.djl.ttt.lm.SamplingConfig;
 import ai.djl.ttt.lm.TestModels;
 import ai.djl.ttt.training.ByteTokenizer;
 import ai.djl.ttt.training.ModelDirectory;
+import ai.djl.util.PairList;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -206,6 +209,60 @@ class ZooTest {
                 Predictor<String, String> predictor = model.newPredictor()) {
             String text = predictor.predict("the state");
             assertEquals(5, text.split(" ").length, text);
+        }
+    }
+
+    /** Reports the shape of the logits the forward pass returned, asking for the last or all. */
+    private static NoBatchifyTranslator<long[], Shape> logitsShape(boolean lastOnly) {
+        return new NoBatchifyTranslator<>() {
+            @Override
+            public NDList processInput(TranslatorContext ctx, long[] ids) {
+                if (lastOnly) {
+                    ctx.setAttachment(TttZooModel.LAST_LOGITS, Boolean.TRUE);
+                }
+                return new NDList(ctx.getNDManager().create(ids).reshape(1, ids.length));
+            }
+
+            @Override
+            public Shape processOutput(TranslatorContext ctx, NDList list) {
+                return list.head().getShape();
+            }
+        };
+    }
+
+    @Test
+    void aZooModelsPredictorsComputeTheLastLogitsOnlyWhenAsked() throws Exception {
+        long[] ids = {1, 2, 3, 4, 5};
+        try (ZooModel<String, String> model =
+                zoo(String.class, String.class, "tiny-mlp").build().loadModel()) {
+            assertTrue(model instanceof TttZooModel, model.getClass().getName());
+            try (Predictor<long[], Shape> last = model.newPredictor(logitsShape(true));
+                    Predictor<long[], Shape> all = model.newPredictor(logitsShape(false))) {
+                assertEquals(new Shape(1, 1, 256), last.predict(ids));
+                assertEquals(new Shape(1, 5, 256), all.predict(ids));
+            }
+            // a plain DJL predictor ignores the request: every position
+            try (Predictor<long[], Shape> plain =
+                    model.getWrappedModel().newPredictor(logitsShape(true))) {
+                assertEquals(new Shape(1, 5, 256), plain.predict(ids));
+            }
+            try (NDManager manager = NDManager.newBaseManager()) {
+                PairList<String, Object> bad = new PairList<>();
+                bad.add(CausalLm.LOGITS, "first");
+                IllegalArgumentException e =
+                        assertThrows(
+                                IllegalArgumentException.class,
+                                () ->
+                                        model.getBlock()
+                                                .forward(
+                                                        new ParameterStore(manager, false),
+                                                        new NDList(
+                                                                manager.create(ids).reshape(1, 5)),
+                                                        false,
+                                                        bad));
+                assertEquals(
+                        "option 'logits' must be 'all' or 'last', got 'first'", e.getMessage());
+            }
         }
     }
 
