@@ -597,17 +597,24 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
     /** Heads, RoPE at position mod b, the target and the inner learning rates (spec §1.2.2–6). */
     private Scan.Inputs scanInputs(
             ParameterStore ps, NDArray x, Projections p, long[] starts, boolean training) {
-        NDArray[] rotary =
-                Rope.tables(
-                        x.getManager(),
-                        x,
-                        starts,
-                        (int) x.getShape().get(1),
-                        config.getHeadDim(),
-                        config.getMiniBatchSize(),
-                        config.getRopeTheta());
-        NDArray query = Rope.rotate(splitHeads(p.query()), rotary);
-        NDArray key = Rope.rotate(splitHeads(p.key()), rotary);
+        NDArray query = splitHeads(p.query());
+        NDArray key = splitHeads(p.key());
+        int length = (int) x.getShape().get(1);
+        int f = config.getHeadDim();
+        long period = config.getMiniBatchSize();
+        if (length == 1) {
+            // a decode step: one matrix product per array instead of the tables' seven ops
+            NDArray rotation =
+                    Rope.matrices(x.getManager(), x, starts, f, period, config.getRopeTheta());
+            query = query.matMul(rotation);
+            key = key.matMul(rotation);
+        } else {
+            NDArray[] rotary =
+                    Rope.tables(
+                            x.getManager(), x, starts, length, f, period, config.getRopeTheta());
+            query = Rope.rotate(query, rotary);
+            key = Rope.rotate(key, rotary);
+        }
         return new Scan.Inputs(
                 query,
                 key,

@@ -49,10 +49,7 @@ public final class Rope {
             long period,
             double theta) {
         int half = headDim / 2;
-        double[] invFreq = new double[half];
-        for (int i = 0; i < half; i++) {
-            invFreq[i] = 1.0 / Math.pow(theta, 2.0 * i / headDim);
-        }
+        double[] invFreq = inverseFrequencies(headDim, theta);
         double[] cos = new double[starts.length * length * headDim];
         double[] sin = new double[cos.length];
         // with positions modulo b, a long chunk repeats b rows: compute each once (the trig
@@ -93,6 +90,61 @@ public final class Rope {
         return new NDArray[] {
             Constants.of(manager, cos, shape, like), Constants.of(manager, sin, shape, like)
         };
+    }
+
+    /**
+     * Builds the rotation of one token per row as a matrix, for decoding: {@code x.matMul(R)} is
+     * {@link #rotate} with the {@link #tables} of the same positions, in one matrix product instead
+     * of seven ops on the tables (a decode step is a few thousand such small ops, each costing a
+     * call into libtorch). Non-zero entries, for each channel pair {@code (2i, 2i+1)}:
+     *
+     * <pre>
+     * R[2i][2i] = R[2i+1][2i+1] = cos φ      R[2i][2i+1] = sin φ      R[2i+1][2i] = −sin φ
+     * </pre>
+     *
+     * @param manager the manager (and device) of the matrices
+     * @param like an array whose data type the matrices take
+     * @param starts the absolute position of each row's token, or a single value shared by all rows
+     * @param headDim f (even)
+     * @param period positions are taken modulo this (see {@link #tables})
+     * @param theta the RoPE base θ
+     * @return {@code R}, {@code (starts.length, 1, f, f)}, to multiply {@code (B, 1, H, f)} from
+     *     the right
+     */
+    public static NDArray matrices(
+            NDManager manager,
+            NDArray like,
+            long[] starts,
+            int headDim,
+            long period,
+            double theta) {
+        double[] invFreq = inverseFrequencies(headDim, theta);
+        int f = headDim;
+        double[] r = new double[starts.length * f * f];
+        for (int row = 0; row < starts.length; row++) {
+            long p = starts[row] % period;
+            int base = row * f * f;
+            for (int i = 0; i < f / 2; i++) {
+                double angle = p * invFreq[i];
+                double c = Math.cos(angle);
+                double s = Math.sin(angle);
+                int even = base + 2 * i * f + 2 * i; // R[2i][2i]
+                r[even] = c;
+                r[even + 1] = s; // R[2i][2i+1]
+                r[even + f] = -s; // R[2i+1][2i]
+                r[even + f + 1] = c; // R[2i+1][2i+1]
+            }
+        }
+        return Constants.of(manager, r, new Shape(starts.length, 1, f, f), like);
+    }
+
+    /** {@code θ^(−2i/f)} for each channel pair {@code i}. */
+    private static double[] inverseFrequencies(int headDim, double theta) {
+        double[] invFreq = new double[headDim / 2];
+        for (int i = 0; i < invFreq.length; i++) {
+            invFreq[i] = 1.0 / Math.pow(theta, 2.0 * i / headDim);
+        }
+        return invFreq;
     }
 
     /**

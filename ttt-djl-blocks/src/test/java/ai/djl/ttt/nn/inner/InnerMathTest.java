@@ -108,4 +108,24 @@ class InnerMathTest {
             assertTrue(err < 1e-14, "pairwise RoPE vs permute/rotate_half: " + err);
         }
     }
+
+    /** A decode step's rotation matrix rotates as the tables do, each row at its own position. */
+    @Test
+    void ropeMatricesRotateAsTheTables() {
+        int f = 16;
+        try (NDManager m = NDManager.newBaseManager()) {
+            long[] starts = {0, 7, 21}; // 21 mod 16 = 5
+            NDArray x = m.randomNormal(new Shape(3, 1, 4, f), DataType.FLOAT64);
+            NDArray tables = Rope.rotate(x, Rope.tables(m, x, starts, 1, f, 16, 10000));
+            NDArray matrices = x.matMul(Rope.matrices(m, x, starts, f, 16, 10000));
+            double err = ParityCheck.relativeError(matrices, tables);
+            assertTrue(err < 1e-14, "matrix vs table RoPE: " + err);
+            // one position shared by every row
+            NDArray shared = x.matMul(Rope.matrices(m, x, new long[] {9}, f, 16, 10000));
+            NDArray expected = Rope.rotate(x, Rope.tables(m, x, new long[] {9}, 1, f, 16, 10000));
+            assertTrue(ParityCheck.relativeError(shared, expected) < 1e-14);
+            // position 0 is the identity
+            assertTrue(ParityCheck.relativeError(matrices.get(0), x.get(0)) < 1e-15);
+        }
+    }
 }
