@@ -635,6 +635,9 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
     private static NDArray perRow(NDArray perHead, NDArray x) {
         Shape s = perHead.getShape();
         long batch = x.getShape().get(0);
+        if (batch == 1) {
+            return perHead.reshape(s.get(0), 1, s.get(1)); // one op where the tiling takes three
+        }
         return perHead.reshape(1, s.get(0), 1, s.get(1))
                 .broadcast(batch, s.get(0), 1, s.get(1))
                 .reshape(batch * s.get(0), 1, s.get(1));
