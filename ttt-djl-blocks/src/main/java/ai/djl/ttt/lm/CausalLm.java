@@ -178,10 +178,11 @@ public final class CausalLm extends AbstractBlock {
     }
 
     /**
-     * Runs the model on a chunk of tokens for generation: as {@link #prefill} without autograd, but
-     * with the logits of the chunk's last position only, the next token's. The head's product for
-     * the other positions is skipped: {@code 2·V·C} FLOP per token, about a sixth of a 125m model's
-     * prefill, and a {@code (B, T, V)} array (250 MiB for 2048 tokens of a 32000-token vocabulary).
+     * Runs the model on a chunk of tokens for generation: as {@link #prefill} with {@code training}
+     * false, but with the logits of the chunk's last position only, the next token's. The head's
+     * product for the other positions is skipped: {@code 2·V·C} FLOP per token, about a sixth of a
+     * 125m model's prefill, and a {@code (B, T, V)} array (250 MiB for 2048 tokens of a 32000-token
+     * vocabulary).
      *
      * @param ps the parameter store
      * @param ids token ids {@code (B, T)}, int64
