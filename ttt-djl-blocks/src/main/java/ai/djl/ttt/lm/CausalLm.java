@@ -174,7 +174,7 @@ public final class CausalLm extends AbstractBlock {
      * @return the logits {@code (B, T, V)} and the state after the chunk
      */
     public Output prefill(ParameterStore ps, NDArray ids, LmState state, boolean training) {
-        return run(ps, ids, state, training, true, false);
+        return run(ps, ids, state, new Pass(training, true, false));
     }
 
     /**
@@ -190,7 +190,7 @@ public final class CausalLm extends AbstractBlock {
      * @return the logits {@code (B, 1, V)} and the state after the chunk
      */
     public Output prefillLast(ParameterStore ps, NDArray ids, LmState state) {
-        return run(ps, ids, state, false, true, true);
+        return run(ps, ids, state, new Pass(false, true, true));
     }
 
     /** {@inheritDoc} */
@@ -200,10 +200,10 @@ public final class CausalLm extends AbstractBlock {
         NDArray ids = inputs.head();
         boolean lastOnly = lastOnly(params);
         if (inputs.size() == 1) {
-            return new NDList(run(ps, ids, null, training, false, lastOnly).logits());
+            return new NDList(run(ps, ids, null, new Pass(training, false, lastOnly)).logits());
         }
         LmState state = LmState.fromNDList(inputs.subNDList(1), this);
-        Output out = run(ps, ids, state, training, true, lastOnly);
+        Output out = run(ps, ids, state, new Pass(training, true, lastOnly));
         NDList result = new NDList(out.logits());
         result.addAll(out.state().toNDList(ids.getManager()));
         Scopes.closeAllBut(out.state().arrays(), result);
@@ -223,30 +223,21 @@ public final class CausalLm extends AbstractBlock {
                 "option '" + LOGITS + "' must be 'all' or 'last', got '" + value + "'");
     }
 
-    private Output run(
-            ParameterStore ps,
-            NDArray ids,
-            LmState state,
-            boolean training,
-            boolean keepState,
-            boolean lastOnly) {
+    /** A pass's settings: training mode, whether it returns the state, last-position logits. */
+    private record Pass(boolean training, boolean keepState, boolean lastOnly) {}
+
+    private Output run(ParameterStore ps, NDArray ids, LmState state, Pass pass) {
         validate(ids, state);
         if (ids.getShape().get(1) == 1) {
             // a decode step is small ops and matrix-vector products: the scan's thread count
-            return ScanThreads.run(
-                    ids, () -> blocks(ps, ids, state, training, keepState, lastOnly));
+            return ScanThreads.run(ids, () -> blocks(ps, ids, state, pass));
         }
-        return blocks(ps, ids, state, training, keepState, lastOnly);
+        return blocks(ps, ids, state, pass);
     }
 
     /** Embedding, the residual blocks, the final norm and the head. */
-    private Output blocks(
-            ParameterStore ps,
-            NDArray ids,
-            LmState state,
-            boolean training,
-            boolean keepState,
-            boolean lastOnly) {
+    private Output blocks(ParameterStore ps, NDArray ids, LmState state, Pass pass) {
+        boolean training = pass.training();
         return Scopes.run(
                 ids.getManager(),
                 () -> {
@@ -261,18 +252,18 @@ public final class CausalLm extends AbstractBlock {
                                                 h,
                                                 state == null ? null : state.block(i),
                                                 training,
-                                                keepState);
+                                                pass.keepState());
                         h = out.hidden();
                         states.add(out.state());
                     }
-                    if (lastOnly && ids.getShape().get(1) > 1) {
+                    if (pass.lastOnly() && ids.getShape().get(1) > 1) {
                         h = h.get(":, -1:"); // the norm and the head act on each position alone
                     }
                     h = norm.forward(ps, new NDList(h), training).head();
                     NDArray w = head == null ? e : ps.getValue(head, ids.getDevice(), training);
                     // a decode step's largest matrix-vector product (see ScanThreads.product)
                     NDArray logits = ScanThreads.product(h, w);
-                    if (!keepState) {
+                    if (!pass.keepState()) {
                         return new Output(logits, null);
                     }
                     long[] positions =

@@ -10,8 +10,8 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
+import ai.djl.ttt.GradOnThread;
 import ai.djl.ttt.TttConfig;
 import ai.djl.ttt.nn.TttLayer;
 import ai.djl.ttt.nn.TttLinear;
@@ -19,8 +19,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -60,23 +58,14 @@ class OfficialWeightsTest {
             TttLayer here =
                     OfficialWeights.loadLayer(
                             c.getConfig(), c.parameters(), manager, DataType.FLOAT32);
-            ExecutorService pool = Executors.newSingleThreadExecutor();
-            TttLayer there;
-            try {
-                there =
-                        pool.submit(
-                                        () -> {
-                                            JniUtils.setGradMode(true);
-                                            return OfficialWeights.loadLayer(
-                                                    c.getConfig(),
-                                                    c.parameters(),
-                                                    manager,
-                                                    DataType.FLOAT32);
-                                        })
-                                .get();
-            } finally {
-                pool.shutdownNow();
-            }
+            TttLayer there =
+                    GradOnThread.call(
+                            () ->
+                                    OfficialWeights.loadLayer(
+                                            c.getConfig(),
+                                            c.parameters(),
+                                            manager,
+                                            DataType.FLOAT32));
             NDArray x = c.tensors().get("hidden_states");
             ParameterStore ps = new ParameterStore(manager, false);
             NDArray a = here.forward(ps, new NDList(x), false).head();

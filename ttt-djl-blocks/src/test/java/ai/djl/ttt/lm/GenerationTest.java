@@ -13,12 +13,11 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
+import ai.djl.ttt.GradOnThread;
 import ai.djl.ttt.LayerType;
 import ai.djl.ttt.io.ParityCheck;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import org.junit.jupiter.api.Test;
 
 /** Decoding with the recurrent state gives the full forward's numbers; batching changes nothing. */
@@ -180,23 +179,13 @@ class GenerationTest {
             List<Boolean> duringDecode = new ArrayList<>();
             boolean[] after = new boolean[1];
             Generator.TokenListener probe = (row, token) -> duringDecode.add(JniUtils.isGradMode());
-            ExecutorService pool = Executors.newSingleThreadExecutor();
-            List<long[]> there;
-            try {
-                there =
-                        pool.submit(
-                                        () -> {
-                                            // libtorch's default on any thread but the engine's
-                                            JniUtils.setGradMode(true);
-                                            List<long[]> out =
-                                                    generator.generate(prompts, greedy, probe);
-                                            after[0] = JniUtils.isGradMode();
-                                            return out;
-                                        })
-                                .get();
-            } finally {
-                pool.shutdownNow();
-            }
+            List<long[]> there =
+                    GradOnThread.call(
+                            () -> {
+                                List<long[]> out = generator.generate(prompts, greedy, probe);
+                                after[0] = JniUtils.isGradMode();
+                                return out;
+                            });
             for (int i = 0; i < prompts.size(); i++) {
                 assertArrayEquals(here.get(i), there.get(i), "prompt " + i);
             }

@@ -5,14 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.engine.Engine;
 import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import ai.djl.ttt.GradOnThread;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,19 +21,11 @@ class NoGradTest {
 
     /** Runs {@code work} on a fresh thread whose grad mode is on, as libtorch's default is. */
     private static void onAThreadWithGradOn(Runnable work) throws Exception {
-        ExecutorService pool = Executors.newSingleThreadExecutor();
-        try {
-            pool.submit(
-                            () -> {
-                                Engine.getEngine("PyTorch"); // loads libtorch if no test did
-                                JniUtils.setGradMode(true);
-                                work.run();
-                                return null;
-                            })
-                    .get();
-        } finally {
-            pool.shutdownNow();
-        }
+        GradOnThread.call(
+                () -> {
+                    work.run();
+                    return null;
+                });
     }
 
     @Test

@@ -14,10 +14,10 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.Trainer;
 import ai.djl.training.listener.TrainingListenerAdapter;
+import ai.djl.ttt.GradOnThread;
 import ai.djl.ttt.LayerType;
 import ai.djl.ttt.TttConfig;
 import ai.djl.ttt.io.ParityCheck;
@@ -26,8 +26,6 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -102,21 +100,11 @@ class LmTrainingTest {
                 Model there = newModel(config(LayerType.MLP), 6)) {
             TrainingState expected =
                     LmTraining.train(here, tokenizer, data, settings, null, null, QUIET);
-            ExecutorService pool = Executors.newSingleThreadExecutor();
-            TrainingState state;
-            try {
-                state =
-                        pool.submit(
-                                        () -> {
-                                            JniUtils.setGradMode(true);
-                                            return LmTraining.train(
-                                                    there, tokenizer, data, settings, null, null,
-                                                    QUIET);
-                                        })
-                                .get();
-            } finally {
-                pool.shutdownNow();
-            }
+            TrainingState state =
+                    GradOnThread.call(
+                            () ->
+                                    LmTraining.train(
+                                            there, tokenizer, data, settings, null, null, QUIET));
             assertEquals(6, state.step);
             assertEquals(expected.validations.get(0).loss(), state.validations.get(0).loss(), 1e-6);
             double err = ParityCheck.relativeError(logits(there, manager), logits(here, manager));

@@ -25,6 +25,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.translate.NoBatchifyTranslator;
 import ai.djl.translate.TranslateException;
 import ai.djl.translate.TranslatorContext;
+import ai.djl.ttt.GradOnThread;
 import ai.djl.ttt.LayerType;
 import ai.djl.ttt.io.ParityCheck;
 import ai.djl.ttt.io.ReferenceCase;
@@ -351,29 +352,22 @@ class ZooTest {
                             return new NDList(
                                     list.head().getManager().zeros(new Shape(1, length, 256)));
                         });
-        ExecutorService pool = Executors.newSingleThreadExecutor();
         try (Model model = Model.newInstance("probe")) {
             model.setBlock(probe);
             try (Predictor<String, TextScore> predictor =
                     model.newPredictor(new ScoringTranslator(new ByteTokenizer()))) {
                 List<Boolean> after =
-                        pool.submit(
-                                        () -> {
-                                            // libtorch's default on any thread but the engine's
-                                            JniUtils.setGradMode(true);
-                                            predictor.predict("abc");
-                                            boolean afterSuccess = JniUtils.isGradMode();
-                                            assertThrows(
-                                                    TranslateException.class,
-                                                    () -> predictor.predict("a"));
-                                            return List.of(afterSuccess, JniUtils.isGradMode());
-                                        })
-                                .get();
+                        GradOnThread.call(
+                                () -> {
+                                    predictor.predict("abc");
+                                    boolean afterSuccess = JniUtils.isGradMode();
+                                    assertThrows(
+                                            TranslateException.class, () -> predictor.predict("a"));
+                                    return List.of(afterSuccess, JniUtils.isGradMode());
+                                });
                 assertEquals(List.of(false), duringForward);
                 assertEquals(List.of(true, true), after, "restored after success and failure");
             }
-        } finally {
-            pool.shutdownNow();
         }
     }
 
