@@ -107,14 +107,13 @@ public final class InnerModel {
      *
      * @param state the weights at the start of the mini-batch; must have no pending gradients
      * @param batch the mini-batch, built with {@link MiniBatch#dual}
-     * @param ones a column of ones {@code (N, k, 1)} for the hidden layer's inputs (TTT-MLP)
      * @param inPlace whether the weights may be updated in place: only when the scan made them (no
      *     caller holds them) and nothing records gradients. Saves allocating a new weight array per
      *     mini-batch (800 KB per TTT-MLP layer at the 125m shape, whose fresh pages cost more than
      *     the subtraction)
      * @return the pre-norm outputs {@code Z̄} {@code (N, k, f)} and the next state
      */
-    public Step dualStep(FastWeights state, MiniBatch batch, NDArray ones, boolean inPlace) {
+    public Step dualStep(FastWeights state, MiniBatch batch, boolean inPlace) {
         if (state.hasPendingGradients()) {
             throw new IllegalStateException(
                     "the dual form starts at a mini-batch boundary; use the primal form");
@@ -122,11 +121,11 @@ public final class InnerModel {
         int k = batch.tokens;
         // the first layer sees the training view [XK, 1] and the test view [XQ, 1] in one product
         NDList both = keysAndQueries(batch.keyQuery.matMul(state.layer(0)));
-        TrainingView view = trainingView(state, both.get(0), batch, ones);
+        TrainingView view = trainingView(state, both.get(0), batch);
 
         NDArray output = both.get(1).sub(batch.queryKeyEta.matMul(view.gradients[0]));
         for (int l = 1; l < depth; l++) {
-            NDArray testInput = withOnes(InnerMath.geluTanh(output, scalars), ones);
+            NDArray testInput = withOnes(InnerMath.geluTanh(output, scalars));
             NDArray mixing = batch.trilEta.mul(testInput.matMul(view.transposedInputs[l]));
             output = testInput.matMul(state.layer(l)).sub(mixing.matMul(view.gradients[l]));
         }
@@ -164,19 +163,18 @@ public final class InnerModel {
      *
      * @param state the weights at the last boundary and the pending gradients
      * @param batch the tokens, built with {@link MiniBatch#primal}
-     * @param ones a column of ones {@code (N, k, 1)} for the hidden layer's inputs (TTT-MLP)
      * @return the pre-norm outputs {@code Z̄} {@code (N, k, f)} and the next state
      */
-    public Step primalStep(FastWeights state, MiniBatch batch, NDArray ones) {
+    public Step primalStep(FastWeights state, MiniBatch batch) {
         int k = batch.tokens;
         if (k == 1) {
             // one read of W_0 for both views, as in the dual form
             NDList both = keysAndQueries(batch.keyQuery.matMul(state.layer(0)));
-            TrainingView view = trainingView(state, both.get(0), batch, ones);
-            return oneToken(state, batch, ones, view, both.get(1));
+            TrainingView view = trainingView(state, both.get(0), batch);
+            return oneToken(state, batch, view, both.get(1));
         }
         NDList views = keysAndQueries(batch.keyQuery);
-        TrainingView view = trainingView(state, views.get(0).matMul(state.layer(0)), batch, ones);
+        TrainingView view = trainingView(state, views.get(0).matMul(state.layer(0)), batch);
         NDArray tokenFactor = batch.tokenFactor.expandDims(-1);
 
         NDArray testInput = views.get(1);
@@ -199,7 +197,7 @@ public final class InnerModel {
             NDArray tokenWeights = state.layer(l).expandDims(1).sub(gradient.mul(tokenFactor));
             output = testInput.expandDims(2).matMul(tokenWeights).squeeze(2);
             if (l < depth - 1) {
-                testInput = withOnes(InnerMath.geluTanh(output, scalars), ones);
+                testInput = withOnes(InnerMath.geluTanh(output, scalars));
             }
             NDIndex lastToken = new NDIndex().addAllDim().addIndices(k - 1);
             lastWeights[l] = tokenWeights.get(lastToken);
@@ -228,13 +226,9 @@ public final class InnerModel {
      * @param firstProduct {@code X̄_0 W_0}, computed with the training view's {@code X_0 W_0}
      */
     private Step oneToken(
-            FastWeights state,
-            MiniBatch batch,
-            NDArray ones,
-            TrainingView view,
-            NDArray firstProduct) {
+            FastWeights state, MiniBatch batch, TrainingView view, NDArray firstProduct) {
         if (batch.completesPerRow != null) {
-            return oneTokenPerRow(state, batch, ones, view, firstProduct);
+            return oneTokenPerRow(state, batch, view, firstProduct);
         }
         NDArray testInput = keysAndQueries(batch.keyQuery).get(1); // X̄_0 = [XQ, 1], (N, 1, in)
         NDArray output = null;
@@ -258,7 +252,7 @@ public final class InnerModel {
             NDArray product = l == 0 ? firstProduct : testInput.matMul(state.layer(l));
             output = product.sub(throughGradients.mul(batch.tokenFactor));
             if (l < depth - 1) {
-                testInput = withOnes(InnerMath.geluTanh(output, scalars), ones);
+                testInput = withOnes(InnerMath.geluTanh(output, scalars));
             }
         }
         NDArray[] layers = new NDArray[depth];
@@ -290,11 +284,7 @@ public final class InnerModel {
      * #settle}).
      */
     private Step oneTokenPerRow(
-            FastWeights state,
-            MiniBatch batch,
-            NDArray ones,
-            TrainingView view,
-            NDArray firstProduct) {
+            FastWeights state, MiniBatch batch, TrainingView view, NDArray firstProduct) {
         NDArray testInput = keysAndQueries(batch.keyQuery).get(1); // X̄_0 = [XQ, 1], (N, 1, in)
         NDArray output = null;
         NDArray[] lastWeights = new NDArray[depth];
@@ -312,7 +302,7 @@ public final class InnerModel {
             NDArray product = l == 0 ? firstProduct : testInput.matMul(state.layer(l));
             output = product.sub(throughGradients.mul(batch.tokenFactor));
             if (l < depth - 1) {
-                testInput = withOnes(InnerMath.geluTanh(output, scalars), ones);
+                testInput = withOnes(InnerMath.geluTanh(output, scalars));
             }
             lastGradients[l] = gradient;
             lastWeights[l] = state.layer(l).sub(gradient.mul(batch.tokenFactor));
@@ -326,8 +316,7 @@ public final class InnerModel {
      *
      * @param firstOutput {@code [XK, 1] W_0}, already computed
      */
-    private TrainingView trainingView(
-            FastWeights state, NDArray firstOutput, MiniBatch batch, NDArray ones) {
+    private TrainingView trainingView(FastWeights state, NDArray firstOutput, MiniBatch batch) {
         NDArray[] transposedInputs = new NDArray[depth];
         NDArray[] preActivations = new NDArray[depth];
         NDArray[] slopes = new NDArray[depth]; // gelu'(Z_l) of the hidden layers
@@ -336,7 +325,7 @@ public final class InnerModel {
         for (int l = 1; l < depth; l++) {
             InnerMath.Gelu gelu = InnerMath.geluTanhWithDerivative(preActivations[l - 1], scalars);
             slopes[l - 1] = gelu.derivative();
-            NDArray input = withOnes(gelu.value(), ones);
+            NDArray input = withOnes(gelu.value());
             transposedInputs[l] = input.transpose(0, 2, 1);
             preActivations[l] = input.matMul(state.layer(l));
         }
@@ -364,16 +353,12 @@ public final class InnerModel {
      * @param weights the inner weights; pending gradients are ignored
      * @param keys the homogeneous training view {@code [XK, 1]}, {@code (N, k, f + 1)}
      * @param target {@code XV − XK}, {@code (N, k, f)}
-     * @param ones a column of ones {@code (N, k, 1)} for the hidden layer's inputs (TTT-MLP)
      * @return a scalar
      */
-    public NDArray reconstructionLoss(
-            FastWeights weights, NDArray keys, NDArray target, NDArray ones) {
+    public NDArray reconstructionLoss(FastWeights weights, NDArray keys, NDArray target) {
         NDArray z = keys.stopGradient().matMul(weights.layer(0).stopGradient());
         for (int l = 1; l < depth; l++) {
-            z =
-                    withOnes(InnerMath.geluTanh(z, scalars), ones)
-                            .matMul(weights.layer(l).stopGradient());
+            z = withOnes(InnerMath.geluTanh(z, scalars)).matMul(weights.layer(l).stopGradient());
         }
         return InnerMath.layerNorm(z, gamma.stopGradient(), beta.stopGradient())
                 .sub(target.stopGradient())
@@ -426,7 +411,7 @@ public final class InnerModel {
     }
 
     /** {@code [x, 1]}: a padding op, over 3× faster here than concatenating a column of ones. */
-    private static NDArray withOnes(NDArray x, NDArray ones) {
+    private static NDArray withOnes(NDArray x) {
         return x.pad(ONE_MORE_COLUMN, 1.0);
     }
 

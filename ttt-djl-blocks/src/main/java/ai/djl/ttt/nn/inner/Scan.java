@@ -148,7 +148,6 @@ public final class Scan {
         NDArray completesPerRow =
                 Constants.of(manager, completes, new Shape(rows, 1, 1), inputs.query());
         Group token = new Group(inputs, 0, 1, 1, 0, false);
-        NDArray ones = manager.ones(new Shape(rows, 1, 1), inputs.query().getDataType());
         MiniBatch batch =
                 MiniBatch.primal(
                         token.keyQuery.get(0),
@@ -158,7 +157,7 @@ public final class Scan {
                         tokenFactor,
                         false,
                         completesPerRow);
-        InnerModel.Step step = ScanThreads.run(ones, () -> model.primalStep(state, batch, ones));
+        InnerModel.Step step = ScanThreads.run(tokenFactor, () -> model.primalStep(state, batch));
         return new Result(
                 token.unfold(List.of(step.output())), step.next(), recordLoss ? stats() : null);
     }
@@ -258,13 +257,6 @@ public final class Scan {
                 FastWeights state, InnerForm form, List<NDArray> outputs, FastWeights initial) {
             boolean dual = form == InnerForm.DUAL && offset == 0;
             Hoisted hoisted = dual ? hoistDual() : new Hoisted(null, null, null);
-            NDArray ones =
-                    model.hasHiddenLayer()
-                            ? query.getManager()
-                                    .ones(
-                                            new Shape((long) batch * heads, tokens, 1),
-                                            query.getDataType())
-                            : null;
             long rows = (long) batch * heads;
             // the big batched ops above keep every thread; the loop of small ops runs on one
             // thread per slice of rows (heads and sequences are independent)
@@ -280,7 +272,7 @@ public final class Scan {
                                 List<NDArray> steps = new ArrayList<>();
                                 if (slices == 1) {
                                     FastWeights last =
-                                            loop(state, dual, whole(hoisted, ones), steps, initial);
+                                            loop(state, dual, whole(hoisted), steps, initial);
                                     return new Part(last, steps);
                                 }
                                 long from = rows * i / slices;
@@ -289,7 +281,7 @@ public final class Scan {
                                         loop(
                                                 state.rows(from, to),
                                                 dual,
-                                                rows(from, to, hoisted, ones),
+                                                rows(from, to, hoisted),
                                                 steps,
                                                 initial.rows(from, to));
                                 return new Part(last, steps);
@@ -312,14 +304,13 @@ public final class Scan {
         }
 
         /** The group's per-row arrays, all rows. */
-        private Rows whole(Hoisted hoisted, NDArray ones) {
-            return new Rows(model, keyQuery, keyTransposed, lossShift, learningRate, hoisted, ones);
+        private Rows whole(Hoisted hoisted) {
+            return new Rows(model, keyQuery, keyTransposed, lossShift, learningRate, hoisted);
         }
 
         /** The group's per-row arrays for rows {@code [from, to)} (views). */
-        private Rows rows(long from, long to, Hoisted hoisted, NDArray ones) {
+        private Rows rows(long from, long to, Hoisted hoisted) {
             NDIndex second = new NDIndex().addAllDim().addSliceDim(from, to);
-            NDIndex first = new NDIndex().addSliceDim(from, to);
             Hoisted h =
                     hoisted.trilEta() == null
                             ? hoisted
@@ -333,8 +324,7 @@ public final class Scan {
                     keyTransposed.get(second),
                     lossShift.get(second),
                     learningRate.get(second),
-                    h,
-                    ones == null ? null : ones.get(first));
+                    h);
         }
 
         /** The η matrices of every mini-batch of the group, for the dual form. */
@@ -358,7 +348,6 @@ public final class Scan {
                 FastWeights initial) {
             InnerModel model = rows.model();
             Hoisted hoisted = rows.hoisted();
-            NDArray ones = rows.ones();
             NDList keyQuery = perStep(rows.keyQuery());
             NDList keyTransposed = perStep(rows.keyTransposed());
             NDList lossShift = perStep(rows.lossShift());
@@ -386,7 +375,6 @@ public final class Scan {
                                                     piece(queryKeyEta, m),
                                                     piece(updateRate, m),
                                                     completes),
-                                            ones,
                                             mayUpdateInPlace && m > 0)
                                     : model.primalStep(
                                             state,
@@ -397,10 +385,9 @@ public final class Scan {
                                                     piece(learningRate, m),
                                                     tokenFactor,
                                                     completes,
-                                                    null),
-                                            ones);
+                                                    null));
                     if (recordLoss && offset == 0 && completes) {
-                        measure(initial, state, step.next(), m, ones);
+                        measure(initial, state, step.next(), m);
                     }
                     NDScope.unregister(step.output());
                     NDScope.unregister(step.next().arrays());
@@ -435,14 +422,13 @@ public final class Scan {
         }
 
         /** The inner loss of mini-batch {@code m} with three sets of weights. */
-        private void measure(
-                FastWeights initial, FastWeights before, FastWeights after, int m, NDArray ones) {
+        private void measure(FastWeights initial, FastWeights before, FastWeights after, int m) {
             NDArray keys = key.get(m);
             NDArray goal = target.get(m);
             float[] values = new float[3];
             FastWeights[] weights = {initial, before, after};
             for (int i = 0; i < 3; i++) {
-                NDArray loss = model.reconstructionLoss(weights[i], keys, goal, ones);
+                NDArray loss = model.reconstructionLoss(weights[i], keys, goal);
                 values[i] = loss.toType(DataType.FLOAT32, false).getFloat();
             }
             losses.add(values);
@@ -466,8 +452,7 @@ public final class Scan {
             NDArray keyTransposed,
             NDArray lossShift,
             NDArray learningRate,
-            Hoisted hoisted,
-            NDArray ones) {}
+            Hoisted hoisted) {}
 
     /** The outputs of the loop over one slice of rows: the last state and each step's output. */
     private record Part(FastWeights state, List<NDArray> steps) {
