@@ -4,6 +4,8 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Turns autograd off on the calling thread for a piece of inference, and back to what it was after:
@@ -26,9 +28,13 @@ import java.util.function.Supplier;
  * NDArray y = NoGrad.run(manager, () -> layer.forward(ps, new NDList(x), false).head());
  * }</pre>
  *
- * <p>On engines other than PyTorch it changes nothing (they record only inside a collector).
+ * <p>On engines other than PyTorch it changes nothing (they record only inside a collector). The
+ * mode belongs to an operating-system thread: open and close a handle on the same platform thread
+ * (a virtual thread may move to another carrier thread in between).
  */
 public final class NoGrad implements AutoCloseable {
+
+    private static final Logger logger = LoggerFactory.getLogger(NoGrad.class);
 
     private final Thread thread;
     private final boolean previous;
@@ -70,12 +76,21 @@ public final class NoGrad implements AutoCloseable {
 
     /**
      * Restores the grad mode this thread had before {@link #open}. Closing on another thread
-     * changes nothing: the mode belongs to the thread that opened it, which is not running here.
+     * changes nothing but a logged warning: the mode belongs to the thread that opened it, which is
+     * not running here, and which keeps autograd off.
      */
     @Override
     public void close() {
-        if (changed && Thread.currentThread() == thread) {
+        if (!changed) {
+            return;
+        }
+        if (Thread.currentThread() == thread) {
             JniUtils.setGradMode(previous);
+        } else {
+            logger.warn(
+                    "NoGrad opened on thread '{}' closed on thread '{}': grad mode not restored",
+                    thread.getName(),
+                    Thread.currentThread().getName());
         }
     }
 

@@ -602,8 +602,10 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         int length = (int) x.getShape().get(1);
         int f = config.getHeadDim();
         long period = config.getMiniBatchSize();
-        if (length == 1) {
-            // a decode step: one matrix product per array instead of the tables' seven ops
+        if (length == 1 && starts.length == 1) {
+            // a decode step at one position for all rows: one matrix product per array instead of
+            // the tables' seven ops (rows at different positions keep the tables: B matrices of f²
+            // would cost more to build than the ops they save)
             NDArray rotation =
                     Rope.matrices(x.getManager(), x, starts, f, period, config.getRopeTheta());
             query = query.matMul(rotation);

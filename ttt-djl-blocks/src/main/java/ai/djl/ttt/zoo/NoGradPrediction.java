@@ -7,7 +7,9 @@ import ai.djl.ttt.nn.NoGrad;
  * Runs a prediction with autograd off: a DJL {@code Predictor} calls the translator, the model's
  * forward pass and the translator again on the caller's thread, where libtorch may record gradients
  * (see {@link NoGrad}). Turned off in {@code processInput}, restored when the prediction's manager
- * closes — after the output was processed, or after a failure.
+ * closes — after the output was processed, or after a failure. The predictors of a {@link
+ * TttZooModel} already turn it off around the whole prediction; this is for the translators' use on
+ * other predictors (a plain DJL {@code Model}'s, e.g. one loaded with {@code optModelPath}).
  */
 final class NoGradPrediction {
 

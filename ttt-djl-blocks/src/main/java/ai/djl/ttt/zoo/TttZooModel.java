@@ -9,11 +9,19 @@ import ai.djl.translate.TranslateException;
 import ai.djl.translate.Translator;
 import ai.djl.translate.TranslatorContext;
 import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.nn.NoGrad;
 import ai.djl.util.PairList;
+import java.util.List;
 
 /**
- * The {@link ZooModel} of a TTT model directory: its predictors hand the model the forward-pass
- * options a translator asks for.
+ * The {@link ZooModel} of a TTT model directory: its predictors run every prediction with autograd
+ * off and hand the model the forward-pass options a translator asks for.
+ *
+ * <p>Autograd: libtorch records gradients by default on every thread but the one that loaded the
+ * engine (see {@link NoGrad}); a prediction on a serving pool's thread would record the graph
+ * through every parameter. These predictors turn it off for the whole of {@code predict} and {@code
+ * batchPredict}, whatever the translator — DJL's own {@code NDList → NDList} one included — and
+ * restore the thread's mode after, also after a failure.
  *
  * <p>Why: DJL's {@code Predictor} calls {@code block.forward(ps, input, false)} with no options, so
  * a text-generation prefill through it would compute the logits of every prompt position, though
@@ -21,7 +29,7 @@ import ai.djl.util.PairList;
  * prefill. A translator that needs only the last position sets {@link #LAST_LOGITS} on its context;
  * the predictors of this model pass {@link CausalLm#LOGITS}{@code = last} to the forward pass. Any
  * other predictor ignores the attachment and the translator reads the last of all positions, with
- * the same result.
+ * the same result up to float rounding (the head's product runs with another matrix kernel).
  *
  * @param <I> the input type
  * @param <O> the output type
@@ -61,6 +69,18 @@ public class TttZooModel<I, O> extends ZooModel<I, O> {
 
         OptionsPredictor(Model model, Translator<P, Q> translator, Device device) {
             super(model, translator, device, false);
+        }
+
+        /**
+         * {@inheritDoc}
+         *
+         * <p>With autograd off on the calling thread ({@code predict} comes here too).
+         */
+        @Override
+        public List<Q> batchPredict(List<P> inputs) throws TranslateException {
+            try (NoGrad off = NoGrad.open(manager)) {
+                return super.batchPredict(inputs);
+            }
         }
 
         /** {@inheritDoc} */

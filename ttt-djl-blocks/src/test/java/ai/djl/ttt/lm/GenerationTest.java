@@ -169,7 +169,10 @@ class GenerationTest {
     }
 
     @Test
-    void generationOnAThreadWithAutogradOnRecordsNothingAndRestoresTheMode() throws Exception {
+    void generationOnAThreadWithAutogradOnDecodesWithoutItAndRestoresTheMode() throws Exception {
+        // what a test can observe: the listener runs inside the decode loop; the prefill runs
+        // under the same NoGrad handle as the loop (Generator.generate), but nothing of it is
+        // visible from outside once generate returns
         try (NDManager manager = NDManager.newBaseManager()) {
             CausalLm model = TestModels.model(TestModels.tiny(LayerType.MLP), manager, 6);
             Generator generator = new Generator(model, manager);

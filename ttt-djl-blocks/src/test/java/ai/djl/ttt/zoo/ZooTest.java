@@ -1,12 +1,14 @@
 package ai.djl.ttt.zoo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Application;
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
+import ai.djl.engine.EngineException;
 import ai.djl.inference.Predictor;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -15,6 +17,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.LambdaBlock;
+import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.repository.MRL;
 import ai.djl.repository.zoo.Criteria;
@@ -23,6 +26,7 @@ import ai.djl.repository.zoo.ModelZoo;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.training.ParameterStore;
 import ai.djl.translate.NoBatchifyTranslator;
+import ai.djl.translate.NoopTranslator;
 import ai.djl.translate.TranslateException;
 import ai.djl.translate.TranslatorContext;
 import ai.djl.ttt.GradOnThread;
@@ -368,6 +372,124 @@ class ZooTest {
                 assertEquals(List.of(false), duringForward);
                 assertEquals(List.of(true, true), after, "restored after success and failure");
             }
+        }
+    }
+
+    /** Records the grad mode and the logits' shape its predictions see after the forward pass. */
+    private static NoBatchifyTranslator<long[], Shape> recordingGradMode(List<Boolean> seen) {
+        return new NoBatchifyTranslator<>() {
+            @Override
+            public NDList processInput(TranslatorContext ctx, long[] ids) {
+                if (ids.length == 0) {
+                    throw new IllegalArgumentException("no ids");
+                }
+                return new NDList(ctx.getNDManager().create(ids).reshape(1, ids.length));
+            }
+
+            @Override
+            public Shape processOutput(TranslatorContext ctx, NDList list) {
+                seen.add(JniUtils.isGradMode());
+                return list.head().getShape();
+            }
+        };
+    }
+
+    @Test
+    void aZooModelsPredictorsRunAnyTranslatorWithoutAutogradAndRestoreIt() throws Exception {
+        try (ZooModel<NDList, NDList> model =
+                zoo(NDList.class, NDList.class, "tiny-linear").build().loadModel()) {
+            List<Boolean> seen = new ArrayList<>();
+            try (Predictor<long[], Shape> predictor = model.newPredictor(recordingGradMode(seen))) {
+                List<Boolean> after =
+                        GradOnThread.call(
+                                () -> {
+                                    predictor.predict(new long[] {1, 2, 3});
+                                    boolean afterSuccess = JniUtils.isGradMode();
+                                    assertThrows(
+                                            TranslateException.class,
+                                            () -> predictor.predict(new long[0]));
+                                    return List.of(afterSuccess, JniUtils.isGradMode());
+                                });
+                assertEquals(List.of(false), seen, "grad mode during the prediction");
+                assertEquals(List.of(true, true), after, "restored after success and failure");
+            }
+        }
+        // DJL's own NDList -> NDList translator, on an official checkpoint (whose parameters
+        // require gradients): through a plain predictor the logits carry the autograd graph, so a
+        // backward pass through them works; through the zoo's predictor there is none
+        try (ZooModel<NDList, NDList> official =
+                        zoo(NDList.class, NDList.class, "official-decode-linear")
+                                .build()
+                                .loadModel();
+                Predictor<NDList, NDList> zooRaw = official.newPredictor();
+                Predictor<NDList, NDList> plainRaw =
+                        official.getWrappedModel().newPredictor(new NoopTranslator())) {
+            assertTrue(GradOnThread.call(() -> recordsAGraph(plainRaw)), "the probe detects one");
+            assertFalse(GradOnThread.call(() -> recordsAGraph(zooRaw)));
+        }
+    }
+
+    /** Whether a prediction's logits can be differentiated, i.e. the forward recorded a graph. */
+    private static boolean recordsAGraph(Predictor<NDList, NDList> predictor) throws Exception {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            NDArray ids = manager.create(new long[] {1, 2, 3}).reshape(1, 3);
+            PtNDArray loss = (PtNDArray) predictor.predict(new NDList(ids)).head().sum();
+            try {
+                JniUtils.backward(loss, (PtNDArray) loss.onesLike(), false, false);
+                return true;
+            } catch (EngineException e) {
+                return false; // "does not require grad and does not have a grad_fn"
+            }
+        }
+    }
+
+    /**
+     * Wraps the text-generation translator and records what its {@code processOutput} receives: the
+     * logits' shape and the thread's grad mode.
+     */
+    private static NoBatchifyTranslator<String, String> recordingGeneration(
+            List<Shape> shapes, List<Boolean> gradModes) {
+        TextGenerationTranslator<String> generation =
+                TextGenerationTranslator.plain(
+                        new ByteTokenizer(), SamplingConfig.builder().optMaxNewTokens(3).build());
+        return new NoBatchifyTranslator<>() {
+            @Override
+            public NDList processInput(TranslatorContext ctx, String prompt) {
+                return generation.processInput(ctx, prompt);
+            }
+
+            @Override
+            public String processOutput(TranslatorContext ctx, NDList list) {
+                shapes.add(list.head().getShape());
+                gradModes.add(JniUtils.isGradMode());
+                return generation.processOutput(ctx, list);
+            }
+        };
+    }
+
+    @Test
+    void theGenerationTranslatorAsksForTheLastLogitsAndTurnsAutogradOffItself() throws Exception {
+        try (ZooModel<String, String> model =
+                zoo(String.class, String.class, "tiny-mlp").build().loadModel()) {
+            List<Shape> shapes = new ArrayList<>();
+            List<Boolean> gradModes = new ArrayList<>();
+            String zooText;
+            try (Predictor<String, String> zoo =
+                    model.newPredictor(recordingGeneration(shapes, gradModes))) {
+                zooText = zoo.predict("the state ");
+            }
+            assertEquals(List.of(new Shape(1, 1, 256)), shapes, "the last position only");
+            shapes.clear();
+            gradModes.clear();
+            // a plain DJL predictor: every position's logits, and autograd off only through the
+            // translator
+            try (Predictor<String, String> plain =
+                    model.getWrappedModel().newPredictor(recordingGeneration(shapes, gradModes))) {
+                String plainText = GradOnThread.call(() -> plain.predict("the state "));
+                assertEquals(zooText, plainText);
+            }
+            assertEquals(List.of(new Shape(1, 10, 256)), shapes, "every position");
+            assertEquals(List.of(false), gradModes, "grad mode during a plain prediction");
         }
     }
 
