@@ -360,22 +360,31 @@ class ZooTest {
             model.setBlock(probe);
             try (Predictor<String, TextScore> predictor =
                     model.newPredictor(new ScoringTranslator(new ByteTokenizer()))) {
-                List<Boolean> after =
-                        GradOnThread.call(
-                                () -> {
-                                    predictor.predict("abc");
-                                    boolean afterSuccess = JniUtils.isGradMode();
-                                    assertThrows(
-                                            TranslateException.class, () -> predictor.predict("a"));
-                                    return List.of(afterSuccess, JniUtils.isGradMode());
-                                });
+                List<Boolean> after = gradModeAfterSuccessAndFailure(predictor, "abc", "a");
                 assertEquals(List.of(false), duringForward);
                 assertEquals(List.of(true, true), after, "restored after success and failure");
             }
         }
     }
 
-    /** Records the grad mode and the logits' shape its predictions see after the forward pass. */
+    /**
+     * On a thread with grad mode on, one prediction that succeeds and one that fails: the thread's
+     * grad mode after each.
+     */
+    private static <I> List<Boolean> gradModeAfterSuccessAndFailure(
+            Predictor<I, ?> predictor, I good, I bad) throws Exception {
+        return GradOnThread.call(
+                () -> {
+                    predictor.predict(good);
+                    boolean afterSuccess = JniUtils.isGradMode();
+                    assertThrows(TranslateException.class, () -> predictor.predict(bad));
+                    return List.of(afterSuccess, JniUtils.isGradMode());
+                });
+    }
+
+    /**
+     * Records the grad mode its predictions see after the forward pass; returns the logits' shape.
+     */
     private static NoBatchifyTranslator<long[], Shape> recordingGradMode(List<Boolean> seen) {
         return new NoBatchifyTranslator<>() {
             @Override
@@ -401,15 +410,8 @@ class ZooTest {
             List<Boolean> seen = new ArrayList<>();
             try (Predictor<long[], Shape> predictor = model.newPredictor(recordingGradMode(seen))) {
                 List<Boolean> after =
-                        GradOnThread.call(
-                                () -> {
-                                    predictor.predict(new long[] {1, 2, 3});
-                                    boolean afterSuccess = JniUtils.isGradMode();
-                                    assertThrows(
-                                            TranslateException.class,
-                                            () -> predictor.predict(new long[0]));
-                                    return List.of(afterSuccess, JniUtils.isGradMode());
-                                });
+                        gradModeAfterSuccessAndFailure(
+                                predictor, new long[] {1, 2, 3}, new long[0]);
                 assertEquals(List.of(false), seen, "grad mode during the prediction");
                 assertEquals(List.of(true, true), after, "restored after success and failure");
             }

@@ -118,7 +118,6 @@ public final class InnerModel {
             throw new IllegalStateException(
                     "the dual form starts at a mini-batch boundary; use the primal form");
         }
-        int k = batch.tokens;
         // the first layer sees the training view [XK, 1] and the test view [XQ, 1] in one product
         NDList both = keysAndQueries(batch.keyQuery.matMul(state.layer(0)));
         TrainingView view = trainingView(state, both.get(0), batch);
