@@ -65,6 +65,16 @@ public enum LayerType {
     }
 
     /**
+     * Returns the paper's inner base learning rate {@code ttt_base_lr} for this layer type (spec
+     * §6.2, §8): 0.1 for TTT-MLP, 1.0 (the official default) for the others.
+     *
+     * @return the rate
+     */
+    public double paperBaseLr() {
+        return this == MLP ? 0.1 : 1.0;
+    }
+
+    /**
      * Parses an official {@code ttt_layer_type} value.
      *
      * @param name {@code "linear"}, {@code "mlp"}, {@code "attention"} or {@code

@@ -3,6 +3,7 @@ package ai.djl.ttt;
 import ai.djl.MalformedModelException;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
@@ -109,6 +110,9 @@ public final class TttConfig {
                     "typical_p",
                     "use_bfloat16");
 
+    /** The paper's TTT-MLP inner model: one hidden layer of width 4f. */
+    private static final List<Integer> DEFAULT_MLP_HIDDEN = List.of(4);
+
     private static final Gson GSON =
             new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create();
 
@@ -136,6 +140,7 @@ public final class TttConfig {
     private final boolean preConv;
     private final int convKernel;
     private final int scanCheckpointGroupSize;
+    private final List<Integer> innerHiddenMultiples;
 
     private TttConfig(Builder b) {
         vocabSize = b.vocabSize;
@@ -162,6 +167,7 @@ public final class TttConfig {
         preConv = b.preConv;
         convKernel = b.convKernel;
         scanCheckpointGroupSize = b.scanCheckpointGroupSize;
+        innerHiddenMultiples = b.innerHiddenMultiples;
     }
 
     /**
@@ -204,6 +210,7 @@ public final class TttConfig {
         b.preConv = preConv;
         b.convKernel = convKernel;
         b.scanCheckpointGroupSize = scanCheckpointGroupSize;
+        b.innerHiddenMultiples = innerHiddenMultiples;
         return b;
     }
 
@@ -234,7 +241,7 @@ public final class TttConfig {
                 .preset(size)
                 .mambaBackbone()
                 .setLayerType(type)
-                .setTttBaseLr(type == LayerType.MLP ? 0.1 : 1.0)
+                .setTttBaseLr(type.paperBaseLr())
                 .build();
     }
 
@@ -344,7 +351,10 @@ public final class TttConfig {
     public String toJson() {
         JsonObject json = new JsonObject();
         for (Key k : Key.ALL) {
-            json.add(k.officialName, k.write(this));
+            JsonElement value = k.write(this);
+            if (value != null) {
+                json.add(k.officialName, value);
+            }
         }
         return GSON.toJson(json);
     }
@@ -579,6 +589,21 @@ public final class TttConfig {
         return scanCheckpointGroupSize;
     }
 
+    /**
+     * Returns the hidden layers of the inner model, each width a multiple of the head dim f ({@code
+     * ttt_inner_hidden_multiples}, a ttt-djl key): none for TTT-Linear and the attention baselines,
+     * {@code [4]} for TTT-MLP unless set (the paper's {@code f → 4f → f}), or what the config sets,
+     * e.g. {@code [4, 4]} for a three-layer inner MLP.
+     *
+     * @return the multiples, input side first (unmodifiable)
+     */
+    public List<Integer> getInnerHiddenMultiples() {
+        if (innerHiddenMultiples != null) {
+            return innerHiddenMultiples;
+        }
+        return layerType == LayerType.MLP ? DEFAULT_MLP_HIDDEN : List.of();
+    }
+
     /** {@inheritDoc} */
     @Override
     public boolean equals(Object o) {
@@ -708,7 +733,21 @@ public final class TttConfig {
                         intKey(
                                 "scan_checkpoint_group_size",
                                 Builder::setScanCheckpointGroupSize,
-                                TttConfig::getScanCheckpointGroupSize));
+                                TttConfig::getScanCheckpointGroupSize),
+                        // a ttt-djl key, written only when it differs from the layer's default
+                        new Key(
+                                "ttt_inner_hidden_multiples",
+                                (b, v) ->
+                                        b.setInnerHiddenMultiples(
+                                                asIntList("ttt_inner_hidden_multiples", v)),
+                                c -> {
+                                    if (c.innerHiddenMultiples == null) {
+                                        return null;
+                                    }
+                                    JsonArray a = new JsonArray();
+                                    c.innerHiddenMultiples.forEach(a::add);
+                                    return a;
+                                }));
 
         private static final Map<String, Key> BY_NAME = new LinkedHashMap<>();
 
@@ -799,6 +838,17 @@ public final class TttConfig {
             return v.getAsDouble();
         }
 
+        private static List<Integer> asIntList(String name, JsonElement v) {
+            if (!v.isJsonArray()) {
+                throw new IllegalArgumentException(name + " must be a list of integers, got " + v);
+            }
+            List<Integer> list = new ArrayList<>();
+            for (JsonElement e : v.getAsJsonArray()) {
+                list.add(asInt(name, e));
+            }
+            return list;
+        }
+
         private static String asString(String name, JsonElement v) {
             if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isString()) {
                 throw new IllegalArgumentException(name + " must be a string, got " + v);
@@ -837,6 +887,7 @@ public final class TttConfig {
         private boolean preConv;
         private int convKernel = 4;
         private int scanCheckpointGroupSize;
+        private List<Integer> innerHiddenMultiples;
 
         Builder() {}
 
@@ -880,6 +931,25 @@ public final class TttConfig {
             preConv = true;
             shareQk = true;
             useGate = true;
+            return this;
+        }
+
+        /**
+         * Sets the parts of the Mamba backbone that a layer type has: all of {@link
+         * #mambaBackbone()} for the TTT layers; for linear attention only {@code pre_conv} (the
+         * part that lives in the block, not in the layer), the rest as the Transformer backbone;
+         * nothing for attention, whose layer has no convolutions or gate.
+         *
+         * @param type the layer type
+         * @return this builder
+         */
+        public Builder mambaBackbone(LayerType type) {
+            if (type.isTtt()) {
+                return mambaBackbone();
+            }
+            if (type == LayerType.LINEAR_ATTENTION) {
+                return transformerBackbone().setPreConv(true);
+            }
             return this;
         }
 
@@ -1150,6 +1220,18 @@ public final class TttConfig {
         }
 
         /**
+         * Sets {@code ttt_inner_hidden_multiples}: the hidden layers of an MLP inner model, each
+         * width a multiple of the head dim ({@link TttConfig#getInnerHiddenMultiples}).
+         *
+         * @param v e.g. {@code [4, 4]}; {@code null} for the layer type's default
+         * @return this builder
+         */
+        public Builder setInnerHiddenMultiples(List<Integer> v) {
+            innerHiddenMultiples = v == null ? null : List.copyOf(v);
+            return this;
+        }
+
+        /**
          * Sets {@code scan_checkpoint_group_size} (kept for round trips).
          *
          * @param v the value (at least 0)
@@ -1167,6 +1249,7 @@ public final class TttConfig {
          * @throws IllegalArgumentException naming the first invalid value and what was expected
          */
         public TttConfig build() {
+            innerHiddenMultiples = validInnerHiddenMultiples();
             positive("vocab_size", vocabSize);
             positive("hidden_size", hiddenSize);
             positive("intermediate_size", intermediateSize);
@@ -1216,6 +1299,40 @@ public final class TttConfig {
                                 + padTokenId);
             }
             return new TttConfig(this);
+        }
+
+        /**
+         * Checks {@code ttt_inner_hidden_multiples} against the layer type; returns what the config
+         * keeps: {@code null} for the type's default, so that an explicit {@code [4]} for TTT-MLP
+         * equals an absent key.
+         */
+        private List<Integer> validInnerHiddenMultiples() {
+            if (innerHiddenMultiples == null) {
+                return null;
+            }
+            String key = "ttt_inner_hidden_multiples";
+            if (layerType != LayerType.MLP) {
+                if (innerHiddenMultiples.isEmpty()) {
+                    return null;
+                }
+                throw new IllegalArgumentException(
+                        key
+                                + " sets the hidden layers of an MLP inner model; ttt_layer_type '"
+                                + layerType.officialName()
+                                + "' has none, got "
+                                + innerHiddenMultiples
+                                + " (use ttt_layer_type 'mlp')");
+            }
+            if (innerHiddenMultiples.isEmpty()) {
+                throw new IllegalArgumentException(
+                        key
+                                + " must list at least one hidden layer for ttt_layer_type 'mlp'"
+                                + " (a linear inner model is ttt_layer_type 'linear'), got []");
+            }
+            for (int multiple : innerHiddenMultiples) {
+                positive(key + " entries", multiple);
+            }
+            return innerHiddenMultiples.equals(DEFAULT_MLP_HIDDEN) ? null : innerHiddenMultiples;
         }
 
         private static void positive(String key, int value) {

@@ -167,6 +167,19 @@ public final class CausalSelfAttention extends AbstractBlock implements Sequence
         return 3;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The four projections ({@code 2TC²} each), {@code Q Kᵀ} and {@code softmax(·) V} over the
+     * full {@code T × T} square ({@code 2 × 2T²C}; no causal skipping on CPU).
+     */
+    @Override
+    public double forwardFlops(long tokens) {
+        double t = tokens;
+        double c = (double) heads * headDim;
+        return 4 * 2 * t * c * c + 2 * 2 * t * t * c;
+    }
+
     /** {@inheritDoc} */
     @Override
     public KvCache concatStates(List<KvCache> states) {

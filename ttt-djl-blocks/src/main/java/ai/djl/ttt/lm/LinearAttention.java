@@ -220,6 +220,20 @@ public final class LinearAttention extends AbstractBlock
         return 2;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The four projections ({@code 2TC²} each); per head and block of {@value #BLOCK} tokens,
+     * {@code Q Kᵀ} and {@code (·) V} inside the block ({@code 2 × 2T·BLOCK·f}) and the block's
+     * {@code Kᵀ V} and {@code Q S} ({@code 2 × 2Tf²}).
+     */
+    @Override
+    public double forwardFlops(long tokens) {
+        double t = tokens;
+        double c = (double) heads * headDim;
+        return 4 * 2 * t * c * c + 4 * t * c * (BLOCK + headDim);
+    }
+
     /** {@inheritDoc} */
     @Override
     public LinearAttentionState concatStates(List<LinearAttentionState> states) {

@@ -7,14 +7,11 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.training.ParameterStore;
-import ai.djl.ttt.LayerType;
 import ai.djl.ttt.TttConfig;
 import ai.djl.ttt.nn.LayerState;
 import ai.djl.ttt.nn.RmsNorm;
 import ai.djl.ttt.nn.SequenceLayer;
 import ai.djl.ttt.nn.SwiGluMlp;
-import ai.djl.ttt.nn.TttLinear;
-import ai.djl.ttt.nn.TttMlp;
 import ai.djl.ttt.nn.inner.ScanThreads;
 import ai.djl.util.PairList;
 
@@ -47,7 +44,8 @@ public final class ResidualBlock extends AbstractBlock {
      */
     public ResidualBlock(TttConfig config) {
         super(VERSION);
-        sequence = addChildBlock("seq_modeling_block", sequenceLayer(config));
+        // the model checks its token ids; hidden states need no NaN scan per layer
+        sequence = addChildBlock("seq_modeling_block", SequenceLayers.fromConfig(config, false));
         mlp =
                 addChildBlock(
                         "mlp",
@@ -58,20 +56,6 @@ public final class ResidualBlock extends AbstractBlock {
         conv = config.isPreConv() ? addChildBlock("conv", new PreConv(config)) : null;
         seqNorm = addChildBlock("seq_norm", RmsNorm.fromConfig(config));
         ffnNorm = addChildBlock("ffn_norm", RmsNorm.fromConfig(config));
-    }
-
-    private static SequenceLayer<? extends LayerState> sequenceLayer(TttConfig config) {
-        LayerType type = config.getLayerType();
-        if (type == LayerType.ATTENTION) {
-            return new CausalSelfAttention(config);
-        }
-        if (type == LayerType.LINEAR_ATTENTION) {
-            return new LinearAttention(config);
-        }
-        // the model checks its token ids; hidden states need no NaN scan per layer
-        return type == LayerType.MLP
-                ? TttMlp.builder().setConfig(config).optCheckFinite(false).build()
-                : TttLinear.builder().setConfig(config).optCheckFinite(false).build();
     }
 
     /**

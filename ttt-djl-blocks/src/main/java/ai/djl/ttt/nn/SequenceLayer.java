@@ -44,6 +44,17 @@ public interface SequenceLayer<S extends LayerState> extends Block {
     int stateArrayCount();
 
     /**
+     * Returns the floating-point operations of a forward over {@code T} tokens for one sequence,
+     * counting only matrix products (a multiply-add counts 2; the element-wise work is a few
+     * percent): what benchmarks divide by the time to get a rate. The formulas are written out in
+     * {@code docs/benchmarks.md}.
+     *
+     * @param tokens T
+     * @return FLOPs
+     */
+    double forwardFlops(long tokens);
+
+    /**
      * Stacks the states of separately processed sequences into one batch; rows keep their
      * positions.
      *

@@ -9,7 +9,6 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
-import ai.djl.nn.Activation;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.convolutional.Conv1d;
 import ai.djl.nn.core.Linear;
@@ -20,12 +19,14 @@ import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.training.initializer.UniformInitializer;
 import ai.djl.ttt.LayerType;
 import ai.djl.ttt.TttConfig;
-import ai.djl.ttt.nn.inner.Constants;
+import ai.djl.ttt.nn.inner.DenseChain;
 import ai.djl.ttt.nn.inner.FastWeights;
 import ai.djl.ttt.nn.inner.InnerForm;
 import ai.djl.ttt.nn.inner.InnerLossStats;
 import ai.djl.ttt.nn.inner.InnerMath;
 import ai.djl.ttt.nn.inner.InnerModel;
+import ai.djl.ttt.nn.inner.InnerOptimizer;
+import ai.djl.ttt.nn.inner.ReconstructionLoss;
 import ai.djl.ttt.nn.inner.Rope;
 import ai.djl.ttt.nn.inner.Scan;
 import ai.djl.ttt.nn.inner.ScanThreads;
@@ -84,8 +85,8 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
     /** Epsilon of {@code post_norm}, hard-coded 1e-6 in {@code ttt.py}. */
     private static final float POST_NORM_EPS = 1e-6f;
 
-    /** Standard deviation of W1/W2 and the lr gate, hard-coded 0.02 in {@code ttt.py}. */
-    private static final float INNER_INIT_STD = 0.02f;
+    /** Standard deviation of the lr gate, hard-coded 0.02 in {@code ttt.py}. */
+    private static final float LR_GATE_INIT_STD = 0.02f;
 
     /**
      * Inference passes over longer sequences run in chunks of this many tokens (a multiple of every
@@ -95,6 +96,8 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
     static final int PREFILL_CHUNK = 2048;
 
     private final TttConfig config;
+    private final InnerModel innerModel;
+    private final InnerOptimizer innerOptimizer;
     private final InnerForm defaultForm;
     private final boolean checkFinite;
     private volatile boolean recordInnerLoss;
@@ -120,10 +123,10 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
      * Declares the parameters and child blocks.
      *
      * @param builder the builder
-     * @param type the inner model this subclass implements
-     * @param innerShapes the shapes of the inner weights {@code W1, b1[, W2, b2]}
+     * @param type the layer type this subclass implements
+     * @param innerModel the inner model, whose initial weights become parameters of the layer
      */
-    protected TttLayer(BaseBuilder<?> builder, LayerType type, Shape... innerShapes) {
+    protected TttLayer(BaseBuilder<?> builder, LayerType type, InnerModel innerModel) {
         super(VERSION);
         config = builder.config;
         if (config.getLayerType() != type) {
@@ -135,6 +138,8 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                             + config.getLayerType().officialName()
                             + "'; use TttLayer.fromConfig(config) to build the matching layer");
         }
+        this.innerModel = innerModel;
+        innerOptimizer = new InnerOptimizer(config.getTttBaseLr(), config.getHeadDim());
         defaultForm = builder.form;
         checkFinite = builder.checkFinite;
         recordInnerLoss = builder.recordInnerLoss;
@@ -155,7 +160,7 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                                 "learnable_ttt_lr_weight",
                                 Parameter.Type.WEIGHT,
                                 new Shape(heads, 1, width),
-                                new NormalInitializer(INNER_INIT_STD)));
+                                new NormalInitializer(LR_GATE_INIT_STD)));
         learningRateBias =
                 addParameter(
                         parameter(
@@ -177,18 +182,9 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                                 Parameter.Type.BETA,
                                 new Shape(heads, headDim),
                                 Initializer.ZEROS));
-        for (int i = 0; i < innerShapes.length; i++) {
-            boolean isWeight = i % 2 == 0;
-            String name = (isWeight ? "W" : "b") + (i / 2 + 1);
-            innerWeights.add(
-                    addParameter(
-                            parameter(
-                                    name,
-                                    isWeight ? Parameter.Type.WEIGHT : Parameter.Type.BIAS,
-                                    innerShapes[i],
-                                    isWeight
-                                            ? new NormalInitializer(INNER_INIT_STD)
-                                            : Initializer.ZEROS)));
+        for (InnerModel.Weight w : innerModel.weights(heads)) {
+            Parameter.Type kind = w.bias() ? Parameter.Type.BIAS : Parameter.Type.WEIGHT;
+            innerWeights.add(addParameter(parameter(w.name(), kind, w.shape(), w.initializer())));
         }
 
         queryProjection = addChildBlock("q_proj", projection());
@@ -210,15 +206,45 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
      * @return a {@link TttLinear} or a {@link TttMlp}
      */
     public static TttLayer fromConfig(TttConfig config) {
+        return fromConfig(config, true);
+    }
+
+    /**
+     * Builds the layer that matches {@code config.getLayerType()}.
+     *
+     * @param config the configuration
+     * @param checkFinite whether each forward checks its input for NaN and infinities (see {@link
+     *     BaseBuilder#optCheckFinite})
+     * @return a {@link TttLinear} or a {@link TttMlp}
+     */
+    public static TttLayer fromConfig(TttConfig config, boolean checkFinite) {
         if (!config.getLayerType().isTtt()) {
             throw new IllegalArgumentException(
                     "ttt_layer_type '"
                             + config.getLayerType().officialName()
                             + "' is not a TTT layer; the language model builds it");
         }
-        return config.getLayerType() == LayerType.MLP
-                ? TttMlp.builder().setConfig(config).build()
-                : TttLinear.builder().setConfig(config).build();
+        // the inner model's shape tells the two apart: TTT-MLP has hidden layers
+        return config.getInnerHiddenMultiples().isEmpty()
+                ? TttLinear.builder().setConfig(config).optCheckFinite(checkFinite).build()
+                : TttMlp.builder().setConfig(config).optCheckFinite(checkFinite).build();
+    }
+
+    /**
+     * The inner model a config describes: a {@link DenseChain} {@code f → h_1 → … → f} whose hidden
+     * widths are {@code ttt_inner_hidden_multiples} times f (none for TTT-Linear; {@code 4f} for
+     * the paper's TTT-MLP).
+     *
+     * @param config the configuration
+     * @return the inner model
+     */
+    protected static InnerModel innerModel(TttConfig config) {
+        int f = config.getHeadDim();
+        List<Integer> hidden = new ArrayList<>();
+        for (int multiple : config.getInnerHiddenMultiples()) {
+            hidden.add(multiple * f);
+        }
+        return new DenseChain(f, hidden);
     }
 
     /**
@@ -237,6 +263,15 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
      */
     public LayerType getLayerType() {
         return config.getLayerType();
+    }
+
+    /**
+     * Returns the inner model whose weights are this layer's hidden state.
+     *
+     * @return the inner model
+     */
+    public InnerModel getInnerModel() {
+        return innerModel;
     }
 
     /**
@@ -284,13 +319,31 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
     /** {@inheritDoc} */
     @Override
     public TttState stateFromNDList(NDList list) {
-        return TttState.fromNDList(list, innerWeights.size() / 2, config.isShareQk());
+        return TttState.fromNDList(list, innerModel.depth(), config.isShareQk());
     }
 
     /** {@inheritDoc} */
     @Override
     public int stateArrayCount() {
-        return 1 + innerWeights.size() + (config.isShareQk() ? 1 : 0);
+        return 1 + 2 * innerModel.depth() + (config.isShareQk() ? 1 : 0);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The projections ({@code 2TC²} each: q, v, o, k without {@code share_qk}, the gate's with
+     * {@code use_gate}), the inner learning rate ({@code 2TCH}) and the inner loop ({@link
+     * InnerModel#flopsPerToken} per token and head).
+     */
+    @Override
+    public double forwardFlops(long tokens) {
+        double t = tokens;
+        double c = config.getHiddenSize();
+        double heads = config.getNumAttentionHeads();
+        int projections = (keyProjection == null ? 3 : 4) + (gateProjection == null ? 0 : 1);
+        return projections * 2 * t * c * c
+                + 2 * t * c * heads
+                + t * heads * innerModel.flopsPerToken(config.getMiniBatchSize());
     }
 
     /** {@inheritDoc} */
@@ -569,7 +622,9 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                     boolean record = recordInnerLoss;
                     Scan.Result scanned =
                             new Scan(
-                                            innerModel(ps, x, training),
+                                            innerModel,
+                                            reconstructionLoss(ps, x, training),
+                                            innerOptimizer,
                                             config.getMiniBatchSize(),
                                             form,
                                             record)
@@ -621,14 +676,16 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                 query,
                 key,
                 splitHeads(p.value()).sub(key),
-                innerLearningRate(ps, x, training),
-                tokenFactors(ps, x, training));
+                innerOptimizer.learningRates(
+                        x,
+                        value(ps, learningRateWeight, x, training),
+                        value(ps, learningRateBias, x, training)),
+                innerOptimizer.tokenFactors(value(ps, learnableTokenIdx, x, training), x));
     }
 
-    /** The inner model with this layer's reconstruction LayerNorm, γ and β as {@code (H, 1, f)}. */
-    private InnerModel innerModel(ParameterStore ps, NDArray x, boolean training) {
-        return new InnerModel(
-                getLayerType(),
+    /** The inner loss with this layer's reconstruction LayerNorm, γ and β per folded row. */
+    private ReconstructionLoss reconstructionLoss(ParameterStore ps, NDArray x, boolean training) {
+        return new ReconstructionLoss(
                 perRow(value(ps, normWeight, x, training), x),
                 perRow(value(ps, normBias, x, training), x));
     }
@@ -699,50 +756,17 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         return CausalConv.apply(padded, weight, bias);
     }
 
-    /** {@code lr = η_base σ(X w_h + c_h) / f}, read from the block input (spec §1.2.6, §14.1). */
-    private NDArray innerLearningRate(ParameterStore ps, NDArray x, boolean training) {
-        NDArray weight = value(ps, learningRateWeight, x, training);
-        NDArray bias = value(ps, learningRateBias, x, training);
-        int heads = config.getNumAttentionHeads();
-        NDArray logits =
-                Linear.linear(x, weight.reshape(heads, -1), bias.reshape(heads)).head(); // (B,T,H)
-        return Constants.times(
-                Activation.sigmoid(logits), config.getTttBaseLr() / config.getHeadDim());
-    }
-
-    /** {@code tok_i = max(1/(i+1) + learnable_token_idx_i, 0)}, {@code (b)} (spec §1.2.6). */
-    private NDArray tokenFactors(ParameterStore ps, NDArray x, boolean training) {
-        int b = config.getMiniBatchSize();
-        float[] base = new float[b];
-        for (int i = 0; i < b; i++) {
-            base[i] = 1f / (i + 1);
-        }
-        NDArray learnable = value(ps, learnableTokenIdx, x, training);
-        // clamp_min(·, 0) as a ReLU: maximum(Number) would keep a Java-owned scalar for backward
-        return Activation.relu(Constants.of(x.getManager(), base, new Shape(b), x).add(learnable));
-    }
-
     /** The state's inner weights, or the learned initial weights tiled over the batch. */
     private FastWeights initialWeights(
             ParameterStore ps, NDArray x, TttState state, boolean training) {
         if (state.getWeights() != null) {
             return state.getWeights();
         }
-        long batch = x.getShape().get(0);
-        NDArray[] layers = new NDArray[innerWeights.size() / 2];
-        for (int l = 0; l < layers.length; l++) {
-            NDArray w = value(ps, innerWeights.get(2 * l), x, training);
-            NDArray b = value(ps, innerWeights.get(2 * l + 1), x, training);
-            // [W; b], tiled over the batch: (H, f_in + 1, f_out) -> (B·H, f_in + 1, f_out)
-            NDArray homogeneous = NDArrays.concat(new NDList(w, b), 1);
-            Shape h = homogeneous.getShape();
-            layers[l] =
-                    homogeneous
-                            .expandDims(0)
-                            .broadcast(new Shape(batch).addAll(h))
-                            .reshape(batch * h.get(0), h.get(1), h.get(2));
+        List<NDArray> values = new ArrayList<>();
+        for (Parameter p : innerWeights) {
+            values.add(value(ps, p, x, training));
         }
-        return new FastWeights(layers, null);
+        return innerModel.initialState(values, x.getShape().get(0));
     }
 
     /**

@@ -1,8 +1,6 @@
 package ai.djl.ttt.nn;
 
-import ai.djl.ndarray.types.Shape;
 import ai.djl.ttt.LayerType;
-import ai.djl.ttt.TttConfig;
 
 /**
  * TTT-Linear: a {@link TttLayer} whose hidden state is a linear map per head, {@code f(x) = x +
@@ -18,13 +16,7 @@ import ai.djl.ttt.TttConfig;
 public final class TttLinear extends TttLayer {
 
     private TttLinear(Builder builder) {
-        super(builder, LayerType.LINEAR, innerShapes(builder.config));
-    }
-
-    private static Shape[] innerShapes(TttConfig config) {
-        int heads = config.getNumAttentionHeads();
-        int f = config.getHeadDim();
-        return new Shape[] {new Shape(heads, f, f), new Shape(heads, 1, f)};
+        super(builder, LayerType.LINEAR, innerModel(builder.config));
     }
 
     /**

@@ -20,13 +20,27 @@ public final class TestLayers {
 
     private TestLayers() {}
 
-    /** The four combinations of inner model and backbone, at a small size. */
+    /**
+     * The four combinations of inner model and backbone, at a small size, and a deeper inner MLP
+     * ({@link #deepMlp}).
+     */
     public static List<TttConfig> smallConfigs() {
         return List.of(
                 small(LayerType.LINEAR, false),
                 small(LayerType.LINEAR, true),
                 small(LayerType.MLP, false),
-                small(LayerType.MLP, true));
+                small(LayerType.MLP, true),
+                deepMlp());
+    }
+
+    /**
+     * TTT-MLP with three dense layers of unequal widths, {@code f → 2f → 3f → f} (f = 16), Mamba
+     * backbone: a ttt-djl extension that every layer test runs beside the official shapes.
+     */
+    public static TttConfig deepMlp() {
+        return small(LayerType.MLP, true).toBuilder()
+                .setInnerHiddenMultiples(List.of(2, 3))
+                .build();
     }
 
     /** C = 32, H = 2 (f = 16), b = 16; Transformer or Mamba backbone flags. */
@@ -85,7 +99,7 @@ public final class TestLayers {
                 scale = 0.5;
             } else if (name.startsWith("conv_") || name.contains("conv.conv.")) {
                 scale = name.endsWith("weight") ? 0.4 : 0.1;
-            } else if (name.equals("W1") || name.equals("W2")) {
+            } else if (name.matches("W[0-9]+")) {
                 scale = 1 / Math.sqrt(shape.get(shape.dimension() - 2));
             } else if (name.endsWith("proj.weight") || name.equals("lm_head.weight")) {
                 scale = 1 / Math.sqrt(shape.get(1));

@@ -21,6 +21,7 @@ import ai.djl.translate.TranslateException;
 import ai.djl.ttt.LayerType;
 import ai.djl.ttt.TttConfig;
 import java.io.IOException;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** A TTT layer trains with DJL's Trainer and Adam: a toy sequence task's loss goes down. */
@@ -28,9 +29,13 @@ class TrainerTest {
 
     @Test
     void adamLowersTheLossOfADelayedCopyTask() throws IOException, TranslateException {
-        for (LayerType type : new LayerType[] {LayerType.LINEAR, LayerType.MLP}) {
+        for (TttConfig config :
+                List.of(
+                        TestLayers.small(LayerType.LINEAR, true),
+                        TestLayers.small(LayerType.MLP, true),
+                        TestLayers.deepMlp())) {
             Engine.getInstance().setRandomSeed(1234);
-            TttConfig config = TestLayers.small(type, true);
+            String type = config.getLayerType() + " " + config.getInnerHiddenMultiples();
             try (NDManager manager = NDManager.newBaseManager();
                     Model model = Model.newInstance("ttt-toy")) {
                 model.setBlock(TttLayer.fromConfig(config));

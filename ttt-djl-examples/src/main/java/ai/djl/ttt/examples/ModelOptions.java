@@ -65,12 +65,7 @@ final class ModelOptions {
         }
         switch (backbone.toLowerCase(Locale.ROOT)) {
             case "mamba":
-                if (type.isTtt()) {
-                    b.mambaBackbone();
-                } else if (type == LayerType.LINEAR_ATTENTION) {
-                    // the part of the Mamba backbone that lives in the block, not in the layer
-                    b.transformerBackbone().setPreConv(true);
-                }
+                b.mambaBackbone(type);
                 break;
             case "transformer":
                 b.transformerBackbone();
@@ -80,7 +75,7 @@ final class ModelOptions {
                         "unknown backbone '" + backbone + "': expected mamba or transformer");
         }
         return b.setLayerType(type)
-                .setTttBaseLr(type == LayerType.MLP ? 0.1 : 1.0)
+                .setTttBaseLr(type.paperBaseLr())
                 .setVocabSize(vocabSize)
                 .setBosTokenId(null)
                 .setEosTokenId(null)

@@ -7,7 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.GradientCollector;
@@ -15,9 +15,9 @@ import ai.djl.training.ParameterStore;
 import ai.djl.ttt.LayerType;
 import ai.djl.ttt.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
-import ai.djl.ttt.lm.CausalSelfAttention;
-import ai.djl.ttt.lm.LinearAttention;
 import ai.djl.ttt.lm.LmState;
+import ai.djl.ttt.lm.SequenceLayers;
+import ai.djl.ttt.nn.SequenceLayer;
 import ai.djl.ttt.nn.TttLayer;
 import ai.djl.ttt.nn.inner.InnerForm;
 import ai.djl.ttt.nn.inner.ScanThreads;
@@ -272,7 +272,7 @@ final class SpeedBench implements Callable<Integer> {
             TttConfig config = config(type);
             double[] medians = new double[setting.lengths().length];
             try (NDManager m = manager.newSubManager()) {
-                AbstractBlock layer = layer(config, m, setting.lengths()[0]);
+                SequenceLayer<?> layer = layer(config, m, setting.lengths()[0]);
                 ParameterStore ps = new ParameterStore(m, false);
                 int[] lengths = setting.lengths();
                 Measure.Body[] bodies = new Measure.Body[lengths.length];
@@ -290,7 +290,7 @@ final class SpeedBench implements Callable<Integer> {
                     int t = lengths[i];
                     Measure.Result r = results[i];
                     medians[i] = r.median();
-                    double flops = LayerFlops.forward(config, t);
+                    double flops = layer.forwardFlops(t);
                     double official = this.official.forward(type.officialName(), t);
                     emit(
                             "| %s | %d | %s | %s | %,.0f | %.2f | %.0f %% | %.0f | %s | %s |%n",
@@ -352,7 +352,7 @@ final class SpeedBench implements Callable<Integer> {
             TttConfig config = config(type);
             double[] byForm = new double[2];
             try (NDManager m = manager.newSubManager()) {
-                AbstractBlock layer = layer(config, m, t);
+                SequenceLayer<?> layer = layer(config, m, t);
                 ParameterStore ps = new ParameterStore(m, false);
                 NDArray x = m.randomNormal(new Shape(1, t, config.getHiddenSize()));
                 // dual and primal in turn, so that the machine's slow spells hit both alike
@@ -395,7 +395,7 @@ final class SpeedBench implements Callable<Integer> {
     }
 
     /** One inference forward of a layer or model, its intermediates freed. */
-    private static Measure.Body forward(AbstractBlock block, ParameterStore ps, NDArray input) {
+    private static Measure.Body forward(Block block, ParameterStore ps, NDArray input) {
         return () -> {
             try (NDScope scope = new NDScope()) {
                 block.forward(ps, new NDList(input), false);
@@ -429,14 +429,14 @@ final class SpeedBench implements Callable<Integer> {
             switch (spec[0]) {
                 case "forward" -> {
                     int t = OfficialFigures.length(spec[2], "--memory-case");
-                    AbstractBlock layer = layer(config, m, t);
+                    SequenceLayer<?> layer = layer(config, m, t);
                     warmUp = forward(layer, ps, m.randomNormal(new Shape(1, 16, width)));
                     body = forward(layer, ps, m.randomNormal(new Shape(1, t, width)));
                 }
                 case "train" -> {
                     InnerForm form = parse(InnerForm.class, spec[2]);
                     int t = setting.trainLength();
-                    AbstractBlock layer = layer(config, m, t);
+                    SequenceLayer<?> layer = layer(config, m, t);
                     NDArray small = m.randomNormal(new Shape(1, 16, width));
                     warmUp = forwardBackward(layer, ps, small, form);
                     body = forwardBackward(layer, ps, m.randomNormal(new Shape(1, t, width)), form);
@@ -478,7 +478,7 @@ final class SpeedBench implements Callable<Integer> {
 
     /** One forward + backward of a layer in a form, the loss being the output's mean. */
     private static Measure.Body forwardBackward(
-            AbstractBlock layer, ParameterStore ps, NDArray x, InnerForm form) {
+            Block layer, ParameterStore ps, NDArray x, InnerForm form) {
         PairList<String, Object> params = new PairList<>();
         params.add(TttLayer.FORM_PARAM, form.name());
         return () -> {
@@ -745,13 +745,8 @@ final class SpeedBench implements Callable<Integer> {
         }
     }
 
-    private AbstractBlock layer(TttConfig config, NDManager m, int length) {
-        AbstractBlock layer =
-                switch (config.getLayerType()) {
-                    case LINEAR, MLP -> TttLayer.fromConfig(config);
-                    case ATTENTION -> new CausalSelfAttention(config);
-                    case LINEAR_ATTENTION -> new LinearAttention(config);
-                };
+    private SequenceLayer<?> layer(TttConfig config, NDManager m, int length) {
+        SequenceLayer<?> layer = SequenceLayers.fromConfig(config, true);
         Engine.getInstance().setRandomSeed(1);
         layer.initialize(m, DataType.FLOAT32, new Shape(1, length, config.getHiddenSize()));
         return layer;

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.ttt.LayerType;
 import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.nn.TttLayer;
 import java.awt.image.BufferedImage;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -72,8 +73,8 @@ class SpeedBenchTest {
         TttConfig config =
                 TttConfig.builder().preset("125m").setLayerType(LayerType.LINEAR).build();
         // docs/benchmarks.md: 9.66 (projections) + 0.04 (learning rate) + 0.70 (inner) GFLOP
-        assertEquals(10.4e9, LayerFlops.forward(config, 2048), 0.01e9);
+        assertEquals(10.4e9, TttLayer.fromConfig(config).forwardFlops(2048), 0.01e9);
         TttConfig mlp = config.toBuilder().setLayerType(LayerType.MLP).build();
-        assertEquals(15.84e9, LayerFlops.forward(mlp, 2048), 0.01e9);
+        assertEquals(15.84e9, TttLayer.fromConfig(mlp).forwardFlops(2048), 0.01e9);
     }
 }

@@ -38,33 +38,34 @@ import java.util.List;
 public final class Scan {
 
     private final InnerModel model;
+    private final ReconstructionLoss loss;
+    private final InnerOptimizer optimizer;
     private final int miniBatchSize;
     private final InnerForm form;
     private final boolean recordLoss;
     private final List<float[]> losses = new ArrayList<>();
 
     /**
-     * Creates a scan.
-     *
-     * @param model the inner model of this forward pass
-     * @param miniBatchSize b
-     * @param form the form of full and tail mini-batches
-     */
-    public Scan(InnerModel model, int miniBatchSize, InnerForm form) {
-        this(model, miniBatchSize, form, false);
-    }
-
-    /**
      * Creates a scan that may also measure the inner loss of every full mini-batch ({@link
      * InnerLossStats}); measuring costs three extra forwards of the inner model per mini-batch.
      *
-     * @param model the inner model of this forward pass
+     * @param model the inner model
+     * @param loss the reconstruction loss of this forward pass
+     * @param optimizer the inner learner
      * @param miniBatchSize b
      * @param form the form of full and tail mini-batches
      * @param recordLoss whether to measure the inner loss
      */
-    public Scan(InnerModel model, int miniBatchSize, InnerForm form, boolean recordLoss) {
+    public Scan(
+            InnerModel model,
+            ReconstructionLoss loss,
+            InnerOptimizer optimizer,
+            int miniBatchSize,
+            InnerForm form,
+            boolean recordLoss) {
         this.model = model;
+        this.loss = loss;
+        this.optimizer = optimizer;
         this.miniBatchSize = miniBatchSize;
         this.form = form;
         this.recordLoss = recordLoss;
@@ -157,7 +158,8 @@ public final class Scan {
                         tokenFactor,
                         false,
                         completesPerRow);
-        InnerModel.Step step = ScanThreads.run(tokenFactor, () -> model.primalStep(state, batch));
+        InnerModel.Step step =
+                ScanThreads.run(tokenFactor, () -> model.primalStep(state, batch, loss, optimizer));
         return new Result(
                 token.unfold(List.of(step.output())), step.next(), recordLoss ? stats() : null);
     }
@@ -199,7 +201,7 @@ public final class Scan {
             keyQuery = NDArrays.concat(new NDList(key, query), 2);
             keyTransposed = key.transpose(0, 1, 3, 2);
             target = fold(in.target(), start);
-            lossShift = model.lossShift(target);
+            lossShift = loss.shift(target);
             // (B, T, H) -> (n, N, k, 1): lr_j of each key token
             learningRate =
                     singleToken()
@@ -305,7 +307,7 @@ public final class Scan {
 
         /** The group's per-row arrays, all rows. */
         private Rows whole(Hoisted hoisted) {
-            return new Rows(model, keyQuery, keyTransposed, lossShift, learningRate, hoisted);
+            return new Rows(loss, keyQuery, keyTransposed, lossShift, learningRate, hoisted);
         }
 
         /** The group's per-row arrays for rows {@code [from, to)} (views). */
@@ -319,7 +321,7 @@ public final class Scan {
                                     hoisted.queryKeyEta().get(second),
                                     hoisted.updateRate().get(second));
             return new Rows(
-                    model.rows(from, to),
+                    loss.rows(from, to),
                     keyQuery.get(second),
                     keyTransposed.get(second),
                     lossShift.get(second),
@@ -329,14 +331,11 @@ public final class Scan {
 
         /** The η matrices of every mini-batch of the group, for the dual form. */
         private Hoisted hoistDual() {
-            // E[i,j] = tok_i · lr_j  (spec §1.2.6): token factor on rows, learned lr on columns
-            NDArray eta = tokenFactor.mul(learningRate.transpose(0, 1, 3, 2));
-            NDArray trilEta = eta.mul(causalMask());
-            NDArray queryKeyEta = trilEta.mul(query.matMul(keyTransposed));
-            // the end-of-mini-batch update uses the last ROW of E (spec §14.2)
-            NDArray updateRate =
-                    completes ? learningRate.mul(tokenFactor.get(tokens - 1)) : learningRate;
-            return new Hoisted(trilEta, queryKeyEta, updateRate);
+            InnerOptimizer.DualRates rates =
+                    optimizer.dualRates(tokenFactor, learningRate, completes);
+            // the first layer's mixing: its inputs [XQ, 1], [XK, 1] are known for all tokens
+            NDArray queryKeyEta = optimizer.mixing(rates.trilEta(), query, keyTransposed);
+            return new Hoisted(rates.trilEta(), queryKeyEta, rates.updateRate());
         }
 
         /** The sequential loop: one inner step per mini-batch, each in its own scope. */
@@ -346,7 +345,7 @@ public final class Scan {
                 Rows rows,
                 List<NDArray> steps,
                 FastWeights initial) {
-            InnerModel model = rows.model();
+            ReconstructionLoss rowsLoss = rows.loss();
             Hoisted hoisted = rows.hoisted();
             NDList keyQuery = perStep(rows.keyQuery());
             NDList keyTransposed = perStep(rows.keyTransposed());
@@ -375,6 +374,8 @@ public final class Scan {
                                                     piece(queryKeyEta, m),
                                                     piece(updateRate, m),
                                                     completes),
+                                            rowsLoss,
+                                            optimizer,
                                             mayUpdateInPlace && m > 0)
                                     : model.primalStep(
                                             state,
@@ -385,7 +386,9 @@ public final class Scan {
                                                     piece(learningRate, m),
                                                     tokenFactor,
                                                     completes,
-                                                    null));
+                                                    null),
+                                            rowsLoss,
+                                            optimizer);
                     if (recordLoss && offset == 0 && completes) {
                         measure(initial, state, step.next(), m);
                     }
@@ -428,26 +431,16 @@ public final class Scan {
             float[] values = new float[3];
             FastWeights[] weights = {initial, before, after};
             for (int i = 0; i < 3; i++) {
-                NDArray loss = model.reconstructionLoss(weights[i], keys, goal);
-                values[i] = loss.toType(DataType.FLOAT32, false).getFloat();
+                NDArray error = model.reconstructionError(weights[i], keys, goal, loss);
+                values[i] = error.toType(DataType.FLOAT32, false).getFloat();
             }
             losses.add(values);
-        }
-
-        private NDArray causalMask() {
-            float[] mask = new float[tokens * tokens];
-            for (int i = 0; i < tokens; i++) {
-                for (int j = 0; j <= i; j++) {
-                    mask[i * tokens + j] = 1;
-                }
-            }
-            return Constants.of(query.getManager(), mask, new Shape(tokens, tokens), query);
         }
     }
 
     /** A group's per-row inputs of the loop: all rows, or one slice of them. */
     private record Rows(
-            InnerModel model,
+            ReconstructionLoss loss,
             NDArray keyQuery,
             NDArray keyTransposed,
             NDArray lossShift,
