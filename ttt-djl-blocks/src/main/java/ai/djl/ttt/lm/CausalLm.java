@@ -13,6 +13,7 @@ import ai.djl.nn.core.Embedding;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.nn.InnerLossRecorder;
 import ai.djl.ttt.nn.LayerState;
 import ai.djl.ttt.nn.RmsNorm;
 import ai.djl.ttt.nn.Scopes;
@@ -122,8 +123,7 @@ public final class CausalLm extends AbstractBlock {
     }
 
     /**
-     * Returns the TTT layers of the blocks, in order (none for the attention baseline); e.g. to
-     * turn on {@link TttLayer#setRecordInnerLoss inner-loss statistics}.
+     * Returns the TTT layers of the blocks, in order (none for the attention baseline).
      *
      * @return the sequence layers that are TTT layers
      */
@@ -174,7 +174,7 @@ public final class CausalLm extends AbstractBlock {
      * @return the logits {@code (B, T, V)} and the state after the chunk
      */
     public Output prefill(ParameterStore ps, NDArray ids, LmState state, boolean training) {
-        return run(ps, ids, state, new Pass(training, true, false));
+        return run(ps, ids, state, new Pass(training, true, false, null));
     }
 
     /**
@@ -190,7 +190,7 @@ public final class CausalLm extends AbstractBlock {
      * @return the logits {@code (B, 1, V)} and the state after the chunk
      */
     public Output prefillLast(ParameterStore ps, NDArray ids, LmState state) {
-        return run(ps, ids, state, new Pass(false, true, true));
+        return run(ps, ids, state, new Pass(false, true, true, null));
     }
 
     /** {@inheritDoc} */
@@ -200,10 +200,11 @@ public final class CausalLm extends AbstractBlock {
         NDArray ids = inputs.head();
         boolean lastOnly = lastOnly(params);
         if (inputs.size() == 1) {
-            return new NDList(run(ps, ids, null, new Pass(training, false, lastOnly)).logits());
+            Pass pass = new Pass(training, false, lastOnly, InnerLossRecorder.from(params));
+            return new NDList(run(ps, ids, null, pass).logits());
         }
         LmState state = LmState.fromNDList(inputs.subNDList(1), this);
-        Output out = run(ps, ids, state, new Pass(training, true, lastOnly));
+        Output out = run(ps, ids, state, new Pass(training, true, lastOnly, null));
         NDList result = new NDList(out.logits());
         result.addAll(out.state().toNDList(ids.getManager()));
         Scopes.closeAllBut(out.state().arrays(), result);
@@ -223,8 +224,19 @@ public final class CausalLm extends AbstractBlock {
                 "option '" + LOGITS + "' must be 'all' or 'last', got '" + value + "'");
     }
 
-    /** A pass's settings: training mode, whether it returns the state, last-position logits. */
-    private record Pass(boolean training, boolean keepState, boolean lastOnly) {}
+    /**
+     * A pass's settings: training mode, whether it returns the state, last-position logits, and
+     * where the TTT layers' inner-loss statistics go (stateless passes only; {@code null}: not
+     * measured).
+     */
+    private record Pass(
+            boolean training, boolean keepState, boolean lastOnly, InnerLossRecorder innerLoss) {
+
+        /** The sequence layers' forward-pass options. */
+        PairList<String, Object> layerParams() {
+            return innerLoss == null ? null : innerLoss.asParams();
+        }
+    }
 
     private Output run(ParameterStore ps, NDArray ids, LmState state, Pass pass) {
         validate(ids, state);
@@ -252,7 +264,8 @@ public final class CausalLm extends AbstractBlock {
                                                 h,
                                                 state == null ? null : state.block(i),
                                                 training,
-                                                pass.keepState());
+                                                pass.keepState(),
+                                                pass.layerParams());
                         h = out.hidden();
                         states.add(out.state());
                     }

@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.training.ParameterStore;
 import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.nn.InnerLossRecorder;
 import ai.djl.ttt.nn.LayerState;
 import ai.djl.ttt.nn.RmsNorm;
 import ai.djl.ttt.nn.SequenceLayer;
@@ -66,10 +67,17 @@ public final class ResidualBlock extends AbstractBlock {
      * @param state the block's state before the chunk, or {@code null} at the start
      * @param training whether autograd records
      * @param keepState whether to return the state after the chunk
+     * @param layerParams forward-pass options for the sequence layer of a stateless pass (e.g. an
+     *     {@link InnerLossRecorder}), or {@code null}
      * @return the new hidden states and, if asked, the state
      */
     public Output run(
-            ParameterStore ps, NDArray h, State state, boolean training, boolean keepState) {
+            ParameterStore ps,
+            NDArray h,
+            State state,
+            boolean training,
+            boolean keepState,
+            PairList<String, Object> layerParams) {
         NDArray window = null;
         if (conv != null) {
             PreConv.Result c =
@@ -85,7 +93,7 @@ public final class ResidualBlock extends AbstractBlock {
             h = h.add(out.output());
             next = out.state();
         } else {
-            h = h.add(sequence.forward(ps, new NDList(x), training).head());
+            h = h.add(sequence.forward(ps, new NDList(x), training, layerParams).head());
         }
         NDArray f = ffnNorm.forward(ps, new NDList(h), training).head();
         // the feed-forward is three matrix products around two small ops (see ScanThreads.wide)
@@ -153,7 +161,7 @@ public final class ResidualBlock extends AbstractBlock {
     @Override
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-        return new NDList(run(ps, inputs.head(), null, training, false).hidden());
+        return new NDList(run(ps, inputs.head(), null, training, false, params).hidden());
     }
 
     /** {@inheritDoc} */

@@ -22,7 +22,6 @@ import ai.djl.ttt.TttConfig;
 import ai.djl.ttt.nn.inner.DenseChain;
 import ai.djl.ttt.nn.inner.FastWeights;
 import ai.djl.ttt.nn.inner.InnerForm;
-import ai.djl.ttt.nn.inner.InnerLossStats;
 import ai.djl.ttt.nn.inner.InnerMath;
 import ai.djl.ttt.nn.inner.InnerModel;
 import ai.djl.ttt.nn.inner.InnerOptimizer;
@@ -38,7 +37,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
-import java.util.Optional;
 import java.util.function.UnaryOperator;
 
 /**
@@ -100,8 +98,6 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
     private final InnerOptimizer innerOptimizer;
     private final InnerForm defaultForm;
     private final boolean checkFinite;
-    private volatile boolean recordInnerLoss;
-    private volatile InnerLossStats lastInnerLoss;
 
     private final Parameter learnableTokenIdx;
     private final Parameter learningRateWeight;
@@ -142,7 +138,6 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         innerOptimizer = new InnerOptimizer(config.getTttBaseLr(), config.getHeadDim());
         defaultForm = builder.form;
         checkFinite = builder.checkFinite;
-        recordInnerLoss = builder.recordInnerLoss;
         int heads = config.getNumAttentionHeads();
         int width = config.getHiddenSize();
         int headDim = config.getHeadDim();
@@ -297,7 +292,7 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
     @Override
     public Output<TttState> prefill(
             ParameterStore parameterStore, NDArray x, TttState state, boolean training) {
-        return run(parameterStore, x, state, defaultForm, training, true);
+        return run(parameterStore, x, state, defaultForm, training, true, null);
     }
 
     /**
@@ -313,7 +308,7 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
             throw new IllegalArgumentException(
                     "step() decodes one token: expected (B, 1, C), got " + token.getShape());
         }
-        return run(parameterStore, token, state, InnerForm.PRIMAL, false, true);
+        return run(parameterStore, token, state, InnerForm.PRIMAL, false, true, null);
     }
 
     /** {@inheritDoc} */
@@ -350,37 +345,6 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
     @Override
     public TttState concatStates(List<TttState> states) {
         return TttState.concat(states);
-    }
-
-    /**
-     * Turns the measurement of the inner loss on or off ({@link InnerLossStats}: the loss of every
-     * full mini-batch with the initial weights and before and after its update). While on, each
-     * forward costs three extra passes of the inner model per mini-batch and leaves its statistics
-     * in {@link #getLastInnerLoss()}. Meant for analysis and training logs; with several threads
-     * sharing the layer, "last" is whichever forward finished last.
-     *
-     * @param record whether to measure
-     */
-    public void setRecordInnerLoss(boolean record) {
-        this.recordInnerLoss = record;
-    }
-
-    /**
-     * Returns whether forwards measure the inner loss.
-     *
-     * @return true while recording
-     */
-    public boolean isRecordingInnerLoss() {
-        return recordInnerLoss;
-    }
-
-    /**
-     * Returns the inner-loss statistics of the last forward that measured them.
-     *
-     * @return the statistics, or empty when no forward has measured them yet
-     */
-    public Optional<InnerLossStats> getLastInnerLoss() {
-        return Optional.ofNullable(lastInnerLoss);
     }
 
     /**
@@ -515,7 +479,8 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
      *
      * <p>{@code [X]} gives {@code [Y]}; {@code [X, state...]} (see {@link TttState#toNDList}) gives
      * {@code [Y, state...]}. The {@code params} key {@link #FORM_PARAM} may choose the {@link
-     * InnerForm}.
+     * InnerForm}; an {@link InnerLossRecorder} under {@link InnerLossRecorder#PARAM} receives the
+     * inner-loss statistics of a stateless forward.
      */
     @Override
     protected NDList forwardInternal(
@@ -529,10 +494,12 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
             form = InnerForm.valueOf(params.get(FORM_PARAM).toString());
         }
         if (inputs.size() == 1) {
-            return new NDList(run(parameterStore, x, null, form, training, false).output());
+            InnerLossRecorder recorder = InnerLossRecorder.from(params);
+            return new NDList(
+                    run(parameterStore, x, null, form, training, false, recorder).output());
         }
-        Output<TttState> out =
-                run(parameterStore, x, stateFromNDList(inputs.subNDList(1)), form, training, true);
+        TttState state = stateFromNDList(inputs.subNDList(1));
+        Output<TttState> out = run(parameterStore, x, state, form, training, true, null);
         NDList result = new NDList(out.output());
         result.addAll(out.state().toNDList(x.getManager()));
         Scopes.closeAllBut(out.state().arrays(), result);
@@ -546,7 +513,8 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
             TttState state,
             InnerForm form,
             boolean training,
-            boolean keepState) {
+            boolean keepState,
+            InnerLossRecorder recorder) {
         validateInput(x);
         TttState before = state == null ? TttState.start((int) x.getShape().get(0)) : state;
         validateState(before, x);
@@ -557,12 +525,12 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
             // a decode step is small ops and matrix-vector products: one thread, the products
             // on libtorch's (see ScanThreads.run and wide)
             return ScanThreads.run(
-                    x, () -> layer(ps, x, before, starts, form, training, keepState));
+                    x, () -> layer(ps, x, before, starts, form, training, keepState, recorder));
         }
-        if (!training && !recordInnerLoss && length > PREFILL_CHUNK) {
+        if (!training && recorder == null && length > PREFILL_CHUNK) {
             return inChunks(ps, x, before, form, keepState);
         }
-        return layer(ps, x, before, starts, form, training, keepState);
+        return layer(ps, x, before, starts, form, training, keepState, recorder);
     }
 
     /**
@@ -585,7 +553,7 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
             Output<TttState> out;
             try (NDArray chunk = x.get(new NDIndex().addAllDim().addSliceDim(from, to))) {
                 long[] starts = {current.getPositions()[0]};
-                out = layer(ps, chunk, current, starts, form, false, true);
+                out = layer(ps, chunk, current, starts, form, false, true, null);
             }
             outputs.add(out.output());
             if (current != before) {
@@ -609,7 +577,8 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
             long[] starts,
             InnerForm form,
             boolean training,
-            boolean keepState) {
+            boolean keepState,
+            InnerLossRecorder recorder) {
         return Scopes.run(
                 x.getManager(),
                 () -> {
@@ -619,7 +588,7 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                                     x, () -> project(ps, x, before.getConvWindow(), training));
                     Scan.Inputs inputs = scanInputs(ps, x, projections, starts, training);
                     FastWeights initial = initialWeights(ps, x, before, training);
-                    boolean record = recordInnerLoss;
+                    boolean record = recorder != null;
                     Scan.Result scanned =
                             new Scan(
                                             innerModel,
@@ -630,7 +599,7 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                                             record)
                                     .run(initial, inputs, starts);
                     if (record) {
-                        lastInnerLoss = scanned.innerLoss();
+                        recorder.add(scanned.innerLoss());
                     }
                     NDArray y = output(ps, x, inputs.query(), scanned.output(), training);
                     if (!keepState) {
@@ -1007,7 +976,6 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         TttConfig config;
         InnerForm form = InnerForm.DUAL;
         boolean checkFinite = true;
-        boolean recordInnerLoss;
 
         /**
          * Sets the configuration (required). Its {@code ttt_layer_type} must match the layer.
@@ -1040,18 +1008,6 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
          */
         public T optCheckFinite(boolean check) {
             this.checkFinite = check;
-            return self();
-        }
-
-        /**
-         * Sets whether forwards measure the inner loss (off by default; see {@link
-         * TttLayer#setRecordInnerLoss}).
-         *
-         * @param record whether to measure
-         * @return this builder
-         */
-        public T optRecordInnerLoss(boolean record) {
-            this.recordInnerLoss = record;
             return self();
         }
 

@@ -4,11 +4,15 @@ import ai.djl.metric.Dimension;
 import ai.djl.metric.Metric;
 import ai.djl.metric.Metrics;
 import ai.djl.metric.Unit;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
+import ai.djl.training.ParameterStore;
 import ai.djl.training.Trainer;
 import ai.djl.training.listener.TrainingListenerAdapter;
 import ai.djl.ttt.lm.CausalLm;
-import ai.djl.ttt.nn.TttLayer;
+import ai.djl.ttt.nn.InnerLossRecorder;
+import ai.djl.ttt.nn.NoGrad;
 import ai.djl.ttt.nn.inner.InnerLossStats;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -17,14 +21,18 @@ import java.util.Locale;
 
 /**
  * Reports what the hidden states learn inside the training sequences: every {@code every} steps,
- * the TTT layers measure their inner loss ({@link InnerLossStats}) during that step's forward, and
- * this listener adds it to the trainer's DJL {@link Metrics} and prints one log line.
+ * after the optimizer step, this listener runs the model once more on that step's batch, without
+ * autograd, with an {@link InnerLossRecorder} among the forward-pass options; each TTT layer
+ * returns its inner loss ({@link InnerLossStats}) through it, and the listener adds them to the
+ * trainer's DJL {@link Metrics} and prints one log line. Nothing is switched on the blocks, so the
+ * training forwards stay unmeasured and other threads using the model are unaffected.
  *
  * <p>Metrics, one value per TTT layer and measured step, with a {@code layer} {@link Dimension}:
  * {@value #INITIAL} (the loss with {@code W_0}), {@value #BEFORE} (with the weights before each
  * mini-batch's update) and {@value #AFTER} (after it), each the mean over the sequence's full
- * mini-batches. Measuring only on those steps keeps the cost (three extra passes of the inner model
- * per mini-batch) off the other steps. Does nothing for a model without TTT layers.
+ * mini-batches. The extra pass costs about one inference forward with three extra passes of the
+ * inner model per mini-batch, on the measured steps only. Does nothing for a model without TTT
+ * layers.
  */
 public final class InnerLossListener extends TrainingListenerAdapter {
 
@@ -63,40 +71,33 @@ public final class InnerLossListener extends TrainingListenerAdapter {
         if (trainer.getMetrics() == null) {
             trainer.setMetrics(new Metrics());
         }
-        arm(trainer, state.step + 1);
     }
 
     /** {@inheritDoc} */
     @Override
     public void onTrainingBatch(Trainer trainer, BatchData batchData) {
-        List<TttLayer> layers = tttLayers(trainer.getModel().getBlock());
-        if (!layers.isEmpty() && layers.get(0).isRecordingInnerLoss()) {
-            report(trainer.getMetrics(), layers);
+        Block block = trainer.getModel().getBlock();
+        if (state.step % every != 0 || !(block instanceof CausalLm lm)) {
+            return;
         }
-        arm(trainer, state.step + 1);
+        if (lm.getTttLayers().isEmpty()) {
+            return;
+        }
+        NDList data = batchData.getBatch().getData();
+        InnerLossRecorder recorder = new InnerLossRecorder();
+        try (NDManager scratch = data.head().getManager().newSubManager();
+                NoGrad off = NoGrad.open(scratch)) {
+            ParameterStore ps = new ParameterStore(scratch, false);
+            lm.forward(ps, data, false, recorder.asParams()).close(); // the logits are not needed
+        }
+        report(trainer.getMetrics(), recorder.stats());
     }
 
-    /** {@inheritDoc} */
-    @Override
-    public void onTrainingEnd(Trainer trainer) {
-        for (TttLayer layer : tttLayers(trainer.getModel().getBlock())) {
-            layer.setRecordInnerLoss(false);
-        }
-    }
-
-    /** Turns recording on for the forward of {@code step} only. */
-    private void arm(Trainer trainer, int step) {
-        boolean record = step % every == 0;
-        for (TttLayer layer : tttLayers(trainer.getModel().getBlock())) {
-            layer.setRecordInnerLoss(record);
-        }
-    }
-
-    private void report(Metrics metrics, List<TttLayer> layers) {
+    private void report(Metrics metrics, List<InnerLossStats> layers) {
         List<InnerLossStats> all = new ArrayList<>();
         for (int i = 0; i < layers.size(); i++) {
-            InnerLossStats stats = layers.get(i).getLastInnerLoss().orElse(null);
-            if (stats == null || stats.size() == 0) {
+            InnerLossStats stats = layers.get(i);
+            if (stats.size() == 0) {
                 continue;
             }
             all.add(stats);
@@ -119,9 +120,5 @@ public final class InnerLossListener extends TrainingListenerAdapter {
                 mean.meanInitial(),
                 mean.meanBefore(),
                 mean.meanAfter());
-    }
-
-    private static List<TttLayer> tttLayers(Block block) {
-        return block instanceof CausalLm lm ? lm.getTttLayers() : List.of();
     }
 }

@@ -36,7 +36,7 @@ class GradientCheckTest {
 
     /**
      * Single tokens after a prefill run the primal form's one-token path ({@code
-     * InnerModel.oneToken}), which never forms the token's weights unless the token ends its
+     * DenseChain.oneToken}), which never forms the token's weights unless the token ends its
      * mini-batch and keeps the mini-batch's gradient terms as factors in the state: at position 15
      * (ends it), then 17, 18 and 19 (on top of the pending sum of 16, a one-token dual step, with
      * one, two and three factored terms). Its gradients, through the carried states, match finite

@@ -16,17 +16,17 @@ import org.junit.jupiter.api.Test;
 class InnerLossStatsTest {
 
     @Test
-    void offByDefaultAndMeasuringChangesNoOutput() {
+    void measuringChangesNoOutputAndReturnsOneResultPerForward() {
         for (TttConfig config : TestLayers.smallConfigs()) {
             try (NDManager manager = NDManager.newBaseManager()) {
                 TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT64, 3);
                 NDArray x = TestLayers.input(manager, 2, 50, 32, 9, DataType.FLOAT64);
                 NDArray plain = TestLayers.forward(layer, x, "DUAL");
-                assertTrue(layer.getLastInnerLoss().isEmpty());
-                layer.setRecordInnerLoss(true);
-                NDArray measured = TestLayers.forward(layer, x, "DUAL");
+                InnerLossRecorder recorder = new InnerLossRecorder();
+                NDArray measured = TestLayers.forward(layer, x, "DUAL", recorder);
                 assertEquals(0, TestLayers.relativeError(measured, plain));
-                InnerLossStats stats = layer.getLastInnerLoss().orElseThrow();
+                assertEquals(1, recorder.stats().size(), "one layer, one forward");
+                InnerLossStats stats = recorder.stats().get(0);
                 // 50 tokens = 3 full mini-batches of 16 and a tail of 2, which is left out
                 assertEquals(3, stats.size());
             }
@@ -38,12 +38,12 @@ class InnerLossStatsTest {
         for (TttConfig config : TestLayers.smallConfigs()) {
             try (NDManager manager = NDManager.newBaseManager()) {
                 TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT64, 5);
-                layer.setRecordInnerLoss(true);
                 NDArray x = TestLayers.input(manager, 2, 64, 32, 11, DataType.FLOAT64);
-                TestLayers.forward(layer, x, "DUAL");
-                InnerLossStats dual = layer.getLastInnerLoss().orElseThrow();
-                TestLayers.forward(layer, x, "PRIMAL");
-                InnerLossStats primal = layer.getLastInnerLoss().orElseThrow();
+                InnerLossRecorder recorder = new InnerLossRecorder();
+                TestLayers.forward(layer, x, "DUAL", recorder);
+                TestLayers.forward(layer, x, "PRIMAL", recorder);
+                InnerLossStats dual = recorder.stats().get(0);
+                InnerLossStats primal = recorder.stats().get(1);
 
                 String what = config.getLayerType() + " shareQk=" + config.isShareQk();
                 assertEquals(4, dual.size(), what);
@@ -72,10 +72,10 @@ class InnerLossStatsTest {
                     layer.getLearningRateBias().getArray().set(new NDIndex("..."), -1e4);
                     layer.getLearningRateWeight().getArray().set(new NDIndex("..."), 0);
                 }
-                layer.setRecordInnerLoss(true);
                 NDArray x = TestLayers.input(manager, 1, 48, 32, 13, DataType.FLOAT64);
-                TestLayers.forward(layer, x, "DUAL");
-                InnerLossStats stats = layer.getLastInnerLoss().orElseThrow();
+                InnerLossRecorder recorder = new InnerLossRecorder();
+                TestLayers.forward(layer, x, "DUAL", recorder);
+                InnerLossStats stats = recorder.stats().get(0);
                 assertArrayEquals(stats.initial(), stats.before(), 1e-7f);
                 assertArrayEquals(stats.initial(), stats.after(), 1e-7f);
                 assertTrue(stats.meanInitial() > 0);

@@ -135,7 +135,13 @@ public final class TestLayers {
 
     /** Plain forward without state. */
     public static NDArray forward(TttLayer layer, NDArray x, String form) {
-        PairList<String, Object> params = new PairList<>();
+        return forward(layer, x, form, null);
+    }
+
+    /** Plain forward without state, measuring the inner loss into a recorder if one is given. */
+    public static NDArray forward(
+            TttLayer layer, NDArray x, String form, InnerLossRecorder recorder) {
+        PairList<String, Object> params = recorder == null ? new PairList<>() : recorder.asParams();
         params.add(TttLayer.FORM_PARAM, form);
         return layer.forward(
                         new ParameterStore(x.getManager(), false), new NDList(x), false, params)
