@@ -60,12 +60,6 @@ public final class KvCache implements LayerState {
 
     /** {@inheritDoc} */
     @Override
-    public int getBatchSize() {
-        return positions.length;
-    }
-
-    /** {@inheritDoc} */
-    @Override
     public long[] getPositions() {
         return positions.clone();
     }

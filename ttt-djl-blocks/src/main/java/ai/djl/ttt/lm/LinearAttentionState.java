@@ -37,12 +37,6 @@ public final class LinearAttentionState implements LayerState {
 
     /** {@inheritDoc} */
     @Override
-    public int getBatchSize() {
-        return positions.length;
-    }
-
-    /** {@inheritDoc} */
-    @Override
     public long[] getPositions() {
         return positions.clone();
     }

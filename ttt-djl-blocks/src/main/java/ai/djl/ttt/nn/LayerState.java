@@ -18,7 +18,9 @@ public interface LayerState extends AutoCloseable {
      *
      * @return the batch size
      */
-    int getBatchSize();
+    default int getBatchSize() {
+        return getPositions().length;
+    }
 
     /**
      * Returns the absolute position of the next token of each row.

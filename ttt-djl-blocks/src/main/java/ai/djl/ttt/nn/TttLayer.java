@@ -37,6 +37,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.function.Function;
 import java.util.function.UnaryOperator;
 
 /**
@@ -122,7 +123,7 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
      * @param type the layer type this subclass implements
      * @param innerModel the inner model, whose initial weights become parameters of the layer
      */
-    protected TttLayer(BaseBuilder<?> builder, LayerType type, InnerModel innerModel) {
+    protected TttLayer(Builder<?> builder, LayerType type, InnerModel innerModel) {
         super(VERSION);
         config = builder.config;
         if (config.getLayerType() != type) {
@@ -209,7 +210,7 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
      *
      * @param config the configuration
      * @param checkFinite whether each forward checks its input for NaN and infinities (see {@link
-     *     BaseBuilder#optCheckFinite})
+     *     Builder#optCheckFinite})
      * @return a {@link TttLinear} or a {@link TttMlp}
      */
     public static TttLayer fromConfig(TttConfig config, boolean checkFinite) {
@@ -594,7 +595,6 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                                             innerModel,
                                             reconstructionLoss(ps, x, training),
                                             innerOptimizer,
-                                            config.getMiniBatchSize(),
                                             form,
                                             record)
                                     .run(initial, inputs, starts);
@@ -968,14 +968,20 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
     private record Projections(NDArray query, NDArray key, NDArray value, NDArray convWindow) {}
 
     /**
-     * The builder shared by {@link TttLinear} and {@link TttMlp}.
+     * The builder of {@link TttLinear} and {@link TttMlp} ({@code TttLinear.builder()}, {@code
+     * TttMlp.builder()}).
      *
-     * @param <T> the concrete builder
+     * @param <L> the layer it builds
      */
-    public abstract static class BaseBuilder<T extends BaseBuilder<T>> {
+    public static final class Builder<L extends TttLayer> {
+        private final Function<Builder<L>, L> factory;
         TttConfig config;
         InnerForm form = InnerForm.DUAL;
         boolean checkFinite = true;
+
+        Builder(Function<Builder<L>, L> factory) {
+            this.factory = factory;
+        }
 
         /**
          * Sets the configuration (required). Its {@code ttt_layer_type} must match the layer.
@@ -983,9 +989,9 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
          * @param config the config
          * @return this builder
          */
-        public T setConfig(TttConfig config) {
+        public Builder<L> setConfig(TttConfig config) {
             this.config = config;
-            return self();
+            return this;
         }
 
         /**
@@ -994,9 +1000,9 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
          * @param form the form
          * @return this builder
          */
-        public T optForm(InnerForm form) {
+        public Builder<L> optForm(InnerForm form) {
             this.form = form;
-            return self();
+            return this;
         }
 
         /**
@@ -1006,25 +1012,25 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
          * @param check whether to check
          * @return this builder
          */
-        public T optCheckFinite(boolean check) {
+        public Builder<L> optCheckFinite(boolean check) {
             this.checkFinite = check;
-            return self();
+            return this;
         }
 
         /**
-         * Returns this builder.
+         * Builds the layer.
          *
-         * @return this
+         * @return the layer
+         * @throws IllegalArgumentException if the config is missing or names another layer type
          */
-        protected abstract T self();
-
-        void validate() {
+        public L build() {
             if (config == null) {
                 throw new IllegalArgumentException("setConfig(TttConfig) is required");
             }
             if (form == null) {
                 throw new IllegalArgumentException("form must not be null");
             }
+            return factory.apply(this);
         }
     }
 }

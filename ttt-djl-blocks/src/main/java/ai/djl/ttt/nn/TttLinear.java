@@ -15,39 +15,16 @@ import ai.djl.ttt.LayerType;
  */
 public final class TttLinear extends TttLayer {
 
-    private TttLinear(Builder builder) {
+    private TttLinear(Builder<TttLinear> builder) {
         super(builder, LayerType.LINEAR, innerModel(builder.config));
     }
 
     /**
      * Creates a builder.
      *
-     * @return a new builder
+     * @return a new builder; {@code build()} fails unless the config's layer type is TTT-Linear
      */
-    public static Builder builder() {
-        return new Builder();
-    }
-
-    /** The builder of {@link TttLinear}. */
-    public static final class Builder extends BaseBuilder<Builder> {
-
-        Builder() {}
-
-        /** {@inheritDoc} */
-        @Override
-        protected Builder self() {
-            return this;
-        }
-
-        /**
-         * Builds the layer.
-         *
-         * @return the layer
-         * @throws IllegalArgumentException if the config is missing or is not TTT-Linear
-         */
-        public TttLinear build() {
-            validate();
-            return new TttLinear(this);
-        }
+    public static Builder<TttLinear> builder() {
+        return new Builder<>(TttLinear::new);
     }
 }

@@ -16,39 +16,16 @@ import ai.djl.ttt.TttConfig;
  */
 public final class TttMlp extends TttLayer {
 
-    private TttMlp(Builder builder) {
+    private TttMlp(Builder<TttMlp> builder) {
         super(builder, LayerType.MLP, innerModel(builder.config));
     }
 
     /**
      * Creates a builder.
      *
-     * @return a new builder
+     * @return a new builder; {@code build()} fails unless the config's layer type is TTT-MLP
      */
-    public static Builder builder() {
-        return new Builder();
-    }
-
-    /** The builder of {@link TttMlp}. */
-    public static final class Builder extends BaseBuilder<Builder> {
-
-        Builder() {}
-
-        /** {@inheritDoc} */
-        @Override
-        protected Builder self() {
-            return this;
-        }
-
-        /**
-         * Builds the layer.
-         *
-         * @return the layer
-         * @throws IllegalArgumentException if the config is missing or is not TTT-MLP
-         */
-        public TttMlp build() {
-            validate();
-            return new TttMlp(this);
-        }
+    public static Builder<TttMlp> builder() {
+        return new Builder<>(TttMlp::new);
     }
 }

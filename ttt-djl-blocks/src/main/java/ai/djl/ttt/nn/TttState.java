@@ -190,12 +190,6 @@ public final class TttState implements LayerState {
 
     /** {@inheritDoc} */
     @Override
-    public int getBatchSize() {
-        return positions.length;
-    }
-
-    /** {@inheritDoc} */
-    @Override
     public long[] getPositions() {
         return positions.clone();
     }

@@ -39,11 +39,8 @@ class InnerLossStatsTest {
             try (NDManager manager = NDManager.newBaseManager()) {
                 TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT64, 5);
                 NDArray x = TestLayers.input(manager, 2, 64, 32, 11, DataType.FLOAT64);
-                InnerLossRecorder recorder = new InnerLossRecorder();
-                TestLayers.forward(layer, x, "DUAL", recorder);
-                TestLayers.forward(layer, x, "PRIMAL", recorder);
-                InnerLossStats dual = recorder.stats().get(0);
-                InnerLossStats primal = recorder.stats().get(1);
+                InnerLossStats dual = measure(layer, x, "DUAL");
+                InnerLossStats primal = measure(layer, x, "PRIMAL");
 
                 String what = config.getLayerType() + " shareQk=" + config.isShareQk();
                 assertEquals(4, dual.size(), what);
@@ -73,13 +70,19 @@ class InnerLossStatsTest {
                     layer.getLearningRateWeight().getArray().set(new NDIndex("..."), 0);
                 }
                 NDArray x = TestLayers.input(manager, 1, 48, 32, 13, DataType.FLOAT64);
-                InnerLossRecorder recorder = new InnerLossRecorder();
-                TestLayers.forward(layer, x, "DUAL", recorder);
-                InnerLossStats stats = recorder.stats().get(0);
+                InnerLossStats stats = measure(layer, x, "DUAL");
                 assertArrayEquals(stats.initial(), stats.before(), 1e-7f);
                 assertArrayEquals(stats.initial(), stats.after(), 1e-7f);
                 assertTrue(stats.meanInitial() > 0);
             }
         }
+    }
+
+    /** The statistics of one forward in the given form. */
+    private static InnerLossStats measure(TttLayer layer, NDArray x, String form) {
+        InnerLossRecorder recorder = new InnerLossRecorder();
+        TestLayers.forward(layer, x, form, recorder);
+        assertEquals(1, recorder.stats().size());
+        return recorder.stats().get(0);
     }
 }

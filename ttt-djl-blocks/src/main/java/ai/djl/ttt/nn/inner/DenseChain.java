@@ -123,23 +123,20 @@ public final class DenseChain implements InnerModel {
      */
     @Override
     public Step dualStep(
-            FastWeights state,
-            MiniBatch batch,
-            ReconstructionLoss loss,
-            InnerOptimizer optimizer,
-            boolean inPlace) {
+            FastWeights state, MiniBatch batch, InnerOptimizer optimizer, boolean inPlace) {
+        ReconstructionLoss loss = batch.loss();
         if (state.hasPendingGradients()) {
             throw new IllegalStateException(
                     "the dual form starts at a mini-batch boundary; use the primal form");
         }
         // the first layer sees the training view [XK, 1] and the test view [XQ, 1] in one product
-        NDList both = keysAndQueries(batch.keyQuery.matMul(state.layer(0)));
-        TrainingView view = trainingView(state, both.get(0), batch, loss);
+        NDList both = keysAndQueries(batch.keyQuery().matMul(state.layer(0)));
+        TrainingView view = trainingView(state, both.get(0), batch);
 
-        NDArray output = both.get(1).sub(batch.queryKeyEta.matMul(view.gradients[0]));
+        NDArray output = both.get(1).sub(batch.queryKeyEta().matMul(view.gradients[0]));
         for (int l = 1; l < depth; l++) {
-            NDArray testInput = withOnes(InnerMath.geluTanh(output, loss.scalars()));
-            NDArray mixing = optimizer.mixing(batch.trilEta, testInput, view.transposedInputs[l]);
+            NDArray testInput = hiddenInput(output, loss);
+            NDArray mixing = optimizer.mixing(batch.trilEta(), testInput, view.transposedInputs[l]);
             output = testInput.matMul(state.layer(l)).sub(mixing.matMul(view.gradients[l]));
         }
         FastWeights next =
@@ -147,8 +144,8 @@ public final class DenseChain implements InnerModel {
                         state,
                         view.transposedInputs,
                         view.gradients,
-                        batch.updateRate,
-                        batch.completes,
+                        batch.updateRate(),
+                        batch.completes(),
                         inPlace);
         return new Step(output, next);
     }
@@ -168,18 +165,18 @@ public final class DenseChain implements InnerModel {
      * #oneToken}); the result is the same up to rounding.
      */
     @Override
-    public Step primalStep(
-            FastWeights state, MiniBatch batch, ReconstructionLoss loss, InnerOptimizer optimizer) {
-        int k = batch.tokens;
+    public Step primalStep(FastWeights state, MiniBatch batch, InnerOptimizer optimizer) {
+        ReconstructionLoss loss = batch.loss();
+        int k = batch.tokens();
         if (k == 1) {
             // one read of W_0 for both views, as in the dual form
-            NDList both = keysAndQueries(batch.keyQuery.matMul(state.layer(0)));
-            TrainingView view = trainingView(state, both.get(0), batch, loss);
-            return oneToken(state, batch, view, both.get(1), loss, optimizer);
+            NDList both = keysAndQueries(batch.keyQuery().matMul(state.layer(0)));
+            TrainingView view = trainingView(state, both.get(0), batch);
+            return oneToken(state, batch, view, both.get(1), optimizer);
         }
-        NDList views = keysAndQueries(batch.keyQuery);
-        TrainingView view = trainingView(state, views.get(0).matMul(state.layer(0)), batch, loss);
-        NDArray tokenFactor = batch.tokenFactor.expandDims(-1);
+        NDList views = keysAndQueries(batch.keyQuery());
+        TrainingView view = trainingView(state, views.get(0).matMul(state.layer(0)), batch);
+        NDArray tokenFactor = batch.tokenFactor().expandDims(-1);
 
         NDArray testInput = views.get(1);
         NDArray output = null;
@@ -187,14 +184,14 @@ public final class DenseChain implements InnerModel {
         NDArray[] lastGradients = new NDArray[depth];
         for (int l = 0; l < depth; l++) {
             NDArray input = view.transposedInputs[l].transpose(0, 2, 1);
-            NDArray scaled = optimizer.scaledGradient(view.gradients[l], batch.learningRate);
+            NDArray scaled = optimizer.scaledGradient(view.gradients[l], batch.learningRate());
             NDArray pending = state.hasPendingGradients() ? state.pendingGradient(l) : null;
             NDArray gradient = optimizer.pendingGradients(input, scaled, pending);
             NDArray tokenWeights =
                     optimizer.tokenWeights(state.layer(l).expandDims(1), gradient, tokenFactor);
             output = testInput.expandDims(2).matMul(tokenWeights).squeeze(2);
             if (l < depth - 1) {
-                testInput = withOnes(InnerMath.geluTanh(output, loss.scalars()));
+                testInput = hiddenInput(output, loss);
             }
             NDIndex lastToken = new NDIndex().addAllDim().addIndices(k - 1);
             lastWeights[l] = tokenWeights.get(lastToken);
@@ -202,21 +199,15 @@ public final class DenseChain implements InnerModel {
         }
         return new Step(
                 output,
-                optimizer.settle(
-                        state,
-                        lastWeights,
-                        lastGradients,
-                        batch.completes,
-                        batch.completesPerRow,
-                        loss.scalars().one()));
+                optimizer.settle(state, lastWeights, lastGradients, batch, loss.scalars().one()));
     }
 
     /**
      * The primal form for a single token (a decode step), without materialising its weights {@code
      * W̄ = W − tok · gW}. The pending gradient of the tokens of this mini-batch so far is a sum of
-     * rank-1 terms, kept as factors in the state ({@link FastWeights#withTokenTerms}: their inputs
-     * {@code X_j} and scaled gradients {@code lr_j G_j}), on top of a full sum from before if a
-     * prefill ended inside the mini-batch:
+     * rank-1 terms, kept as factors in the state ({@link FastWeights#withPending(NDArray[],
+     * NDArray[], NDArray[])}: their inputs {@code X_j} and scaled gradients {@code lr_j G_j}), on
+     * top of a full sum from before if a prefill ended inside the mini-batch:
      *
      * <pre>
      * Z̄_l = X̄_l W_l − tok · (X̄_l gW_sum + (X̄_l X_jᵀ) (lr_j G_j))     j: this mini-batch's tokens
@@ -235,12 +226,12 @@ public final class DenseChain implements InnerModel {
             MiniBatch batch,
             TrainingView view,
             NDArray firstProduct,
-            ReconstructionLoss loss,
             InnerOptimizer optimizer) {
-        if (batch.completesPerRow != null) {
-            return oneTokenPerRow(state, batch, view, firstProduct, loss, optimizer);
+        ReconstructionLoss loss = batch.loss();
+        if (batch.completesPerRow() != null) {
+            return oneTokenPerRow(state, batch, view, firstProduct, optimizer);
         }
-        NDArray testInput = keysAndQueries(batch.keyQuery).get(1); // X̄_0 = [XQ, 1], (N, 1, in)
+        NDArray testInput = keysAndQueries(batch.keyQuery()).get(1); // X̄_0 = [XQ, 1], (N, 1, in)
         NDArray output = null;
         NDArray[] sums = new NDArray[depth];
         NDArray[] inputs = new NDArray[depth];
@@ -249,7 +240,7 @@ public final class DenseChain implements InnerModel {
             // this token's term joins the pending ones as factors: inputs (N, j, in), lr G (N, j,
             // out)
             NDArray input = view.transposedInputs[l].transpose(0, 2, 1);
-            NDArray scaled = optimizer.scaledGradient(view.gradients[l], batch.learningRate);
+            NDArray scaled = optimizer.scaledGradient(view.gradients[l], batch.learningRate());
             inputs[l] = appendToken(state.tokenInputs(l), input);
             gradients[l] = appendToken(state.tokenGradients(l), scaled);
             sums[l] = state.pendingSum(l);
@@ -260,26 +251,19 @@ public final class DenseChain implements InnerModel {
                 throughPending = throughPending.add(testInput.matMul(sums[l]));
             }
             NDArray product = l == 0 ? firstProduct : testInput.matMul(state.layer(l));
-            output = optimizer.throughTokenWeights(product, throughPending, batch.tokenFactor);
-            if (l < depth - 1) {
-                testInput = withOnes(InnerMath.geluTanh(output, loss.scalars()));
-            }
+            output = optimizer.throughTokenWeights(product, throughPending, batch.tokenFactor());
+            testInput = l < depth - 1 ? hiddenInput(output, loss) : null;
         }
-        NDArray[] layers = new NDArray[depth];
-        for (int l = 0; l < depth; l++) {
-            layers[l] = state.layer(l);
-        }
-        FastWeights next =
-                FastWeights.withTokenTerms(
-                        layers, sums[0] == null ? null : sums, inputs, gradients);
-        if (!batch.completes) {
+        FastWeights next = state.withPending(sums[0] == null ? null : sums, inputs, gradients);
+        if (!batch.completes()) {
             return new Step(output, next);
         }
         // the token ends its mini-batch: W̄ = W − tok · gW becomes the boundary state
         NDArray[] boundary = new NDArray[depth];
         for (int l = 0; l < depth; l++) {
             boundary[l] =
-                    optimizer.tokenWeights(layers[l], next.pendingGradient(l), batch.tokenFactor);
+                    optimizer.tokenWeights(
+                            state.layer(l), next.pendingGradient(l), batch.tokenFactor());
         }
         return new Step(output, new FastWeights(boundary, null));
     }
@@ -299,15 +283,15 @@ public final class DenseChain implements InnerModel {
             MiniBatch batch,
             TrainingView view,
             NDArray firstProduct,
-            ReconstructionLoss loss,
             InnerOptimizer optimizer) {
-        NDArray testInput = keysAndQueries(batch.keyQuery).get(1); // X̄_0 = [XQ, 1], (N, 1, in)
+        ReconstructionLoss loss = batch.loss();
+        NDArray testInput = keysAndQueries(batch.keyQuery()).get(1); // X̄_0 = [XQ, 1], (N, 1, in)
         NDArray output = null;
         NDArray[] lastWeights = new NDArray[depth];
         NDArray[] lastGradients = new NDArray[depth];
         for (int l = 0; l < depth; l++) {
             NDArray inputColumn = view.transposedInputs[l]; // X_lᵀ, (N, in, 1)
-            NDArray scaled = optimizer.scaledGradient(view.gradients[l], batch.learningRate);
+            NDArray scaled = optimizer.scaledGradient(view.gradients[l], batch.learningRate());
             NDArray throughPending = testInput.matMul(inputColumn).mul(scaled);
             NDArray gradient = inputColumn.mul(scaled); // the outer product X_lᵀ (lr G_l)
             if (state.hasPendingGradients()) {
@@ -316,22 +300,14 @@ public final class DenseChain implements InnerModel {
                 gradient = gradient.add(pending);
             }
             NDArray product = l == 0 ? firstProduct : testInput.matMul(state.layer(l));
-            output = optimizer.throughTokenWeights(product, throughPending, batch.tokenFactor);
-            if (l < depth - 1) {
-                testInput = withOnes(InnerMath.geluTanh(output, loss.scalars()));
-            }
+            output = optimizer.throughTokenWeights(product, throughPending, batch.tokenFactor());
+            testInput = l < depth - 1 ? hiddenInput(output, loss) : null;
             lastGradients[l] = gradient;
-            lastWeights[l] = optimizer.tokenWeights(state.layer(l), gradient, batch.tokenFactor);
+            lastWeights[l] = optimizer.tokenWeights(state.layer(l), gradient, batch.tokenFactor());
         }
         return new Step(
                 output,
-                optimizer.settle(
-                        state,
-                        lastWeights,
-                        lastGradients,
-                        batch.completes,
-                        batch.completesPerRow,
-                        loss.scalars().one()));
+                optimizer.settle(state, lastWeights, lastGradients, batch, loss.scalars().one()));
     }
 
     /**
@@ -340,12 +316,12 @@ public final class DenseChain implements InnerModel {
      *
      * @param firstOutput {@code [XK, 1] W_0}, already computed
      */
-    private TrainingView trainingView(
-            FastWeights state, NDArray firstOutput, MiniBatch batch, ReconstructionLoss loss) {
+    private TrainingView trainingView(FastWeights state, NDArray firstOutput, MiniBatch batch) {
+        ReconstructionLoss loss = batch.loss();
         NDArray[] transposedInputs = new NDArray[depth];
         NDArray[] preActivations = new NDArray[depth];
         NDArray[] slopes = new NDArray[depth]; // gelu'(Z_l) of the hidden layers
-        transposedInputs[0] = batch.keyTransposed;
+        transposedInputs[0] = batch.keyTransposed();
         preActivations[0] = firstOutput;
         for (int l = 1; l < depth; l++) {
             InnerMath.Gelu gelu =
@@ -356,7 +332,7 @@ public final class DenseChain implements InnerModel {
             preActivations[l] = input.matMul(state.layer(l));
         }
         NDArray[] gradients = new NDArray[depth];
-        gradients[depth - 1] = loss.gradient(preActivations[depth - 1], batch.lossShift);
+        gradients[depth - 1] = loss.gradient(preActivations[depth - 1], batch.lossShift());
         for (int l = depth - 2; l >= 0; l--) {
             // G W_rowsᵀ computed as (W_rows Gᵀ)ᵀ: about 1.7× faster for these small batched
             // products than multiplying by a transposed slice
@@ -422,6 +398,11 @@ public final class DenseChain implements InnerModel {
      */
     private static NDList keysAndQueries(NDArray stacked) {
         return stacked.split(2, 1);
+    }
+
+    /** The next dense layer's input {@code [gelu(Z), 1]}. */
+    private static NDArray hiddenInput(NDArray output, ReconstructionLoss loss) {
+        return withOnes(InnerMath.geluTanh(output, loss.scalars()));
     }
 
     /** {@code [x, 1]}: a padding op, over 3× faster here than concatenating a column of ones. */

@@ -75,22 +75,6 @@ public final class FastWeights {
     }
 
     /**
-     * Creates a state whose pending gradient is a full sum (or none) plus rank-1 terms kept as
-     * factors: {@code pending_l + tokenInputs_lᵀ tokenGradients_l}.
-     *
-     * @param layers each dense layer's weight with its bias as the last row
-     * @param pending the full part, or {@code null}
-     * @param tokenInputs per layer, the tokens' inputs {@code (N, j, f_in + 1)}
-     * @param tokenGradients per layer, the tokens' scaled gradients {@code lr G}, {@code (N, j,
-     *     f_out)}
-     * @return the state
-     */
-    public static FastWeights withTokenTerms(
-            NDArray[] layers, NDArray[] pending, NDArray[] tokenInputs, NDArray[] tokenGradients) {
-        return new FastWeights(layers, pending, tokenInputs, tokenGradients);
-    }
-
-    /**
      * Returns the number of dense layers of the inner model (1 for TTT-Linear, 2 for TTT-MLP).
      *
      * @return the depth
@@ -107,6 +91,30 @@ public final class FastWeights {
      */
     public NDArray layer(int l) {
         return layers[l];
+    }
+
+    /**
+     * Returns the same weights with other pending gradients.
+     *
+     * @param pendingGradients one per layer, or {@code null} for none
+     * @return the state
+     */
+    public FastWeights withPending(NDArray[] pendingGradients) {
+        return new FastWeights(layers, pendingGradients);
+    }
+
+    /**
+     * Returns the same weights with a pending gradient that is a full sum (or none) plus rank-1
+     * terms kept as factors: {@code pendingSums_l + tokenInputs_lᵀ tokenGradients_l}.
+     *
+     * @param pendingSums the full part per layer, or {@code null}
+     * @param tokenInputs per layer, the tokens' inputs {@code (N, j, f_in + 1)}
+     * @param tokenGradients per layer, the tokens' scaled gradients {@code (N, j, f_out)}
+     * @return the state
+     */
+    public FastWeights withPending(
+            NDArray[] pendingSums, NDArray[] tokenInputs, NDArray[] tokenGradients) {
+        return new FastWeights(layers, pendingSums, tokenInputs, tokenGradients);
     }
 
     /**

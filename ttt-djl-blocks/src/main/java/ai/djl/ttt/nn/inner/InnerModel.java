@@ -52,32 +52,24 @@ public interface InnerModel {
      * One mini-batch in the dual form (spec §1.4, §1.6), without materialising per-token weights.
      *
      * @param state the weights at the start of the mini-batch; must have no pending gradients
-     * @param batch the mini-batch, built with {@link MiniBatch#dual}
-     * @param loss the reconstruction loss of this pass
+     * @param batch the mini-batch and its loss, built with {@link MiniBatch#dual}
      * @param optimizer the inner learner
      * @param inPlace whether the weights may be updated in place: only when the scan made them (no
      *     caller holds them) and nothing records gradients
      * @return the pre-norm outputs {@code Z̄} {@code (N, k, f)} and the next state
      */
-    Step dualStep(
-            FastWeights state,
-            MiniBatch batch,
-            ReconstructionLoss loss,
-            InnerOptimizer optimizer,
-            boolean inPlace);
+    Step dualStep(FastWeights state, MiniBatch batch, InnerOptimizer optimizer, boolean inPlace);
 
     /**
      * Tokens in the primal form (spec §1.5): the recurrent form used to decode one token at a time.
      * It can start anywhere inside a mini-batch, continuing the pending gradients.
      *
      * @param state the weights at the last boundary and the pending gradients
-     * @param batch the tokens, built with {@link MiniBatch#primal}
-     * @param loss the reconstruction loss of this pass
+     * @param batch the tokens and their loss, built with {@link MiniBatch#primal}
      * @param optimizer the inner learner
      * @return the pre-norm outputs {@code Z̄} {@code (N, k, f)} and the next state
      */
-    Step primalStep(
-            FastWeights state, MiniBatch batch, ReconstructionLoss loss, InnerOptimizer optimizer);
+    Step primalStep(FastWeights state, MiniBatch batch, InnerOptimizer optimizer);
 
     /**
      * The reconstruction error of given weights on a block of tokens, for {@link InnerLossStats},

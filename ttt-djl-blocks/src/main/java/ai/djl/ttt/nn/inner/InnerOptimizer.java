@@ -129,17 +129,15 @@ public final class InnerOptimizer {
         for (int l = 0; l < depth; l++) {
             updates[l] = transposedInputs[l].matMul(gradients[l].mul(updateRate));
         }
+        if (!completes) {
+            return state.withPending(updates);
+        }
         NDArray[] layers = new NDArray[depth];
         for (int l = 0; l < depth; l++) {
-            if (!completes) {
-                layers[l] = state.layer(l);
-            } else if (inPlace) {
-                layers[l] = state.layer(l).subi(updates[l]);
-            } else {
-                layers[l] = state.layer(l).sub(updates[l]);
-            }
+            NDArray w = state.layer(l);
+            layers[l] = inPlace ? w.subi(updates[l]) : w.sub(updates[l]);
         }
-        return new FastWeights(layers, completes ? null : updates);
+        return new FastWeights(layers, null);
     }
 
     /**
@@ -208,8 +206,7 @@ public final class InnerOptimizer {
      * @param state the state before the tokens
      * @param lastWeights each layer's weights {@code W̄} of the last token
      * @param lastPending each layer's pending gradient {@code gW} after the last token
-     * @param completes whether the tokens end on a boundary (all rows)
-     * @param completesPerRow {@code (N, 1, 1)} 0/1 per row, or {@code null}
+     * @param batch the tokens: whether they end on a boundary, for all rows or per row
      * @param one 1, of the state's data type
      * @return the next state
      */
@@ -217,12 +214,12 @@ public final class InnerOptimizer {
             FastWeights state,
             NDArray[] lastWeights,
             NDArray[] lastPending,
-            boolean completes,
-            NDArray completesPerRow,
+            MiniBatch batch,
             NDArray one) {
-        int depth = state.depth();
-        NDArray[] layers = new NDArray[depth];
+        NDArray completesPerRow = batch.completesPerRow();
         if (completesPerRow != null) {
+            int depth = state.depth();
+            NDArray[] layers = new NDArray[depth];
             NDArray pendingRows = one.sub(completesPerRow);
             NDArray[] pending = new NDArray[depth];
             for (int l = 0; l < depth; l++) {
@@ -232,13 +229,9 @@ public final class InnerOptimizer {
             }
             return new FastWeights(layers, pending);
         }
-        if (completes) {
-            return new FastWeights(lastWeights, null);
-        }
-        for (int l = 0; l < depth; l++) {
-            layers[l] = state.layer(l);
-        }
-        return new FastWeights(layers, lastPending);
+        return batch.completes()
+                ? new FastWeights(lastWeights, null)
+                : state.withPending(lastPending);
     }
 
     /** The lower-triangular 0/1 mask {@code (k, k)}, with the data type of the factors. */

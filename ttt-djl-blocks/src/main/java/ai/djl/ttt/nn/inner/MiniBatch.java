@@ -5,54 +5,57 @@ import ai.djl.ndarray.NDArray;
 /**
  * The inputs of one inner-loop step: {@code k ≤ b} consecutive tokens of one mini-batch, for every
  * sequence and head ({@code N = B·H}), with everything that could be computed before the scan (spec
- * §1.4, §1.5). Keys and queries carry a trailing column of ones (the homogeneous form of {@link
- * FastWeights}).
+ * §1.4, §1.5), and the loss they are learned on. Keys and queries carry a trailing column of ones
+ * (the homogeneous form of {@link FastWeights}). Built with {@link #dual} or {@link #primal}; the
+ * parts the other form needs are {@code null}.
+ *
+ * @param loss the reconstruction loss of this pass
+ * @param keyQuery {@code [XK, 1]} stacked over {@code [XQ, 1]} along the tokens, {@code (N, 2k, f +
+ *     1)}: the training and the test view go through the first dense layer in one product
+ * @param keyTransposed {@code [XK, 1]ᵀ}, {@code (N, f + 1, k)}
+ * @param lossShift {@code γ ⊙ (β − (XV − XK))}, the constant part of the loss gradient ({@link
+ *     ReconstructionLoss#shift}), {@code (N, k, f)}
+ * @param learningRate primal form: {@code lr_j = η_base σ(x_j·w_h + c_h)/f}, {@code (N, k, 1)}
+ * @param tokenFactor primal form: {@code tok_i}, broadcastable to {@code (N, k, 1)}: {@code (k, 1)}
+ *     for a chunk at the same offset in every row, {@code (N, 1, 1)} for one token per row at
+ *     per-row offsets
+ * @param trilEta dual form: {@code tril(E)}, {@code E[i,j] = tok_i · lr_j}, {@code (N, k, k)}
+ * @param queryKeyEta dual form: {@code tril(E) ⊙ ([XQ, 1] [XK, 1]ᵀ)}, {@code (N, k, k)}
+ * @param updateRate dual form: the per-key step of the end-of-segment update {@code (N, k, 1)}
+ *     ({@link InnerOptimizer.DualRates#updateRate})
+ * @param completes whether the segment ends on a mini-batch boundary (ignored when {@code
+ *     completesPerRow} is given)
+ * @param completesPerRow primal form, rows at different offsets: {@code (N, 1, 1)} 0/1 per row, or
+ *     {@code null}
  */
-public final class MiniBatch {
-
-    final NDArray keyQuery;
-    final int tokens;
-    final NDArray keyTransposed;
-    final NDArray lossShift;
-    final NDArray learningRate;
-    final NDArray tokenFactor;
-    final NDArray trilEta;
-    final NDArray queryKeyEta;
-    final NDArray updateRate;
-    final boolean completes;
-    final NDArray completesPerRow;
-
-    private MiniBatch(Builder b) {
-        keyQuery = b.keyQuery;
-        tokens = b.tokens;
-        keyTransposed = b.keyTransposed;
-        lossShift = b.lossShift;
-        learningRate = b.learningRate;
-        tokenFactor = b.tokenFactor;
-        trilEta = b.trilEta;
-        queryKeyEta = b.queryKeyEta;
-        updateRate = b.updateRate;
-        completes = b.completes;
-        completesPerRow = b.completesPerRow;
-    }
+public record MiniBatch(
+        ReconstructionLoss loss,
+        NDArray keyQuery,
+        NDArray keyTransposed,
+        NDArray lossShift,
+        NDArray learningRate,
+        NDArray tokenFactor,
+        NDArray trilEta,
+        NDArray queryKeyEta,
+        NDArray updateRate,
+        boolean completes,
+        NDArray completesPerRow) {
 
     /**
      * A mini-batch for the dual form. It must start at a mini-batch boundary.
      *
-     * @param keyQuery {@code [XK, 1]} stacked over {@code [XQ, 1]} along the tokens, {@code (N, 2k,
-     *     f + 1)}: the training and the test view go through the first dense layer in one product
+     * @param loss the reconstruction loss of this pass
+     * @param keyQuery {@code [XK, 1]} over {@code [XQ, 1]}, {@code (N, 2k, f + 1)}
      * @param keyTransposed {@code [XK, 1]ᵀ}, {@code (N, f + 1, k)}
-     * @param lossShift {@code γ ⊙ (β − (XV − XK))}, the constant part of the loss gradient (see
-     *     {@link InnerMath#layerNormL2Backward(NDArray, NDArray, NDArray)}), {@code (N, k, f)}
-     * @param trilEta {@code tril(E)}, {@code E[i,j] = tok_i · lr_j}, {@code (N, k, k)}
+     * @param lossShift {@code γ ⊙ (β − (XV − XK))}, {@code (N, k, f)}
+     * @param trilEta {@code tril(E)}, {@code (N, k, k)}
      * @param queryKeyEta {@code tril(E) ⊙ ([XQ, 1] [XK, 1]ᵀ)}, {@code (N, k, k)}
-     * @param updateRate per-key step of the end-of-segment update {@code (N, k, 1)}: the last row
-     *     of E ({@code tok_{k−1} · lr_j}) when the segment completes the mini-batch, otherwise
-     *     {@code lr_j} (the gradients are then kept pending)
+     * @param updateRate the per-key step of the end-of-segment update {@code (N, k, 1)}
      * @param completes whether the segment ends on a mini-batch boundary
      * @return the mini-batch
      */
     public static MiniBatch dual(
+            ReconstructionLoss loss,
             NDArray keyQuery,
             NDArray keyTransposed,
             NDArray lossShift,
@@ -60,30 +63,35 @@ public final class MiniBatch {
             NDArray queryKeyEta,
             NDArray updateRate,
             boolean completes) {
-        Builder b = new Builder(keyQuery, keyTransposed, lossShift);
-        b.trilEta = trilEta;
-        b.queryKeyEta = queryKeyEta;
-        b.updateRate = updateRate;
-        b.completes = completes;
-        return new MiniBatch(b);
+        return new MiniBatch(
+                loss,
+                keyQuery,
+                keyTransposed,
+                lossShift,
+                null,
+                null,
+                trilEta,
+                queryKeyEta,
+                updateRate,
+                completes,
+                null);
     }
 
     /**
      * A mini-batch for the primal form; it may start anywhere inside a mini-batch.
      *
-     * @param keyQuery {@code [XK, 1]} stacked over {@code [XQ, 1]}, {@code (N, 2k, f + 1)}
+     * @param loss the reconstruction loss of this pass
+     * @param keyQuery {@code [XK, 1]} over {@code [XQ, 1]}, {@code (N, 2k, f + 1)}
      * @param keyTransposed {@code [XK, 1]ᵀ}, {@code (N, f + 1, k)}
      * @param lossShift {@code γ ⊙ (β − (XV − XK))}, {@code (N, k, f)}
-     * @param learningRate {@code lr_j = η_base σ(x_j·w_h + c_h)/f}, {@code (N, k, 1)}
-     * @param tokenFactor {@code tok_i}, broadcastable to {@code (N, k, 1)}: {@code (k, 1)} for a
-     *     chunk at the same offset in every row, {@code (N, 1, 1)} for one token per row at per-row
-     *     offsets
-     * @param completes whether the segment ends on a mini-batch boundary (ignored when {@code
-     *     completesPerRow} is given)
+     * @param learningRate {@code lr_j}, {@code (N, k, 1)}
+     * @param tokenFactor {@code tok_i}, {@code (k, 1)} or {@code (N, 1, 1)}
+     * @param completes whether the segment ends on a mini-batch boundary
      * @param completesPerRow {@code (N, 1, 1)} 0/1 per row, or {@code null}
      * @return the mini-batch
      */
     public static MiniBatch primal(
+            ReconstructionLoss loss,
             NDArray keyQuery,
             NDArray keyTransposed,
             NDArray lossShift,
@@ -91,32 +99,26 @@ public final class MiniBatch {
             NDArray tokenFactor,
             boolean completes,
             NDArray completesPerRow) {
-        Builder b = new Builder(keyQuery, keyTransposed, lossShift);
-        b.learningRate = learningRate;
-        b.tokenFactor = tokenFactor;
-        b.completes = completes;
-        b.completesPerRow = completesPerRow;
-        return new MiniBatch(b);
+        return new MiniBatch(
+                loss,
+                keyQuery,
+                keyTransposed,
+                lossShift,
+                learningRate,
+                tokenFactor,
+                null,
+                null,
+                null,
+                completes,
+                completesPerRow);
     }
 
-    private static final class Builder {
-        final NDArray keyQuery;
-        final int tokens;
-        final NDArray keyTransposed;
-        final NDArray lossShift;
-        NDArray learningRate;
-        NDArray tokenFactor;
-        NDArray trilEta;
-        NDArray queryKeyEta;
-        NDArray updateRate;
-        boolean completes;
-        NDArray completesPerRow;
-
-        Builder(NDArray keyQuery, NDArray keyTransposed, NDArray lossShift) {
-            this.keyQuery = keyQuery;
-            this.tokens = (int) (keyQuery.getShape().get(1) / 2);
-            this.keyTransposed = keyTransposed;
-            this.lossShift = lossShift;
-        }
+    /**
+     * Returns the number of tokens {@code k}.
+     *
+     * @return k
+     */
+    public int tokens() {
+        return (int) (keyQuery.getShape().get(1) / 2);
     }
 }

@@ -40,7 +40,6 @@ public final class Scan {
     private final InnerModel model;
     private final ReconstructionLoss loss;
     private final InnerOptimizer optimizer;
-    private final int miniBatchSize;
     private final InnerForm form;
     private final boolean recordLoss;
     private final List<float[]> losses = new ArrayList<>();
@@ -52,7 +51,6 @@ public final class Scan {
      * @param model the inner model
      * @param loss the reconstruction loss of this forward pass
      * @param optimizer the inner learner
-     * @param miniBatchSize b
      * @param form the form of full and tail mini-batches
      * @param recordLoss whether to measure the inner loss
      */
@@ -60,13 +58,11 @@ public final class Scan {
             InnerModel model,
             ReconstructionLoss loss,
             InnerOptimizer optimizer,
-            int miniBatchSize,
             InnerForm form,
             boolean recordLoss) {
         this.model = model;
         this.loss = loss;
         this.optimizer = optimizer;
-        this.miniBatchSize = miniBatchSize;
         this.form = form;
         this.recordLoss = recordLoss;
     }
@@ -85,6 +81,7 @@ public final class Scan {
             return runPerRow(state, inputs, starts);
         }
         int length = Math.toIntExact(inputs.query().getShape().get(1));
+        int miniBatchSize = inputs.miniBatchSize();
         int offset = (int) (starts[0] % miniBatchSize);
         FastWeights initial = offset == 0 ? state.withoutPendingGradients() : state;
         state = initial;
@@ -135,6 +132,7 @@ public final class Scan {
         NDManager manager = inputs.query().getManager();
         int heads = (int) s.get(2);
         int rows = starts.length * heads;
+        int miniBatchSize = inputs.miniBatchSize();
         float[] oneHot = new float[rows * miniBatchSize];
         float[] completes = new float[rows];
         for (int r = 0; r < rows; r++) {
@@ -151,6 +149,7 @@ public final class Scan {
         Group token = new Group(inputs, 0, 1, 1, 0, false);
         MiniBatch batch =
                 MiniBatch.primal(
+                        loss,
                         token.keyQuery.get(0),
                         token.keyTransposed.get(0),
                         token.lossShift.get(0),
@@ -159,7 +158,7 @@ public final class Scan {
                         false,
                         completesPerRow);
         InnerModel.Step step =
-                ScanThreads.run(tokenFactor, () -> model.primalStep(state, batch, loss, optimizer));
+                ScanThreads.run(tokenFactor, () -> model.primalStep(state, batch, optimizer));
         return new Result(
                 token.unfold(List.of(step.output())), step.next(), recordLoss ? stats() : null);
     }
@@ -367,6 +366,7 @@ public final class Scan {
                                     ? model.dualStep(
                                             state,
                                             MiniBatch.dual(
+                                                    rowsLoss,
                                                     piece(keyQuery, m),
                                                     piece(keyTransposed, m),
                                                     piece(lossShift, m),
@@ -374,12 +374,12 @@ public final class Scan {
                                                     piece(queryKeyEta, m),
                                                     piece(updateRate, m),
                                                     completes),
-                                            rowsLoss,
                                             optimizer,
                                             mayUpdateInPlace && m > 0)
                                     : model.primalStep(
                                             state,
                                             MiniBatch.primal(
+                                                    rowsLoss,
                                                     piece(keyQuery, m),
                                                     piece(keyTransposed, m),
                                                     piece(lossShift, m),
@@ -387,7 +387,6 @@ public final class Scan {
                                                     tokenFactor,
                                                     completes,
                                                     null),
-                                            rowsLoss,
                                             optimizer);
                     if (recordLoss && offset == 0 && completes) {
                         measure(initial, state, step.next(), m);
@@ -505,7 +504,17 @@ public final class Scan {
             NDArray key,
             NDArray target,
             NDArray learningRate,
-            NDArray tokenFactors) {}
+            NDArray tokenFactors) {
+
+        /**
+         * Returns the mini-batch size.
+         *
+         * @return b, the length of the token factors
+         */
+        public int miniBatchSize() {
+            return Math.toIntExact(tokenFactors.getShape().get(0));
+        }
+    }
 
     /**
      * The outputs of a scan.
