@@ -16,12 +16,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.function.BiConsumer;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 
 /**
@@ -116,58 +117,11 @@ public final class TttConfig {
     private static final Gson GSON =
             new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create();
 
-    private final int vocabSize;
-    private final int hiddenSize;
-    private final int intermediateSize;
-    private final int numHiddenLayers;
-    private final int numAttentionHeads;
-    private final String hiddenAct;
-    private final int maxPositionEmbeddings;
-    private final double initializerRange;
-    private final double rmsNormEps;
-    private final boolean useCache;
-    private final Integer padTokenId;
-    private final Integer bosTokenId;
-    private final Integer eosTokenId;
-    private final int pretrainingTp;
-    private final boolean tieWordEmbeddings;
-    private final double ropeTheta;
-    private final boolean useGate;
-    private final boolean shareQk;
-    private final LayerType layerType;
-    private final double tttBaseLr;
-    private final int miniBatchSize;
-    private final boolean preConv;
-    private final int convKernel;
-    private final int scanCheckpointGroupSize;
-    private final List<Integer> innerHiddenMultiples;
+    /** Every key's value, in the key table's order; {@code null} where a key allows it. */
+    private final Map<Key<?>, Object> values;
 
     private TttConfig(Builder b) {
-        vocabSize = b.vocabSize;
-        hiddenSize = b.hiddenSize;
-        intermediateSize = b.intermediateSize;
-        numHiddenLayers = b.numHiddenLayers;
-        numAttentionHeads = b.numAttentionHeads;
-        hiddenAct = b.hiddenAct;
-        maxPositionEmbeddings = b.maxPositionEmbeddings;
-        initializerRange = b.initializerRange;
-        rmsNormEps = b.rmsNormEps;
-        useCache = b.useCache;
-        padTokenId = b.padTokenId;
-        bosTokenId = b.bosTokenId;
-        eosTokenId = b.eosTokenId;
-        pretrainingTp = b.pretrainingTp;
-        tieWordEmbeddings = b.tieWordEmbeddings;
-        ropeTheta = b.ropeTheta;
-        useGate = b.useGate;
-        shareQk = b.shareQk;
-        layerType = b.layerType;
-        tttBaseLr = b.tttBaseLr;
-        miniBatchSize = b.miniBatchSize;
-        preConv = b.preConv;
-        convKernel = b.convKernel;
-        scanCheckpointGroupSize = b.scanCheckpointGroupSize;
-        innerHiddenMultiples = b.innerHiddenMultiples;
+        values = Collections.unmodifiableMap(new LinkedHashMap<>(b.values));
     }
 
     /**
@@ -186,31 +140,7 @@ public final class TttConfig {
      */
     public Builder toBuilder() {
         Builder b = new Builder();
-        b.vocabSize = vocabSize;
-        b.hiddenSize = hiddenSize;
-        b.intermediateSize = intermediateSize;
-        b.numHiddenLayers = numHiddenLayers;
-        b.numAttentionHeads = numAttentionHeads;
-        b.hiddenAct = hiddenAct;
-        b.maxPositionEmbeddings = maxPositionEmbeddings;
-        b.initializerRange = initializerRange;
-        b.rmsNormEps = rmsNormEps;
-        b.useCache = useCache;
-        b.padTokenId = padTokenId;
-        b.bosTokenId = bosTokenId;
-        b.eosTokenId = eosTokenId;
-        b.pretrainingTp = pretrainingTp;
-        b.tieWordEmbeddings = tieWordEmbeddings;
-        b.ropeTheta = ropeTheta;
-        b.useGate = useGate;
-        b.shareQk = shareQk;
-        b.layerType = layerType;
-        b.tttBaseLr = tttBaseLr;
-        b.miniBatchSize = miniBatchSize;
-        b.preConv = preConv;
-        b.convKernel = convKernel;
-        b.scanCheckpointGroupSize = scanCheckpointGroupSize;
-        b.innerHiddenMultiples = innerHiddenMultiples;
+        b.values.putAll(values);
         return b;
     }
 
@@ -290,7 +220,7 @@ public final class TttConfig {
                 }
                 continue;
             }
-            Key k = Key.byName(key);
+            Key<?> k = Key.byName(key);
             if (k == null) {
                 throw new IllegalArgumentException(
                         "Unknown config key '" + key + "'; known keys: " + Key.names());
@@ -350,7 +280,7 @@ public final class TttConfig {
      */
     public String toJson() {
         JsonObject json = new JsonObject();
-        for (Key k : Key.ALL) {
+        for (Key<?> k : Key.ALL) {
             JsonElement value = k.write(this);
             if (value != null) {
                 json.add(k.officialName, value);
@@ -365,7 +295,7 @@ public final class TttConfig {
      * @return the vocabulary size V
      */
     public int getVocabSize() {
-        return vocabSize;
+        return get(Key.VOCAB_SIZE);
     }
 
     /**
@@ -374,7 +304,7 @@ public final class TttConfig {
      * @return C
      */
     public int getHiddenSize() {
-        return hiddenSize;
+        return get(Key.HIDDEN_SIZE);
     }
 
     /**
@@ -383,7 +313,7 @@ public final class TttConfig {
      * @return I
      */
     public int getIntermediateSize() {
-        return intermediateSize;
+        return get(Key.INTERMEDIATE_SIZE);
     }
 
     /**
@@ -392,7 +322,7 @@ public final class TttConfig {
      * @return the number of layers
      */
     public int getNumHiddenLayers() {
-        return numHiddenLayers;
+        return get(Key.NUM_HIDDEN_LAYERS);
     }
 
     /**
@@ -401,7 +331,7 @@ public final class TttConfig {
      * @return H
      */
     public int getNumAttentionHeads() {
-        return numAttentionHeads;
+        return get(Key.NUM_ATTENTION_HEADS);
     }
 
     /**
@@ -410,7 +340,7 @@ public final class TttConfig {
      * @return f
      */
     public int getHeadDim() {
-        return hiddenSize / numAttentionHeads;
+        return getHiddenSize() / getNumAttentionHeads();
     }
 
     /**
@@ -419,7 +349,7 @@ public final class TttConfig {
      * @return the activation name
      */
     public String getHiddenAct() {
-        return hiddenAct;
+        return get(Key.HIDDEN_ACT);
     }
 
     /**
@@ -429,7 +359,7 @@ public final class TttConfig {
      * @return the value
      */
     public int getMaxPositionEmbeddings() {
-        return maxPositionEmbeddings;
+        return get(Key.MAX_POSITION_EMBEDDINGS);
     }
 
     /**
@@ -439,7 +369,7 @@ public final class TttConfig {
      * @return the standard deviation
      */
     public double getInitializerRange() {
-        return initializerRange;
+        return get(Key.INITIALIZER_RANGE);
     }
 
     /**
@@ -448,7 +378,7 @@ public final class TttConfig {
      * @return epsilon
      */
     public double getRmsNormEps() {
-        return rmsNormEps;
+        return get(Key.RMS_NORM_EPS);
     }
 
     /**
@@ -458,7 +388,7 @@ public final class TttConfig {
      * @return the flag
      */
     public boolean isUseCache() {
-        return useCache;
+        return get(Key.USE_CACHE);
     }
 
     /**
@@ -467,7 +397,7 @@ public final class TttConfig {
      * @return the id or null
      */
     public Integer getPadTokenId() {
-        return padTokenId;
+        return get(Key.PAD_TOKEN_ID);
     }
 
     /**
@@ -476,7 +406,7 @@ public final class TttConfig {
      * @return the id or null
      */
     public Integer getBosTokenId() {
-        return bosTokenId;
+        return get(Key.BOS_TOKEN_ID);
     }
 
     /**
@@ -485,7 +415,7 @@ public final class TttConfig {
      * @return the id or null
      */
     public Integer getEosTokenId() {
-        return eosTokenId;
+        return get(Key.EOS_TOKEN_ID);
     }
 
     /**
@@ -494,7 +424,7 @@ public final class TttConfig {
      * @return the value
      */
     public int getPretrainingTp() {
-        return pretrainingTp;
+        return get(Key.PRETRAINING_TP);
     }
 
     /**
@@ -503,7 +433,7 @@ public final class TttConfig {
      * @return true if tied
      */
     public boolean isTieWordEmbeddings() {
-        return tieWordEmbeddings;
+        return get(Key.TIE_WORD_EMBEDDINGS);
     }
 
     /**
@@ -512,7 +442,7 @@ public final class TttConfig {
      * @return θ
      */
     public double getRopeTheta() {
-        return ropeTheta;
+        return get(Key.ROPE_THETA);
     }
 
     /**
@@ -521,7 +451,7 @@ public final class TttConfig {
      * @return true with the gate
      */
     public boolean isUseGate() {
-        return useGate;
+        return get(Key.USE_GATE);
     }
 
     /**
@@ -531,7 +461,7 @@ public final class TttConfig {
      * @return true for shared Q/K
      */
     public boolean isShareQk() {
-        return shareQk;
+        return get(Key.SHARE_QK);
     }
 
     /**
@@ -540,7 +470,7 @@ public final class TttConfig {
      * @return the layer type
      */
     public LayerType getLayerType() {
-        return layerType;
+        return get(Key.TTT_LAYER_TYPE);
     }
 
     /**
@@ -549,7 +479,7 @@ public final class TttConfig {
      * @return η_base
      */
     public double getTttBaseLr() {
-        return tttBaseLr;
+        return get(Key.TTT_BASE_LR);
     }
 
     /**
@@ -558,7 +488,7 @@ public final class TttConfig {
      * @return b
      */
     public int getMiniBatchSize() {
-        return miniBatchSize;
+        return get(Key.MINI_BATCH_SIZE);
     }
 
     /**
@@ -567,7 +497,7 @@ public final class TttConfig {
      * @return true with the pre-conv
      */
     public boolean isPreConv() {
-        return preConv;
+        return get(Key.PRE_CONV);
     }
 
     /**
@@ -576,7 +506,7 @@ public final class TttConfig {
      * @return the kernel width
      */
     public int getConvKernel() {
-        return convKernel;
+        return get(Key.CONV_KERNEL);
     }
 
     /**
@@ -586,7 +516,7 @@ public final class TttConfig {
      * @return the value
      */
     public int getScanCheckpointGroupSize() {
-        return scanCheckpointGroupSize;
+        return get(Key.SCAN_CHECKPOINT_GROUP_SIZE);
     }
 
     /**
@@ -598,10 +528,15 @@ public final class TttConfig {
      * @return the multiples, input side first (unmodifiable)
      */
     public List<Integer> getInnerHiddenMultiples() {
-        if (innerHiddenMultiples != null) {
-            return innerHiddenMultiples;
+        List<Integer> set = get(Key.TTT_INNER_HIDDEN_MULTIPLES);
+        if (set != null) {
+            return set;
         }
-        return layerType == LayerType.MLP ? DEFAULT_MLP_HIDDEN : List.of();
+        return getLayerType() == LayerType.MLP ? DEFAULT_MLP_HIDDEN : List.of();
+    }
+
+    private <T> T get(Key<T> key) {
+        return key.type.cast(values.get(key));
     }
 
     /** {@inheritDoc} */
@@ -655,7 +590,7 @@ public final class TttConfig {
      */
     public List<String> differences(TttConfig other) {
         List<String> out = new ArrayList<>();
-        for (Key k : Key.ALL) {
+        for (Key<?> k : Key.ALL) {
             JsonElement a = k.write(this);
             JsonElement b = k.write(other);
             if (!Objects.equals(a, b)) {
@@ -665,120 +600,108 @@ public final class TttConfig {
         return out;
     }
 
-    /** An official key with its reader and writer. */
-    private static final class Key {
+    /**
+     * The key table: every key of {@code config.json} with its type, its official default, and how
+     * it reads from and writes to JSON, in the official order. A config and its builder hold one
+     * value per key; getters and setters only name the key.
+     *
+     * @param <T> the value's type
+     */
+    private static final class Key<T> {
 
-        /** The official keys, in the official order. */
-        static final List<Key> ALL =
-                List.of(
-                        intKey("vocab_size", Builder::setVocabSize, TttConfig::getVocabSize),
-                        intKey("hidden_size", Builder::setHiddenSize, TttConfig::getHiddenSize),
-                        intKey(
-                                "intermediate_size",
-                                Builder::setIntermediateSize,
-                                TttConfig::getIntermediateSize),
-                        intKey(
-                                "num_hidden_layers",
-                                Builder::setNumHiddenLayers,
-                                TttConfig::getNumHiddenLayers),
-                        intKey(
-                                "num_attention_heads",
-                                Builder::setNumAttentionHeads,
-                                TttConfig::getNumAttentionHeads),
-                        new Key(
-                                "hidden_act",
-                                (b, v) -> b.setHiddenAct(asString("hidden_act", v)),
-                                c -> new JsonPrimitive(c.hiddenAct)),
-                        intKey(
-                                "max_position_embeddings",
-                                Builder::setMaxPositionEmbeddings,
-                                TttConfig::getMaxPositionEmbeddings),
-                        doubleKey(
-                                "initializer_range",
-                                Builder::setInitializerRange,
-                                TttConfig::getInitializerRange),
-                        doubleKey("rms_norm_eps", Builder::setRmsNormEps, TttConfig::getRmsNormEps),
-                        booleanKey("use_cache", Builder::setUseCache, TttConfig::isUseCache),
-                        nullableIntKey(
-                                "pad_token_id", Builder::setPadTokenId, TttConfig::getPadTokenId),
-                        nullableIntKey(
-                                "bos_token_id", Builder::setBosTokenId, TttConfig::getBosTokenId),
-                        nullableIntKey(
-                                "eos_token_id", Builder::setEosTokenId, TttConfig::getEosTokenId),
-                        intKey(
-                                "pretraining_tp",
-                                Builder::setPretrainingTp,
-                                TttConfig::getPretrainingTp),
-                        booleanKey(
-                                "tie_word_embeddings",
-                                Builder::setTieWordEmbeddings,
-                                TttConfig::isTieWordEmbeddings),
-                        doubleKey("rope_theta", Builder::setRopeTheta, TttConfig::getRopeTheta),
-                        booleanKey("use_gate", Builder::setUseGate, TttConfig::isUseGate),
-                        booleanKey("share_qk", Builder::setShareQk, TttConfig::isShareQk),
-                        new Key(
-                                "ttt_layer_type",
-                                (b, v) ->
-                                        b.setLayerType(
-                                                LayerType.fromOfficialName(
-                                                        asString("ttt_layer_type", v))),
-                                c -> new JsonPrimitive(c.layerType.officialName())),
-                        doubleKey("ttt_base_lr", Builder::setTttBaseLr, TttConfig::getTttBaseLr),
-                        intKey(
-                                "mini_batch_size",
-                                Builder::setMiniBatchSize,
-                                TttConfig::getMiniBatchSize),
-                        booleanKey("pre_conv", Builder::setPreConv, TttConfig::isPreConv),
-                        intKey("conv_kernel", Builder::setConvKernel, TttConfig::getConvKernel),
-                        intKey(
-                                "scan_checkpoint_group_size",
-                                Builder::setScanCheckpointGroupSize,
-                                TttConfig::getScanCheckpointGroupSize),
-                        // a ttt-djl key, written only when it differs from the layer's default
-                        new Key(
-                                "ttt_inner_hidden_multiples",
-                                (b, v) ->
-                                        b.setInnerHiddenMultiples(
-                                                asIntList("ttt_inner_hidden_multiples", v)),
-                                c -> {
-                                    if (c.innerHiddenMultiples == null) {
-                                        return null;
-                                    }
-                                    JsonArray a = new JsonArray();
-                                    c.innerHiddenMultiples.forEach(a::add);
-                                    return a;
-                                }));
+        /** Every key, in the order declared below: the official order, ttt-djl's own last. */
+        private static final List<Key<?>> ALL_KEYS = new ArrayList<>();
 
-        private static final Map<String, Key> BY_NAME = new LinkedHashMap<>();
+        private static final Map<String, Key<?>> BY_NAME = new LinkedHashMap<>();
 
-        static {
-            for (Key k : ALL) {
-                BY_NAME.put(k.officialName, k);
-            }
-        }
+        static final Key<Integer> VOCAB_SIZE = intKey("vocab_size", 32000);
+        static final Key<Integer> HIDDEN_SIZE = intKey("hidden_size", 2048);
+        static final Key<Integer> INTERMEDIATE_SIZE = intKey("intermediate_size", 5504);
+        static final Key<Integer> NUM_HIDDEN_LAYERS = intKey("num_hidden_layers", 24);
+        static final Key<Integer> NUM_ATTENTION_HEADS = intKey("num_attention_heads", 32);
+        static final Key<String> HIDDEN_ACT =
+                new Key<>("hidden_act", String.class, "silu", Key::asString, JsonPrimitive::new);
+        static final Key<Integer> MAX_POSITION_EMBEDDINGS = intKey("max_position_embeddings", 2048);
+        static final Key<Double> INITIALIZER_RANGE = doubleKey("initializer_range", 0.02);
+        static final Key<Double> RMS_NORM_EPS = doubleKey("rms_norm_eps", 1e-6);
+        static final Key<Boolean> USE_CACHE = booleanKey("use_cache", false);
+        static final Key<Integer> PAD_TOKEN_ID = nullableIntKey("pad_token_id", null);
+        static final Key<Integer> BOS_TOKEN_ID = nullableIntKey("bos_token_id", 1);
+        static final Key<Integer> EOS_TOKEN_ID = nullableIntKey("eos_token_id", 2);
+        static final Key<Integer> PRETRAINING_TP = intKey("pretraining_tp", 1);
+        static final Key<Boolean> TIE_WORD_EMBEDDINGS = booleanKey("tie_word_embeddings", true);
+        static final Key<Double> ROPE_THETA = doubleKey("rope_theta", 10000.0);
+        static final Key<Boolean> USE_GATE = booleanKey("use_gate", false);
+        static final Key<Boolean> SHARE_QK = booleanKey("share_qk", false);
+        static final Key<LayerType> TTT_LAYER_TYPE =
+                new Key<>(
+                        "ttt_layer_type",
+                        LayerType.class,
+                        LayerType.LINEAR,
+                        (name, v) -> LayerType.fromOfficialName(asString(name, v)),
+                        t -> new JsonPrimitive(t.officialName()));
+        static final Key<Double> TTT_BASE_LR = doubleKey("ttt_base_lr", 1.0);
+        static final Key<Integer> MINI_BATCH_SIZE = intKey("mini_batch_size", 16);
+        static final Key<Boolean> PRE_CONV = booleanKey("pre_conv", false);
+        static final Key<Integer> CONV_KERNEL = intKey("conv_kernel", 4);
+        static final Key<Integer> SCAN_CHECKPOINT_GROUP_SIZE =
+                intKey("scan_checkpoint_group_size", 0);
+
+        /** A ttt-djl key: absent (null) means the layer type's default, and is not written. */
+        @SuppressWarnings("unchecked")
+        static final Key<List<Integer>> TTT_INNER_HIDDEN_MULTIPLES =
+                new Key<>(
+                        "ttt_inner_hidden_multiples",
+                        (Class<List<Integer>>) (Class<?>) List.class,
+                        null,
+                        Key::asIntList,
+                        list -> {
+                            JsonArray a = new JsonArray();
+                            list.forEach(a::add);
+                            return a;
+                        });
+
+        static final List<Key<?>> ALL = Collections.unmodifiableList(ALL_KEYS);
 
         final String officialName;
-        private final BiConsumer<Builder, JsonElement> reader;
-        private final Function<TttConfig, JsonElement> writer;
+        final Class<T> type;
+        final T defaultValue;
+        private final BiFunction<String, JsonElement, T> reader;
+        private final Function<T, JsonElement> writer;
 
         private Key(
                 String officialName,
-                BiConsumer<Builder, JsonElement> reader,
-                Function<TttConfig, JsonElement> writer) {
+                Class<T> type,
+                T defaultValue,
+                BiFunction<String, JsonElement, T> reader,
+                Function<T, JsonElement> writer) {
             this.officialName = officialName;
+            this.type = type;
+            this.defaultValue = defaultValue;
             this.reader = reader;
             this.writer = writer;
+            ALL_KEYS.add(this);
+            BY_NAME.put(officialName, this);
         }
 
+        /** Reads the key's JSON value into a builder. */
         void read(Builder b, JsonElement v) {
-            reader.accept(b, v);
+            b.set(this, reader.apply(officialName, v));
         }
 
+        /**
+         * The key's JSON value in a config: JSON null for an official key without a value, and
+         * {@code null} (not written) for ttt-djl's own key left at its default.
+         */
         JsonElement write(TttConfig c) {
-            return writer.apply(c);
+            T value = c.get(this);
+            if (value == null) {
+                return this == TTT_INNER_HIDDEN_MULTIPLES ? null : JsonNull.INSTANCE;
+            }
+            return writer.apply(value);
         }
 
-        static Key byName(String name) {
+        static Key<?> byName(String name) {
             return BY_NAME.get(name);
         }
 
@@ -786,41 +709,36 @@ public final class TttConfig {
             return BY_NAME.keySet();
         }
 
-        private static Key intKey(
-                String name, BiConsumer<Builder, Integer> set, Function<TttConfig, Integer> get) {
-            return new Key(name, (b, v) -> set.accept(b, asInt(name, v)), c -> json(get.apply(c)));
+        private static Key<Integer> intKey(String name, int defaultValue) {
+            return new Key<>(name, Integer.class, defaultValue, Key::asInt, JsonPrimitive::new);
         }
 
-        private static Key nullableIntKey(
-                String name, BiConsumer<Builder, Integer> set, Function<TttConfig, Integer> get) {
-            return new Key(
+        private static Key<Integer> nullableIntKey(String name, Integer defaultValue) {
+            return new Key<>(
                     name,
-                    (b, v) -> set.accept(b, v.isJsonNull() ? null : asInt(name, v)),
-                    c -> json(get.apply(c)));
+                    Integer.class,
+                    defaultValue,
+                    (n, v) -> v.isJsonNull() ? null : asInt(n, v),
+                    JsonPrimitive::new);
         }
 
-        private static Key doubleKey(
-                String name, BiConsumer<Builder, Double> set, Function<TttConfig, Double> get) {
-            return new Key(
-                    name, (b, v) -> set.accept(b, asDouble(name, v)), c -> json(get.apply(c)));
+        private static Key<Double> doubleKey(String name, double defaultValue) {
+            return new Key<>(name, Double.class, defaultValue, Key::asDouble, JsonPrimitive::new);
         }
 
-        private static Key booleanKey(
-                String name, BiConsumer<Builder, Boolean> set, Function<TttConfig, Boolean> get) {
-            return new Key(
+        private static Key<Boolean> booleanKey(String name, boolean defaultValue) {
+            return new Key<>(
                     name,
-                    (b, v) -> {
+                    Boolean.class,
+                    defaultValue,
+                    (n, v) -> {
                         if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isBoolean()) {
                             throw new IllegalArgumentException(
-                                    name + " must be true or false, got " + v);
+                                    n + " must be true or false, got " + v);
                         }
-                        set.accept(b, v.getAsBoolean());
+                        return v.getAsBoolean();
                     },
-                    c -> new JsonPrimitive(get.apply(c)));
-        }
-
-        private static JsonElement json(Number n) {
-            return n == null ? JsonNull.INSTANCE : new JsonPrimitive(n);
+                    JsonPrimitive::new);
         }
 
         private static int asInt(String name, JsonElement v) {
@@ -846,7 +764,7 @@ public final class TttConfig {
             for (JsonElement e : v.getAsJsonArray()) {
                 list.add(asInt(name, e));
             }
-            return list;
+            return List.copyOf(list);
         }
 
         private static String asString(String name, JsonElement v) {
@@ -863,33 +781,22 @@ public final class TttConfig {
      */
     public static final class Builder {
 
-        private int vocabSize = 32000;
-        private int hiddenSize = 2048;
-        private int intermediateSize = 5504;
-        private int numHiddenLayers = 24;
-        private int numAttentionHeads = 32;
-        private String hiddenAct = "silu";
-        private int maxPositionEmbeddings = 2048;
-        private double initializerRange = 0.02;
-        private double rmsNormEps = 1e-6;
-        private boolean useCache;
-        private Integer padTokenId;
-        private Integer bosTokenId = 1;
-        private Integer eosTokenId = 2;
-        private int pretrainingTp = 1;
-        private boolean tieWordEmbeddings = true;
-        private double ropeTheta = 10000.0;
-        private boolean useGate;
-        private boolean shareQk;
-        private LayerType layerType = LayerType.LINEAR;
-        private double tttBaseLr = 1.0;
-        private int miniBatchSize = 16;
-        private boolean preConv;
-        private int convKernel = 4;
-        private int scanCheckpointGroupSize;
-        private List<Integer> innerHiddenMultiples;
+        private final Map<Key<?>, Object> values = new LinkedHashMap<>();
 
-        Builder() {}
+        Builder() {
+            for (Key<?> key : Key.ALL) {
+                values.put(key, key.defaultValue);
+            }
+        }
+
+        private <T> Builder set(Key<T> key, T value) {
+            values.put(key, value);
+            return this;
+        }
+
+        private <T> T get(Key<T> key) {
+            return key.type.cast(values.get(key));
+        }
 
         /**
          * Sets the four size fields of an official preset ({@code TTT_STANDARD_CONFIGS}).
@@ -914,11 +821,10 @@ public final class TttConfig {
         }
 
         private Builder sizes(int hidden, int intermediate, int layers, int heads) {
-            hiddenSize = hidden;
-            intermediateSize = intermediate;
-            numHiddenLayers = layers;
-            numAttentionHeads = heads;
-            return this;
+            return setHiddenSize(hidden)
+                    .setIntermediateSize(intermediate)
+                    .setNumHiddenLayers(layers)
+                    .setNumAttentionHeads(heads);
         }
 
         /**
@@ -928,10 +834,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder mambaBackbone() {
-            preConv = true;
-            shareQk = true;
-            useGate = true;
-            return this;
+            return setPreConv(true).setShareQk(true).setUseGate(true);
         }
 
         /**
@@ -960,10 +863,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder transformerBackbone() {
-            preConv = false;
-            shareQk = false;
-            useGate = false;
-            return this;
+            return setPreConv(false).setShareQk(false).setUseGate(false);
         }
 
         /**
@@ -973,8 +873,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setVocabSize(int v) {
-            vocabSize = v;
-            return this;
+            return set(Key.VOCAB_SIZE, v);
         }
 
         /**
@@ -984,8 +883,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setHiddenSize(int v) {
-            hiddenSize = v;
-            return this;
+            return set(Key.HIDDEN_SIZE, v);
         }
 
         /**
@@ -995,8 +893,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setIntermediateSize(int v) {
-            intermediateSize = v;
-            return this;
+            return set(Key.INTERMEDIATE_SIZE, v);
         }
 
         /**
@@ -1006,8 +903,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setNumHiddenLayers(int v) {
-            numHiddenLayers = v;
-            return this;
+            return set(Key.NUM_HIDDEN_LAYERS, v);
         }
 
         /**
@@ -1017,8 +913,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setNumAttentionHeads(int v) {
-            numAttentionHeads = v;
-            return this;
+            return set(Key.NUM_ATTENTION_HEADS, v);
         }
 
         /**
@@ -1028,8 +923,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setHiddenAct(String v) {
-            hiddenAct = v;
-            return this;
+            return set(Key.HIDDEN_ACT, v);
         }
 
         /**
@@ -1039,8 +933,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setMaxPositionEmbeddings(int v) {
-            maxPositionEmbeddings = v;
-            return this;
+            return set(Key.MAX_POSITION_EMBEDDINGS, v);
         }
 
         /**
@@ -1050,8 +943,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setInitializerRange(double v) {
-            initializerRange = v;
-            return this;
+            return set(Key.INITIALIZER_RANGE, v);
         }
 
         /**
@@ -1061,8 +953,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setRmsNormEps(double v) {
-            rmsNormEps = v;
-            return this;
+            return set(Key.RMS_NORM_EPS, v);
         }
 
         /**
@@ -1072,8 +963,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setUseCache(boolean v) {
-            useCache = v;
-            return this;
+            return set(Key.USE_CACHE, v);
         }
 
         /**
@@ -1083,8 +973,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setPadTokenId(Integer v) {
-            padTokenId = v;
-            return this;
+            return set(Key.PAD_TOKEN_ID, v);
         }
 
         /**
@@ -1094,8 +983,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setBosTokenId(Integer v) {
-            bosTokenId = v;
-            return this;
+            return set(Key.BOS_TOKEN_ID, v);
         }
 
         /**
@@ -1105,8 +993,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setEosTokenId(Integer v) {
-            eosTokenId = v;
-            return this;
+            return set(Key.EOS_TOKEN_ID, v);
         }
 
         /**
@@ -1116,8 +1003,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setPretrainingTp(int v) {
-            pretrainingTp = v;
-            return this;
+            return set(Key.PRETRAINING_TP, v);
         }
 
         /**
@@ -1127,8 +1013,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setTieWordEmbeddings(boolean v) {
-            tieWordEmbeddings = v;
-            return this;
+            return set(Key.TIE_WORD_EMBEDDINGS, v);
         }
 
         /**
@@ -1138,8 +1023,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setRopeTheta(double v) {
-            ropeTheta = v;
-            return this;
+            return set(Key.ROPE_THETA, v);
         }
 
         /**
@@ -1149,8 +1033,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setUseGate(boolean v) {
-            useGate = v;
-            return this;
+            return set(Key.USE_GATE, v);
         }
 
         /**
@@ -1160,8 +1043,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setShareQk(boolean v) {
-            shareQk = v;
-            return this;
+            return set(Key.SHARE_QK, v);
         }
 
         /**
@@ -1171,8 +1053,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setLayerType(LayerType v) {
-            layerType = Objects.requireNonNull(v, "layerType");
-            return this;
+            return set(Key.TTT_LAYER_TYPE, Objects.requireNonNull(v, "layerType"));
         }
 
         /**
@@ -1182,8 +1063,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setTttBaseLr(double v) {
-            tttBaseLr = v;
-            return this;
+            return set(Key.TTT_BASE_LR, v);
         }
 
         /**
@@ -1193,8 +1073,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setMiniBatchSize(int v) {
-            miniBatchSize = v;
-            return this;
+            return set(Key.MINI_BATCH_SIZE, v);
         }
 
         /**
@@ -1204,8 +1083,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setPreConv(boolean v) {
-            preConv = v;
-            return this;
+            return set(Key.PRE_CONV, v);
         }
 
         /**
@@ -1215,8 +1093,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setConvKernel(int v) {
-            convKernel = v;
-            return this;
+            return set(Key.CONV_KERNEL, v);
         }
 
         /**
@@ -1227,8 +1104,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setInnerHiddenMultiples(List<Integer> v) {
-            innerHiddenMultiples = v == null ? null : List.copyOf(v);
-            return this;
+            return set(Key.TTT_INNER_HIDDEN_MULTIPLES, v == null ? null : List.copyOf(v));
         }
 
         /**
@@ -1238,8 +1114,7 @@ public final class TttConfig {
          * @return this builder
          */
         public Builder setScanCheckpointGroupSize(int v) {
-            scanCheckpointGroupSize = v;
-            return this;
+            return set(Key.SCAN_CHECKPOINT_GROUP_SIZE, v);
         }
 
         /**
@@ -1249,16 +1124,24 @@ public final class TttConfig {
          * @throws IllegalArgumentException naming the first invalid value and what was expected
          */
         public TttConfig build() {
-            innerHiddenMultiples = validInnerHiddenMultiples();
-            positive("vocab_size", vocabSize);
-            positive("hidden_size", hiddenSize);
-            positive("intermediate_size", intermediateSize);
-            positive("num_hidden_layers", numHiddenLayers);
-            positive("num_attention_heads", numAttentionHeads);
-            positive("max_position_embeddings", maxPositionEmbeddings);
-            positive("pretraining_tp", pretrainingTp);
-            positive("mini_batch_size", miniBatchSize);
-            positive("conv_kernel", convKernel);
+            set(Key.TTT_INNER_HIDDEN_MULTIPLES, validInnerHiddenMultiples());
+            int vocabSize = get(Key.VOCAB_SIZE);
+            int hiddenSize = get(Key.HIDDEN_SIZE);
+            int numAttentionHeads = get(Key.NUM_ATTENTION_HEADS);
+            Integer padTokenId = get(Key.PAD_TOKEN_ID);
+            double initializerRange = get(Key.INITIALIZER_RANGE);
+            double tttBaseLr = get(Key.TTT_BASE_LR);
+            int scanCheckpointGroupSize = get(Key.SCAN_CHECKPOINT_GROUP_SIZE);
+            String hiddenAct = get(Key.HIDDEN_ACT);
+            positive("vocab_size", get(Key.VOCAB_SIZE));
+            positive("hidden_size", get(Key.HIDDEN_SIZE));
+            positive("intermediate_size", get(Key.INTERMEDIATE_SIZE));
+            positive("num_hidden_layers", get(Key.NUM_HIDDEN_LAYERS));
+            positive("num_attention_heads", get(Key.NUM_ATTENTION_HEADS));
+            positive("max_position_embeddings", get(Key.MAX_POSITION_EMBEDDINGS));
+            positive("pretraining_tp", get(Key.PRETRAINING_TP));
+            positive("mini_batch_size", get(Key.MINI_BATCH_SIZE));
+            positive("conv_kernel", get(Key.CONV_KERNEL));
             if (hiddenSize % numAttentionHeads != 0) {
                 throw new IllegalArgumentException(
                         "hidden_size ("
@@ -1277,8 +1160,8 @@ public final class TttConfig {
                 throw new IllegalArgumentException(
                         "hidden_act must be 'silu' (the official SwiGLU), got '" + hiddenAct + "'");
             }
-            finitePositive("rope_theta", ropeTheta);
-            finitePositive("rms_norm_eps", rmsNormEps);
+            finitePositive("rope_theta", get(Key.ROPE_THETA));
+            finitePositive("rms_norm_eps", get(Key.RMS_NORM_EPS));
             if (!(initializerRange >= 0) || Double.isInfinite(initializerRange)) {
                 throw new IllegalArgumentException(
                         "initializer_range must be finite and >= 0, got " + initializerRange);
@@ -1307,6 +1190,8 @@ public final class TttConfig {
          * equals an absent key.
          */
         private List<Integer> validInnerHiddenMultiples() {
+            List<Integer> innerHiddenMultiples = get(Key.TTT_INNER_HIDDEN_MULTIPLES);
+            LayerType layerType = get(Key.TTT_LAYER_TYPE);
             if (innerHiddenMultiples == null) {
                 return null;
             }
