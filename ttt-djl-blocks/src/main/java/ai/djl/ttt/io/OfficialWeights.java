@@ -8,13 +8,13 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
+import ai.djl.nn.norm.LayerNorm;
 import ai.djl.ttt.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
-import ai.djl.ttt.lm.CausalSelfAttention;
-import ai.djl.ttt.lm.LinearAttention;
 import ai.djl.ttt.lm.ResidualBlock;
 import ai.djl.ttt.nn.NoGrad;
 import ai.djl.ttt.nn.TttLayer;
+import ai.djl.util.Pair;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -49,22 +49,7 @@ public final class OfficialWeights {
      */
     public static Map<String, Parameter> parameterNames(TttLayer layer) {
         Map<String, Parameter> names = new LinkedHashMap<>();
-        names.put("learnable_token_idx", layer.getLearnableTokenIdx());
-        names.put("learnable_ttt_lr_weight", layer.getLearningRateWeight());
-        names.put("learnable_ttt_lr_bias", layer.getLearningRateBias());
-        names.put("ttt_norm_weight", layer.getNormWeight());
-        names.put("ttt_norm_bias", layer.getNormBias());
-        for (Parameter p : layer.getInnerWeights()) {
-            names.put(p.getName(), p);
-        }
-        putChild(names, "q_proj", layer.getQueryProjection(), "weight", "weight");
-        putChild(names, "k_proj", layer.getKeyProjection(), "weight", "weight");
-        putChild(names, "v_proj", layer.getValueProjection(), "weight", "weight");
-        putChild(names, "o_proj", layer.getOutputProjection(), "weight", "weight");
-        putChild(names, "conv_q", layer.getQueryConv(), "weight", "weight", "bias", "bias");
-        putChild(names, "conv_k", layer.getKeyConv(), "weight", "weight", "bias", "bias");
-        putChild(names, "g_proj", layer.getGateProjection(), "weight", "weight");
-        putChild(names, "post_norm", layer.getPostNorm(), "weight", "gamma", "bias", "beta");
+        putModulePath(names, "", layer);
         return names;
     }
 
@@ -83,69 +68,7 @@ public final class OfficialWeights {
         names.put("model.embed_tokens.weight", model.getEmbedding());
         List<ResidualBlock> blocks = model.getBlocks();
         for (int i = 0; i < blocks.size(); i++) {
-            String prefix = "model.layers." + i + ".";
-            ResidualBlock block = blocks.get(i);
-            Block sequence = block.getSequenceLayer();
-            if (sequence instanceof TttLayer) {
-                parameterNames((TttLayer) sequence)
-                        .forEach((k, v) -> names.put(prefix + "seq_modeling_block." + k, v));
-            } else if (sequence instanceof LinearAttention a) {
-                String p = prefix + "seq_modeling_block.";
-                putProjections(
-                        names,
-                        p,
-                        a.getQueryProjection(),
-                        a.getKeyProjection(),
-                        a.getValueProjection(),
-                        a.getOutputProjection());
-                putChild(
-                        names, p + "post_norm", a.getPostNorm(), "weight", "gamma", "bias", "beta");
-            } else {
-                CausalSelfAttention a = (CausalSelfAttention) sequence;
-                putProjections(
-                        names,
-                        prefix + "seq_modeling_block.",
-                        a.getQueryProjection(),
-                        a.getKeyProjection(),
-                        a.getValueProjection(),
-                        a.getOutputProjection());
-            }
-            putChild(
-                    names,
-                    prefix + "mlp.gate_proj",
-                    block.getMlp().getGateProjection(),
-                    "weight",
-                    "weight");
-            putChild(
-                    names,
-                    prefix + "mlp.up_proj",
-                    block.getMlp().getUpProjection(),
-                    "weight",
-                    "weight");
-            putChild(
-                    names,
-                    prefix + "mlp.down_proj",
-                    block.getMlp().getDownProjection(),
-                    "weight",
-                    "weight");
-            if (block.getPreConv() != null) {
-                putChild(
-                        names,
-                        prefix + "conv.norm",
-                        block.getPreConv().getNorm(),
-                        "weight",
-                        "weight");
-                putChild(
-                        names,
-                        prefix + "conv.conv",
-                        block.getPreConv().getConv(),
-                        "weight",
-                        "weight",
-                        "bias",
-                        "bias");
-            }
-            putChild(names, prefix + "seq_norm", block.getSeqNorm(), "weight", "weight");
-            putChild(names, prefix + "ffn_norm", block.getFfnNorm(), "weight", "weight");
+            putModulePath(names, "model.layers." + i + ".", blocks.get(i));
         }
         putChild(names, "model.norm", model.getNorm(), "weight", "weight");
         if (model.getLmHead() != null) {
@@ -333,12 +256,25 @@ public final class OfficialWeights {
         }
     }
 
-    private static void putProjections(
-            Map<String, Parameter> names, String prefix, Block q, Block k, Block v, Block o) {
-        putChild(names, prefix + "q_proj", q, "weight", "weight");
-        putChild(names, prefix + "k_proj", k, "weight", "weight");
-        putChild(names, prefix + "v_proj", v, "weight", "weight");
-        putChild(names, prefix + "o_proj", o, "weight", "weight");
+    /**
+     * Puts every parameter of a block under PyTorch's module path: its own parameters by their
+     * names, then each child's under the child's name, in declaration order. The blocks are built
+     * with the official names (the state-dict names are their module paths), so only two names
+     * differ: DJL's child names carry an index prefix ({@code 01q_proj}), and DJL's {@code
+     * LayerNorm} calls PyTorch's {@code weight}, {@code bias} {@code gamma}, {@code beta}.
+     */
+    private static void putModulePath(Map<String, Parameter> names, String prefix, Block block) {
+        for (Pair<String, Parameter> p : block.getDirectParameters()) {
+            String name = p.getKey();
+            if (block instanceof LayerNorm) {
+                name = "gamma".equals(name) ? "weight" : "beta".equals(name) ? "bias" : name;
+            }
+            names.put(prefix + name, p.getValue());
+        }
+        for (Pair<String, Block> child : block.getChildren()) {
+            String name = child.getKey().replaceFirst("^\\d{2}", "");
+            putModulePath(names, prefix + name + ".", child.getValue());
+        }
     }
 
     private static void putChild(

@@ -80,24 +80,6 @@ public final class PreConv extends AbstractBlock {
      */
     public record Result(NDArray output, NDArray window) {}
 
-    /**
-     * Returns the RMSNorm before the convolution.
-     *
-     * @return {@code norm}
-     */
-    public RmsNorm getNorm() {
-        return norm;
-    }
-
-    /**
-     * Returns the depthwise convolution.
-     *
-     * @return {@code conv}
-     */
-    public Conv1d getConv() {
-        return conv;
-    }
-
     /** {@inheritDoc} */
     @Override
     protected NDList forwardInternal(

@@ -121,42 +121,6 @@ public final class ResidualBlock extends AbstractBlock {
         return sequence;
     }
 
-    /**
-     * Returns the feed-forward sub-block.
-     *
-     * @return {@code mlp}
-     */
-    public SwiGluMlp getMlp() {
-        return mlp;
-    }
-
-    /**
-     * Returns the pre-conv sub-block.
-     *
-     * @return {@code conv}, or {@code null} without {@code pre_conv}
-     */
-    public PreConv getPreConv() {
-        return conv;
-    }
-
-    /**
-     * Returns the RMSNorm before the sequence layer.
-     *
-     * @return {@code seq_norm}
-     */
-    public RmsNorm getSeqNorm() {
-        return seqNorm;
-    }
-
-    /**
-     * Returns the RMSNorm before the feed-forward sub-block.
-     *
-     * @return {@code ffn_norm}
-     */
-    public RmsNorm getFfnNorm() {
-        return ffnNorm;
-    }
-
     /** {@inheritDoc} */
     @Override
     protected NDList forwardInternal(

@@ -49,33 +49,6 @@ public final class SwiGluMlp extends AbstractBlock {
         return linear;
     }
 
-    /**
-     * Returns {@code gate_proj}.
-     *
-     * @return the gate projection
-     */
-    public Linear getGateProjection() {
-        return gate;
-    }
-
-    /**
-     * Returns {@code up_proj}.
-     *
-     * @return the up projection
-     */
-    public Linear getUpProjection() {
-        return up;
-    }
-
-    /**
-     * Returns {@code down_proj}.
-     *
-     * @return the down projection
-     */
-    public Linear getDownProjection() {
-        return down;
-    }
-
     /** {@inheritDoc} */
     @Override
     protected NDList forwardInternal(

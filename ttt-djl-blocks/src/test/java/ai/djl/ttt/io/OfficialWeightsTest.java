@@ -12,7 +12,10 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import ai.djl.ttt.GradOnThread;
+import ai.djl.ttt.LayerType;
 import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.lm.TestModels;
 import ai.djl.ttt.nn.TttLayer;
 import ai.djl.ttt.nn.TttLinear;
 import java.nio.file.Files;
@@ -175,5 +178,50 @@ class OfficialWeightsTest {
                     e.getMessage().contains("broken.safetensors is not a readable"),
                     e.getMessage());
         }
+    }
+
+    @Test
+    void modelParametersHaveTheOfficialStateDictNamesInOrder() {
+        String ttt =
+                "learnable_token_idx learnable_ttt_lr_weight learnable_ttt_lr_bias ttt_norm_weight"
+                        + " ttt_norm_bias W1 b1 q_proj.weight v_proj.weight o_proj.weight"
+                        + " conv_q.weight conv_q.bias conv_k.weight conv_k.bias g_proj.weight"
+                        + " post_norm.weight post_norm.bias";
+        String attention = "q_proj.weight k_proj.weight v_proj.weight o_proj.weight";
+        String linearAttention = attention + " post_norm.weight post_norm.bias";
+        String mlp = " mlp.gate_proj.weight mlp.up_proj.weight mlp.down_proj.weight";
+        String conv = " conv.norm.weight conv.conv.weight conv.conv.bias";
+        String norms = " seq_norm.weight ffn_norm.weight";
+        // TestModels.tiny: the Mamba backbone (pre-conv) for TTT layers only
+        Map<LayerType, String> blocks =
+                Map.of(
+                        LayerType.LINEAR, seq(ttt) + mlp + conv + norms,
+                        LayerType.ATTENTION, seq(attention) + mlp + norms,
+                        LayerType.LINEAR_ATTENTION, seq(linearAttention) + mlp + norms);
+        for (Map.Entry<LayerType, String> e : blocks.entrySet()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                TttConfig config = TestModels.tiny(e.getKey());
+                CausalLm model = TestModels.model(config, manager, 1);
+                StringBuilder expected = new StringBuilder("model.embed_tokens.weight");
+                for (int i = 0; i < config.getNumHiddenLayers(); i++) {
+                    for (String name : e.getValue().trim().split(" ")) {
+                        expected.append(" model.layers.").append(i).append('.').append(name);
+                    }
+                }
+                expected.append(" model.norm.weight");
+                assertEquals(
+                        expected.toString(),
+                        String.join(" ", OfficialWeights.parameterNames(model).keySet()),
+                        e.getKey().toString());
+            }
+        }
+    }
+
+    private static String seq(String names) {
+        StringBuilder out = new StringBuilder();
+        for (String name : names.split(" ")) {
+            out.append(" seq_modeling_block.").append(name);
+        }
+        return out.toString();
     }
 }

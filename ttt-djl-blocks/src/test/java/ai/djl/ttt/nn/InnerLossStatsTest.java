@@ -9,6 +9,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.io.OfficialWeights;
 import ai.djl.ttt.nn.inner.InnerLossStats;
 import org.junit.jupiter.api.Test;
 
@@ -66,8 +67,14 @@ class InnerLossStatsTest {
                 TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT64, 5);
                 // σ(−1e4) = 0: an inner learning rate of zero, so the weights never move
                 try (NoGrad off = NoGrad.open(manager)) {
-                    layer.getLearningRateBias().getArray().set(new NDIndex("..."), -1e4);
-                    layer.getLearningRateWeight().getArray().set(new NDIndex("..."), 0);
+                    OfficialWeights.parameterNames(layer)
+                            .get("learnable_ttt_lr_bias")
+                            .getArray()
+                            .set(new NDIndex("..."), -1e4);
+                    OfficialWeights.parameterNames(layer)
+                            .get("learnable_ttt_lr_weight")
+                            .getArray()
+                            .set(new NDIndex("..."), 0);
                 }
                 NDArray x = TestLayers.input(manager, 1, 48, 32, 13, DataType.FLOAT64);
                 InnerLossStats stats = measure(layer, x, "DUAL");
