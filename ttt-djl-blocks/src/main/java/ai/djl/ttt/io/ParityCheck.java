@@ -7,8 +7,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.ParameterStore;
 import ai.djl.ttt.lm.CausalLm;
-import ai.djl.ttt.nn.NoGrad;
 import ai.djl.ttt.nn.TttLayer;
+import ai.djl.ttt.runtime.NoGrad;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -3,7 +3,7 @@ package ai.djl.ttt.io;
 import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.TttConfig;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;

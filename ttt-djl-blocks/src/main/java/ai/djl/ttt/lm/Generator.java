@@ -3,7 +3,7 @@ package ai.djl.ttt.lm;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
-import ai.djl.ttt.nn.NoGrad;
+import ai.djl.ttt.runtime.NoGrad;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

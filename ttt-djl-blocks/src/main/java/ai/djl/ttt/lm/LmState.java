@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ttt.baselines.KvCache;
 import ai.djl.ttt.nn.LayerState;
 import ai.djl.ttt.nn.SequenceLayer;
 import java.util.ArrayList;

@@ -10,7 +10,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.convolutional.Conv1d;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.UniformInitializer;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.nn.CausalConv;
 import ai.djl.ttt.nn.RmsNorm;
 import ai.djl.util.PairList;

@@ -7,13 +7,13 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.training.ParameterStore;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.nn.InnerLossRecorder;
 import ai.djl.ttt.nn.LayerState;
 import ai.djl.ttt.nn.RmsNorm;
 import ai.djl.ttt.nn.SequenceLayer;
 import ai.djl.ttt.nn.SwiGluMlp;
-import ai.djl.ttt.nn.inner.ScanThreads;
+import ai.djl.ttt.runtime.ScanThreads;
 import ai.djl.util.PairList;
 
 /**

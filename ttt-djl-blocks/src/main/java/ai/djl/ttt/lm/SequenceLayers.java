@@ -1,6 +1,8 @@
 package ai.djl.ttt.lm;
 
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.baselines.CausalSelfAttention;
+import ai.djl.ttt.baselines.LinearAttention;
+import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.nn.LayerState;
 import ai.djl.ttt.nn.SequenceLayer;
 import ai.djl.ttt.nn.TttLayer;

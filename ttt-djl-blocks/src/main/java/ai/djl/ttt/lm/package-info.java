@@ -1,6 +1,6 @@
 /**
- * Causal language models built of TTT layers (or the attention baseline) — {@link
- * ai.djl.ttt.lm.CausalLm} — their decode state, and text generation ({@link
- * ai.djl.ttt.lm.Generator}).
+ * Causal language models built of any sequence layer — {@link ai.djl.ttt.lm.CausalLm}, whose blocks
+ * get their layer from {@link ai.djl.ttt.lm.SequenceLayers} (the one switch on the layer type) —
+ * their decode state, and text generation ({@link ai.djl.ttt.lm.Generator}).
  */
 package ai.djl.ttt.lm;

@@ -7,7 +7,7 @@ import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.Initializer;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.TttConfig;
 import ai.djl.util.PairList;
 
 /**

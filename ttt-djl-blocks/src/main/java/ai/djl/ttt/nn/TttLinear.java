@@ -1,6 +1,6 @@
 package ai.djl.ttt.nn;
 
-import ai.djl.ttt.LayerType;
+import ai.djl.ttt.config.LayerType;
 
 /**
  * TTT-Linear: a {@link TttLayer} whose hidden state is a linear map per head, {@code f(x) = x +

@@ -1,7 +1,7 @@
 package ai.djl.ttt.nn;
 
-import ai.djl.ttt.LayerType;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.LayerType;
+import ai.djl.ttt.config.TttConfig;
 
 /**
  * TTT-MLP: a {@link TttLayer} whose hidden state is an MLP per head. The paper's is two layers with

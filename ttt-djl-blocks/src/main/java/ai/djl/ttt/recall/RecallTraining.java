@@ -12,7 +12,7 @@ import ai.djl.training.Trainer;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.listener.TrainingListener;
 import ai.djl.translate.Batchifier;
-import ai.djl.ttt.nn.NoGrad;
+import ai.djl.ttt.runtime.NoGrad;
 import ai.djl.ttt.training.InnerLossListener;
 import ai.djl.ttt.training.LmTraining;
 import ai.djl.ttt.training.MaskedAdamW;

@@ -10,7 +10,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.ParameterTracker;
 import ai.djl.training.tracker.Tracker;
-import ai.djl.ttt.nn.NoGrad;
+import ai.djl.ttt.runtime.NoGrad;
 import ai.djl.util.Pair;
 import java.io.IOException;
 import java.io.InputStream;

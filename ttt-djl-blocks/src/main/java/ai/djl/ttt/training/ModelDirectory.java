@@ -4,7 +4,7 @@ import ai.djl.Device;
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
 import java.io.IOException;
 import java.nio.file.Files;

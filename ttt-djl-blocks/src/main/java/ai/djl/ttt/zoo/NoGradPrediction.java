@@ -1,7 +1,7 @@
 package ai.djl.ttt.zoo;
 
 import ai.djl.translate.TranslatorContext;
-import ai.djl.ttt.nn.NoGrad;
+import ai.djl.ttt.runtime.NoGrad;
 
 /**
  * Runs a prediction with autograd off: a DJL {@code Predictor} calls the translator, the model's

@@ -12,7 +12,7 @@ import java.util.Arrays;
  * Scores a text with a language model: the log-likelihood of each token given the ones before it,
  * from one forward pass ({@code String → }{@link TextScore}). Useful in pipelines to rank
  * candidates, detect unusual text, or measure a model on a document. The prediction runs with
- * autograd off on the predictor's thread ({@link ai.djl.ttt.nn.NoGrad}).
+ * autograd off on the predictor's thread ({@link ai.djl.ttt.runtime.NoGrad}).
  */
 public final class ScoringTranslator implements NoBatchifyTranslator<String, TextScore> {
 

@@ -24,7 +24,7 @@ import java.util.function.Function;
  * TttZooModel}'s predictor, the last position's logits only), then {@link Generator#decode}
  * continues token by token. Generic in the input so that the same code serves plain prompts ({@code
  * String → String}) and streaming requests ({@link GenerationRequest} → {@code String}). The whole
- * prediction runs with autograd off on the predictor's thread ({@link ai.djl.ttt.nn.NoGrad}).
+ * prediction runs with autograd off on the predictor's thread ({@link ai.djl.ttt.runtime.NoGrad}).
  *
  * @param <I> the input type
  */

@@ -3,7 +3,7 @@ package ai.djl.ttt.zoo;
 import ai.djl.Model;
 import ai.djl.nn.Block;
 import ai.djl.nn.BlockFactory;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
 import java.io.IOException;
 import java.nio.file.Path;

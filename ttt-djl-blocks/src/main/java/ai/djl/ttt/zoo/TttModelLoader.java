@@ -15,7 +15,7 @@ import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.TranslateException;
 import ai.djl.translate.Translator;
 import ai.djl.translate.TranslatorFactory;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.io.OfficialWeights;
 import ai.djl.ttt.io.StateDict;
 import ai.djl.ttt.lm.CausalLm;

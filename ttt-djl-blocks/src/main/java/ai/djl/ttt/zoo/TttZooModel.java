@@ -9,7 +9,7 @@ import ai.djl.translate.TranslateException;
 import ai.djl.translate.Translator;
 import ai.djl.translate.TranslatorContext;
 import ai.djl.ttt.lm.CausalLm;
-import ai.djl.ttt.nn.NoGrad;
+import ai.djl.ttt.runtime.NoGrad;
 import ai.djl.util.PairList;
 import java.util.List;
 

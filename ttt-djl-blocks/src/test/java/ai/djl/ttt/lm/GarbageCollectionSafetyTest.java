@@ -9,7 +9,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
-import ai.djl.ttt.LayerType;
+import ai.djl.ttt.config.LayerType;
 import ai.djl.util.Pair;
 import java.util.ArrayList;
 import java.util.List;

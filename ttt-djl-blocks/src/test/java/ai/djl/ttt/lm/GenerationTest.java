@@ -14,7 +14,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
 import ai.djl.ttt.GradOnThread;
-import ai.djl.ttt.LayerType;
+import ai.djl.ttt.config.LayerType;
 import ai.djl.ttt.io.ParityCheck;
 import java.util.ArrayList;
 import java.util.List;

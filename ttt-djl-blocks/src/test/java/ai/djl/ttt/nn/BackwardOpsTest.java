@@ -11,7 +11,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.TttConfig;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonParser;
 import java.io.Reader;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.TttConfig;
 import org.junit.jupiter.api.Test;
 
 /** The dual form (spec §1.4, §1.6) computes exactly what the primal form (§1.5) computes. */

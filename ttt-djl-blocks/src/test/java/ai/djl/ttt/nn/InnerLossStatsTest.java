@@ -8,9 +8,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.io.OfficialWeights;
 import ai.djl.ttt.nn.inner.InnerLossStats;
+import ai.djl.ttt.runtime.NoGrad;
 import org.junit.jupiter.api.Test;
 
 /** The inner-loss statistics ({@link InnerLossStats}) measure what they claim. */

@@ -10,7 +10,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.TttConfig;
 import org.junit.jupiter.api.Test;
 
 /**

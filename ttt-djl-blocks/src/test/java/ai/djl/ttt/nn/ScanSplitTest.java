@@ -9,7 +9,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.ParameterStore;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.TttConfig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -50,7 +50,7 @@ class ScanSplitTest {
     @Test
     void splitLoopLeavesNoArrayBehind() {
         System.setProperty(SPLIT_MIN, "0");
-        TttConfig config = TestLayers.small(ai.djl.ttt.LayerType.MLP, true);
+        TttConfig config = TestLayers.small(ai.djl.ttt.config.LayerType.MLP, true);
         try (NDManager manager = NDManager.newBaseManager()) {
             TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT32, 3);
             try (NDManager sub = manager.newSubManager()) {

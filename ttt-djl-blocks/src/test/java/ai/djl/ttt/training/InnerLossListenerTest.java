@@ -8,7 +8,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
-import ai.djl.ttt.LayerType;
+import ai.djl.ttt.config.LayerType;
 import ai.djl.ttt.io.ParityCheck;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.TestModels;

@@ -30,7 +30,7 @@ import ai.djl.translate.NoopTranslator;
 import ai.djl.translate.TranslateException;
 import ai.djl.translate.TranslatorContext;
 import ai.djl.ttt.GradOnThread;
-import ai.djl.ttt.LayerType;
+import ai.djl.ttt.config.LayerType;
 import ai.djl.ttt.io.ParityCheck;
 import ai.djl.ttt.io.ReferenceCase;
 import ai.djl.ttt.lm.CausalLm;

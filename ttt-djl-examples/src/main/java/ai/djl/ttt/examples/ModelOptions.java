@@ -1,7 +1,7 @@
 package ai.djl.ttt.examples;
 
-import ai.djl.ttt.LayerType;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.LayerType;
+import ai.djl.ttt.config.TttConfig;
 import java.util.Locale;
 import picocli.CommandLine.Option;
 

@@ -6,7 +6,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.dataset.Dataset;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.Generator;
 import ai.djl.ttt.lm.SamplingConfig;

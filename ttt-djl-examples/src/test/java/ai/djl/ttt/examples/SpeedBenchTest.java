@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import ai.djl.ttt.LayerType;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.LayerType;
+import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.nn.TttLayer;
 import java.awt.image.BufferedImage;
 import java.nio.charset.StandardCharsets;

@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.ttt.runtime.ScanThreads;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

@@ -1,4 +1,4 @@
-package ai.djl.ttt.lm;
+package ai.djl.ttt.baselines;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
@@ -9,11 +9,11 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
-import ai.djl.ttt.TttConfig;
-import ai.djl.ttt.nn.Scopes;
+import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.nn.SequenceLayer;
 import ai.djl.ttt.nn.inner.Constants;
 import ai.djl.ttt.nn.inner.Rope;
+import ai.djl.ttt.runtime.Scopes;
 import ai.djl.util.PairList;
 import java.util.Arrays;
 import java.util.List;

@@ -1,4 +1,4 @@
-package ai.djl.ttt.nn;
+package ai.djl.ttt.runtime;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;

@@ -1,4 +1,4 @@
-package ai.djl.ttt.nn.inner;
+package ai.djl.ttt.runtime;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
@@ -96,7 +96,7 @@ public final class ScanThreads {
      * @param elementsPerStep the size of the largest activation of one step, all rows
      * @return the number of slices, at least 1
      */
-    static int slices(NDArray like, long rows, long elementsPerStep) {
+    public static int slices(NDArray like, long rows, long elementsPerStep) {
         if (!Boolean.parseBoolean(System.getProperty(PARALLEL_PROPERTY, "true"))
                 || elementsPerStep < Long.getLong(MIN_SPLIT_PROPERTY, MIN_SPLIT_ELEMENTS)
                 || !onTorchCpu(like)
@@ -117,7 +117,7 @@ public final class ScanThreads {
      * @param <T> the result type
      * @return the results, in slice order
      */
-    static <T> List<T> run(
+    public static <T> List<T> run(
             NDArray like, int slices, IntFunction<T> work, Function<T, List<NDArray>> arrays) {
         if (slices == 1) {
             return List.of(run(like, () -> work.apply(0)));
@@ -213,7 +213,7 @@ public final class ScanThreads {
      * @param like an array of the computation
      * @return true if in-place updates cannot break a backward pass
      */
-    static boolean recordsNoGradient(NDArray like) {
+    public static boolean recordsNoGradient(NDArray like) {
         return onTorch(like) && !JniUtils.isGradMode();
     }
 

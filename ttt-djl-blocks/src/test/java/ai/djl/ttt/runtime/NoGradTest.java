@@ -1,4 +1,4 @@
-package ai.djl.ttt.nn;
+package ai.djl.ttt.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,4 +1,4 @@
-package ai.djl.ttt;
+package ai.djl.ttt.config;
 
 import java.util.Arrays;
 import java.util.Locale;

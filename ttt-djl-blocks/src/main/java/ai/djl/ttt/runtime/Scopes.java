@@ -1,4 +1,4 @@
-package ai.djl.ttt.nn;
+package ai.djl.ttt.runtime;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;

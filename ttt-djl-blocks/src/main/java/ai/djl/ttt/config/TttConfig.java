@@ -1,4 +1,4 @@
-package ai.djl.ttt;
+package ai.djl.ttt.config;
 
 import ai.djl.MalformedModelException;
 import com.google.gson.Gson;

@@ -1,4 +1,4 @@
-package ai.djl.ttt.lm;
+package ai.djl.ttt.baselines;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;

@@ -1,4 +1,4 @@
-package ai.djl.ttt.nn.inner;
+package ai.djl.ttt.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

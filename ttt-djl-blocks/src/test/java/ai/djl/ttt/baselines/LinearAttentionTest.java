@@ -1,4 +1,4 @@
-package ai.djl.ttt.lm;
+package ai.djl.ttt.baselines;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -11,8 +11,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
-import ai.djl.ttt.LayerType;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.LayerType;
+import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.io.ParityCheck;
 import ai.djl.ttt.nn.SequenceLayer;
 import ai.djl.ttt.nn.TestLayers;

@@ -1,4 +1,4 @@
-package ai.djl.ttt;
+package ai.djl.ttt.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,4 +1,4 @@
-package ai.djl.ttt.lm;
+package ai.djl.ttt.baselines;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -7,7 +7,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.NormalInitializer;
-import ai.djl.ttt.TttConfig;
+import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.nn.LayerState;
 import ai.djl.ttt.nn.inner.Rope;
 
