@@ -85,6 +85,10 @@ public final class TrainingStep implements AutoCloseable {
             Parameter parameter = p.getValue();
             // the parameter's own device first: its array is that device's copy, not a new one
             Device own = parameter.getArray().getDevice();
+            // as Trainer.initialize would (block.initialize): a loaded array may not record yet
+            if (parameter.requiresGradient() && !parameter.getArray().hasGradient()) {
+                parameter.getArray().setRequiresGradient(true);
+            }
             List<NDArray> arrays = new ArrayList<>();
             arrays.add(store.getValue(parameter, own, true));
             for (Device device : devices) {
