@@ -39,7 +39,9 @@ class NoFixedDeviceTest {
                     "ttt-djl-examples/src/main/java/ai/djl/ttt/examples/quickstart/OwnProject.java",
                     "the user's program: it chooses the device",
                     "ttt-djl-blocks/src/main/java/ai/djl/ttt/zoo/TttModelLoader.java",
-                    "Criteria without optDevice: DJL's default device, as DJL's own loaders");
+                    "Criteria without optDevice: DJL's default device, as DJL's own loaders",
+                    "ttt-djl-examples/src/main/java/ai/djl/ttt/examples/GpuCheck.java",
+                    "compares the chosen device with the CPU on purpose");
 
     private static final Path ROOT = Path.of("..");
 
