@@ -19,6 +19,7 @@ import ai.djl.ttt.training.MaskedAdamW;
 import ai.djl.ttt.training.ProgressListener;
 import ai.djl.ttt.training.TrainingSettings;
 import ai.djl.ttt.training.TrainingState;
+import ai.djl.ttt.training.TrainingStep;
 import java.io.PrintStream;
 import java.util.List;
 
@@ -96,8 +97,14 @@ public final class RecallTraining {
                                 new ProgressListener(settings, state, log),
                                 new InnerLossListener(state, settings.validateEvery(), log))
                         .addTrainingListeners(extraListeners);
-        try (Trainer trainer = model.newTrainer(config)) {
-            trainer.initialize(new Shape(1, tasks.get(0).length()));
+        // what trainer.initialize does, without its parameter copies (TrainingStep keeps those)
+        model.getBlock()
+                .initialize(
+                        model.getNDManager(),
+                        model.getDataType(),
+                        new Shape(1, tasks.get(0).length()));
+        try (Trainer trainer = model.newTrainer(config);
+                TrainingStep step = new TrainingStep(trainer, optimizer)) {
             while (state.step < settings.steps()) {
                 AssociativeRecall task = tasks.get(state.step % tasks.size());
                 int sequences = sequencesPerStep(settings, task);
@@ -105,7 +112,7 @@ public final class RecallTraining {
                         task.generate(sequences, trainingSeed(settings.seed(), state.step));
                 try (NDManager m = trainer.getManager().newSubManager()) {
                     Batch batch = batch(m, samples, task.length(), state.step, settings.steps());
-                    TrainingListener.BatchData data = LmTraining.step(trainer, batch, settings);
+                    TrainingListener.BatchData data = step.run(batch, settings.clipNorm());
                     state.step++;
                     state.tokensSeen += (long) sequences * task.length();
                     trainer.notifyListeners(l -> l.onTrainingBatch(trainer, data));

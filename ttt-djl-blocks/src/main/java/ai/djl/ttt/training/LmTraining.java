@@ -8,7 +8,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.DefaultTrainingConfig;
-import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.Trainer;
 import ai.djl.training.dataset.Batch;
@@ -16,14 +15,12 @@ import ai.djl.training.listener.TrainingListener;
 import ai.djl.training.tracker.Tracker;
 import ai.djl.translate.TranslateException;
 import ai.djl.ttt.runtime.NoGrad;
-import ai.djl.ttt.runtime.ScanThreads;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Iterator;
-import java.util.Map;
 
 /**
  * Trains a causal LM with DJL's {@link Trainer}: the outer loop of the paper's recipe, scaled to a
@@ -34,7 +31,8 @@ import java.util.Map;
  * InnerLossListener} and {@link CheckpointListener}.
  *
  * <p>DJL's {@code EasyTrain.fit} has no place for gradient clipping between backward and the
- * optimizer step, and DJL's own clipping is one-sided on PyTorch; hence this loop.
+ * optimizer step, and DJL's own clipping is one-sided on PyTorch; hence this loop, whose step is
+ * {@link TrainingStep} (the batch split over the trainer's devices as DJL splits it).
  */
 public final class LmTraining {
 
@@ -102,6 +100,47 @@ public final class LmTraining {
             PrintStream log,
             TrainingListener... extraListeners)
             throws IOException {
+        return train(
+                model,
+                tokenizer,
+                data,
+                settings,
+                new Device[] {model.getNDManager().getDevice()},
+                modelDir,
+                resume,
+                log,
+                extraListeners);
+    }
+
+    /**
+     * Trains, or resumes training of, a model on several devices (DJL's data parallelism, see
+     * {@link TrainingStep}).
+     *
+     * @param model the model; its block an initialised {@code CausalLm} (loaded, for a resume)
+     * @param tokenizer the tokenizer (saved with checkpoints)
+     * @param data the tokenized corpus
+     * @param settings the recipe
+     * @param devices where the batches are split (as DJL's {@code EasyTrain} splits them): one or
+     *     more devices, the model's own among them
+     * @param modelDir where checkpoints go, or {@code null} for none
+     * @param resume the state of the run to continue (with the optimizer state in {@code
+     *     modelDir}), or {@code null} for a new run
+     * @param log where progress and validation lines go
+     * @param extraListeners more DJL listeners, called after the built-in ones at every step
+     * @return the final state
+     * @throws IOException if a checkpoint cannot be written or read
+     */
+    public static TrainingState train(
+            Model model,
+            Tokenizer tokenizer,
+            Data data,
+            TrainingSettings settings,
+            Device[] devices,
+            Path modelDir,
+            TrainingState resume,
+            PrintStream log,
+            TrainingListener... extraListeners)
+            throws IOException {
         TrainingState state = resume == null ? new TrainingState() : resume;
         state.settings = settings;
         int windows = (data.trainTokens().length - 1) / settings.contextLength();
@@ -141,7 +180,7 @@ public final class LmTraining {
         DefaultTrainingConfig config =
                 new DefaultTrainingConfig(new LmLoss())
                         .optOptimizer(optimizer)
-                        .optDevices(new Device[] {model.getNDManager().getDevice()})
+                        .optDevices(devices)
                         .addTrainingListeners(TrainingListener.Defaults.basic())
                         .addTrainingListeners(
                                 new ProgressListener(settings, state, log),
@@ -152,12 +191,19 @@ public final class LmTraining {
                     new CheckpointListener(settings, state, modelDir, tokenizer, optimizer, log));
         }
         config.addTrainingListeners(extraListeners);
-        try (Trainer trainer = model.newTrainer(config)) {
-            trainer.initialize(new Shape(settings.batchSize(), settings.contextLength()));
+        // what trainer.initialize does, without its parameter copies (TrainingStep keeps those);
+        // initialised parameters keep their values
+        model.getBlock()
+                .initialize(
+                        model.getNDManager(),
+                        model.getDataType(),
+                        new Shape(settings.batchSize(), settings.contextLength()));
+        try (Trainer trainer = model.newTrainer(config);
+                TrainingStep step = new TrainingStep(trainer, optimizer)) {
             Iterator<Batch> batches = trainer.iterateDataset(trainSet).iterator();
             while (state.step < settings.steps()) {
                 Batch batch = batches.next();
-                TrainingListener.BatchData batchData = step(trainer, batch, settings);
+                TrainingListener.BatchData batchData = step.run(batch, settings.clipNorm());
                 state.step++;
                 state.tokensSeen += (long) settings.batchSize() * settings.contextLength();
                 trainer.notifyListeners(l -> l.onTrainingBatch(trainer, batchData));
@@ -168,31 +214,6 @@ public final class LmTraining {
             throw new IOException("cannot read a training batch: " + e.getMessage(), e);
         }
         return state;
-    }
-
-    /**
-     * One optimizer step: forward, loss, backward, {@link GradientClipping}, optimizer update.
-     *
-     * @param trainer the trainer
-     * @param batch the batch (data and labels)
-     * @param settings the recipe (its clip norm)
-     * @return what the listeners need (DJL's loss evaluator reads it)
-     */
-    public static TrainingListener.BatchData step(
-            Trainer trainer, Batch batch, TrainingSettings settings) {
-        NDList data = batch.getData();
-        NDList labels = batch.getLabels();
-        NDList predictions;
-        try (GradientCollector collector = trainer.newGradientCollector()) {
-            predictions = trainer.forward(data, labels);
-            // the TTT scans' backward is many small ops: run it with the scans' thread count
-            ScanThreads.backward(collector, trainer.getLoss().evaluate(labels, predictions));
-        }
-        GradientClipping.clipGlobalNorm(trainer.getModel().getBlock(), settings.clipNorm());
-        trainer.step();
-        Device device = labels.head().getDevice();
-        return new TrainingListener.BatchData(
-                batch, Map.of(device, labels), Map.of(device, predictions));
     }
 
     /**

@@ -1,5 +1,6 @@
 package ai.djl.ttt.training;
 
+import ai.djl.Device;
 import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -22,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import java.util.function.Predicate;
 
 /**
@@ -37,7 +39,14 @@ import java.util.function.Predicate;
  *       training resumes exactly where it stopped.
  * </ul>
  *
- * Update, per parameter at step t: {@code w ← w − lr·λ·w} (if decayed), {@code m ← β1 m + (1−β1)
+ * <p>Several devices: DJL's parameter server sums the devices' gradients and then calls {@link
+ * #update} once for every device's copy of a parameter, each with the summed gradient. So the state
+ * is kept per (parameter, device), and each copy counts its own steps: every copy makes exactly the
+ * update that one device would make, and the step count is that of optimizer steps, not of {@code
+ * update} calls. (DJL 0.35.1's {@code Adam} keys its moments by device too, but counts every call
+ * as a step.)
+ *
+ * <p>Update, per parameter at step t: {@code w ← w − lr·λ·w} (if decayed), {@code m ← β1 m + (1−β1)
  * g}, {@code v ← β2 v + (1−β2) g²}, {@code w ← w − lr · (m / (1−β1^t)) / (√(v / (1−β2^t)) + ε)}.
  */
 public final class MaskedAdamW extends Optimizer {
@@ -51,10 +60,17 @@ public final class MaskedAdamW extends Optimizer {
     private final float epsilon;
     private final float weightDecay;
     private final Map<String, String> names;
+    private final Map<String, Parameter> parameters;
     private final Set<String> decayed;
-    private final Map<String, NDArray> means = new ConcurrentHashMap<>();
-    private final Map<String, NDArray> variances = new ConcurrentHashMap<>();
-    private final Map<String, Integer> steps = new ConcurrentHashMap<>();
+
+    /** m, v and step count of each (parameter id, device) copy. */
+    private final Map<Copy, Moments> states = new ConcurrentHashMap<>();
+
+    /** A restored state by parameter id: where every device's copy starts after {@link #load}. */
+    private final Map<String, Moments> restored = new ConcurrentHashMap<>();
+
+    /** Which copy an array is: its device (a test substitutes this; one CPU has one device). */
+    private Function<NDArray, Object> copyOf = NDArray::getDevice;
 
     private MaskedAdamW(Builder builder) {
         super(builder);
@@ -64,9 +80,11 @@ public final class MaskedAdamW extends Optimizer {
         epsilon = builder.epsilon;
         weightDecay = builder.weightDecay;
         names = new HashMap<>();
+        parameters = new HashMap<>();
         decayed = ConcurrentHashMap.newKeySet();
         for (Pair<String, Parameter> p : builder.block.getParameters()) {
             names.put(p.getValue().getId(), p.getKey());
+            parameters.put(p.getValue().getId(), p.getValue());
             if (builder.decay.test(p.getValue())) {
                 decayed.add(p.getValue().getId());
             }
@@ -96,14 +114,18 @@ public final class MaskedAdamW extends Optimizer {
     /** {@inheritDoc} */
     @Override
     public void update(String parameterId, NDArray weight, NDArray grad) {
-        int t = steps.merge(parameterId, 1, Integer::sum);
-        updateCount(parameterId);
+        Moments state =
+                states.computeIfAbsent(
+                        new Copy(parameterId, copyOf.apply(weight)),
+                        k -> start(parameterId, weight));
+        int t = ++state.step;
+        forgetRestored(parameterId, t);
         float lr = learningRate.getNewValue(parameterId, t);
         if (!Float.isFinite(lr)) {
             throw new IllegalStateException("learning rate is " + lr + " at step " + t);
         }
-        NDArray m = means.computeIfAbsent(parameterId, k -> state(weight));
-        NDArray v = variances.computeIfAbsent(parameterId, k -> state(weight));
+        NDArray m = state.mean;
+        NDArray v = state.variance;
         // an update is not an op to differentiate; with autograd on (any thread but the engine's)
         // libtorch refuses in-place writes to a parameter that requires gradients
         try (NDScope scope = new NDScope();
@@ -124,19 +146,77 @@ public final class MaskedAdamW extends Optimizer {
         }
     }
 
-    private static NDArray state(NDArray weight) {
-        NDArray zeros = weight.zerosLike();
-        NDScope.unregister(zeros);
-        return zeros;
+    /** A new copy's state: the restored one if {@link #load} gave one, else zeros at step 0. */
+    private Moments start(String parameterId, NDArray weight) {
+        Moments from = restored.get(parameterId);
+        if (from == null) {
+            return new Moments(unscoped(weight.zerosLike()), unscoped(weight.zerosLike()), 0);
+        }
+        return new Moments(
+                unscoped(copy(from.mean, weight.getDevice())),
+                unscoped(copy(from.variance, weight.getDevice())),
+                from.step);
+    }
+
+    /** A copy of its own ({@code toDevice(same device, true)} may share the memory on PyTorch). */
+    private static NDArray copy(NDArray array, Device device) {
+        return array.getDevice().equals(device) ? array.duplicate() : array.toDevice(device, true);
     }
 
     /**
-     * Returns the number of updates done so far (the largest step count of any parameter).
+     * Drops a restored state once no copy can still start from it: the first step after a resume
+     * creates every device's copy, so a copy at the second step means all exist.
+     */
+    private void forgetRestored(String parameterId, int step) {
+        Moments from = restored.get(parameterId);
+        if (from != null && step >= from.step + 2) {
+            restored.remove(parameterId);
+            from.close();
+        }
+    }
+
+    private static NDArray unscoped(NDArray array) {
+        NDScope.unregister(array);
+        return array;
+    }
+
+    /**
+     * Returns the number of optimizer steps done so far (the largest step count of any parameter's
+     * copy; several devices' copies of one parameter count one step together).
      *
      * @return the step
      */
     public int getStep() {
-        return steps.values().stream().mapToInt(Integer::intValue).max().orElse(0);
+        int step = states.values().stream().mapToInt(m -> m.step).max().orElse(0);
+        int resumed = restored.values().stream().mapToInt(m -> m.step).max().orElse(0);
+        return Math.max(step, resumed);
+    }
+
+    /**
+     * Identifies the copies of a parameter by something other than their device: for tests that
+     * play several devices on one CPU (where DJL's PyTorch engine has a single device).
+     *
+     * @param copyOf which copy an array is
+     */
+    void identifyCopiesBy(Function<NDArray, Object> copyOf) {
+        this.copyOf = copyOf;
+    }
+
+    /** The state of the copy a saved file holds: the parameter's own array's, else any copy's. */
+    private Moments saved(String id) {
+        Parameter parameter = parameters.get(id);
+        if (parameter != null && parameter.isInitialized()) {
+            Moments own = states.get(new Copy(id, copyOf.apply(parameter.getArray())));
+            if (own != null) {
+                return own;
+            }
+        }
+        for (Map.Entry<Copy, Moments> e : states.entrySet()) {
+            if (e.getKey().parameterId().equals(id)) {
+                return e.getValue();
+            }
+        }
+        return restored.get(id);
     }
 
     /**
@@ -162,16 +242,17 @@ public final class MaskedAdamW extends Optimizer {
             NDList list = new NDList();
             for (Map.Entry<String, String> e : names.entrySet()) {
                 String id = e.getKey();
-                if (!steps.containsKey(id)) {
+                Moments state = saved(id);
+                if (state == null) {
                     continue;
                 }
-                NDArray m = means.get(id).toDevice(scratch.getDevice(), true);
+                NDArray m = state.mean.toDevice(scratch.getDevice(), true);
                 m.attach(scratch);
                 m.setName("m:" + e.getValue());
-                NDArray v = variances.get(id).toDevice(scratch.getDevice(), true);
+                NDArray v = state.variance.toDevice(scratch.getDevice(), true);
                 v.attach(scratch);
                 v.setName("v:" + e.getValue());
-                NDArray t = scratch.create(new long[] {steps.get(id)});
+                NDArray t = scratch.create(new long[] {state.step});
                 t.setName("t:" + e.getValue());
                 list.add(m);
                 list.add(v);
@@ -207,9 +288,12 @@ public final class MaskedAdamW extends Optimizer {
         } catch (RuntimeException e) {
             throw new MalformedModelException(file + " is not a readable optimizer state", e);
         }
+        Map<String, NDArray> means = new LinkedHashMap<>();
+        Map<String, NDArray> variances = new LinkedHashMap<>();
+        Map<String, Integer> steps = new LinkedHashMap<>();
         for (NDArray array : list) {
             String[] kindAndName = array.getName().split(":", 2);
-            Parameter p = byName.get(kindAndName[1]);
+            Parameter p = kindAndName.length == 2 ? byName.get(kindAndName[1]) : null;
             if (p == null
                     || (!"t".equals(kindAndName[0])
                             && !array.getShape().equals(p.getArray().getShape()))) {
@@ -225,22 +309,68 @@ public final class MaskedAdamW extends Optimizer {
             String id = p.getId();
             switch (kindAndName[0]) {
                 case "m":
-                    replace(means, id, array.toDevice(p.getArray().getDevice(), false));
+                    means.put(id, array.toDevice(p.getArray().getDevice(), false));
                     break;
                 case "v":
-                    replace(variances, id, array.toDevice(p.getArray().getDevice(), false));
+                    variances.put(id, array.toDevice(p.getArray().getDevice(), false));
                     break;
                 default:
                     steps.put(id, (int) array.getLong(0));
                     array.close();
             }
         }
+        for (String id : means.keySet()) {
+            if (!steps.containsKey(id) || !variances.containsKey(id)) {
+                list.close();
+                throw new MalformedModelException(
+                        file + ": optimizer state without t or v for '" + names.get(id) + "'");
+            }
+        }
+        for (Map.Entry<String, Integer> e : steps.entrySet()) {
+            String id = e.getKey();
+            NDArray m = means.remove(id);
+            NDArray v = variances.remove(id);
+            if (m == null || v == null) {
+                list.close();
+                throw new MalformedModelException(
+                        file + ": optimizer state without m or v for '" + names.get(id) + "'");
+            }
+            // every device's copy restarts from the saved state
+            states.entrySet()
+                    .removeIf(
+                            s -> {
+                                if (s.getKey().parameterId().equals(id)) {
+                                    s.getValue().close();
+                                    return true;
+                                }
+                                return false;
+                            });
+            Moments old = restored.put(id, new Moments(m, v, e.getValue()));
+            if (old != null) {
+                old.close();
+            }
+        }
     }
 
-    private static void replace(Map<String, NDArray> map, String id, NDArray value) {
-        NDArray old = map.put(id, value);
-        if (old != null) {
-            old.close();
+    /** One copy of a parameter: its id and its device. */
+    private record Copy(String parameterId, Object device) {}
+
+    /** Adam's moments of one copy and the steps it has taken. */
+    private static final class Moments implements AutoCloseable {
+        final NDArray mean;
+        final NDArray variance;
+        int step;
+
+        Moments(NDArray mean, NDArray variance, int step) {
+            this.mean = mean;
+            this.variance = variance;
+            this.step = step;
+        }
+
+        @Override
+        public void close() {
+            mean.close();
+            variance.close();
         }
     }
 

@@ -7,10 +7,15 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
 import java.io.IOException;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Properties;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -36,14 +41,24 @@ public final class ModelDirectory {
     public static final String MODEL_NAME = "ttt-lm";
 
     /** What DJL's own loader ({@code Criteria.optModelPath}) needs to rebuild the model. */
+    private static final Map<String, String> SERVING_KEYS =
+            orderedMap(
+                    "engine", "PyTorch",
+                    "option.modelName", MODEL_NAME,
+                    "blockFactory", "ai.djl.ttt.zoo.TttBlockFactory",
+                    "translatorFactory", "ai.djl.ttt.zoo.TttTranslatorFactory");
+
+    /** A new directory's serving.properties: the keys above, and the defaults one may set. */
     private static final String SERVING_PROPERTIES =
-            "# written by ttt-djl: DJL's Criteria.optModelPath(dir) rebuilds the model from it\n"
-                    + "engine=PyTorch\n"
-                    + "option.modelName="
-                    + MODEL_NAME
-                    + "\n"
-                    + "blockFactory=ai.djl.ttt.zoo.TttBlockFactory\n"
-                    + "translatorFactory=ai.djl.ttt.zoo.TttTranslatorFactory\n";
+            "# written by ttt-djl: DJL's Criteria.optModelPath(dir) rebuilds the model from it.\n"
+                    + "# Later saves keep this file (they only add a missing key below).\n"
+                    + keyLines(SERVING_KEYS)
+                    + "# generation defaults (Criteria arguments and request parameters override):\n"
+                    + "# maxNewTokens=64\n"
+                    + "# temperature=0\n"
+                    + "# topK=0\n"
+                    + "# topP=1\n"
+                    + "# seed=42\n";
 
     private ModelDirectory() {}
 
@@ -64,7 +79,7 @@ public final class ModelDirectory {
         CausalLm lm = (CausalLm) model.getBlock();
         lm.getConfig().save(dir.resolve("config.json"));
         tokenizer.save(dir);
-        Files2.writeAtomically(dir.resolve("serving.properties"), SERVING_PROPERTIES);
+        writeServingProperties(dir.resolve("serving.properties"));
         int step = state == null ? 0 : state.step;
         Path staging = Files.createTempDirectory(dir, ".staging");
         try {
@@ -95,6 +110,49 @@ public final class ModelDirectory {
         if (state != null) {
             state.save(dir.resolve("training.json"));
         }
+    }
+
+    /**
+     * Writes serving.properties for a new directory; in an existing one keeps the file as it is
+     * (the user's defaults and settings), adding only a key DJL needs that it lacks.
+     */
+    private static void writeServingProperties(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            Files2.writeAtomically(file, SERVING_PROPERTIES);
+            return;
+        }
+        String existing = Files.readString(file, StandardCharsets.UTF_8);
+        Properties present = new Properties();
+        present.load(new StringReader(existing));
+        Map<String, String> missing = new LinkedHashMap<>();
+        SERVING_KEYS.forEach(
+                (k, v) -> {
+                    if (!present.containsKey(k)) {
+                        missing.put(k, v);
+                    }
+                });
+        if (!missing.isEmpty()) {
+            Files2.writeAtomically(
+                    file,
+                    existing
+                            + (existing.isEmpty() || existing.endsWith("\n") ? "" : "\n")
+                            + "# added by ttt-djl\n"
+                            + keyLines(missing));
+        }
+    }
+
+    private static String keyLines(Map<String, String> keys) {
+        StringBuilder sb = new StringBuilder();
+        keys.forEach((k, v) -> sb.append(k).append('=').append(v).append('\n'));
+        return sb.toString();
+    }
+
+    private static Map<String, String> orderedMap(String... keysAndValues) {
+        Map<String, String> map = new LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            map.put(keysAndValues[i], keysAndValues[i + 1]);
+        }
+        return map;
     }
 
     /**

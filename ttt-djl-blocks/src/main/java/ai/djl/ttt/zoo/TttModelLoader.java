@@ -24,12 +24,15 @@ import ai.djl.ttt.training.ModelDirectory;
 import ai.djl.ttt.training.Tokenizer;
 import ai.djl.util.Progress;
 import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.UUID;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -120,6 +123,9 @@ final class TttModelLoader implements ModelLoader {
         if (criteria.getArguments() != null) {
             arguments.putAll(criteria.getArguments());
         }
+        // serving.properties: defaults that the Criteria arguments override, as DJL's own loader
+        // reads them (keys without the "option." prefix)
+        servingProperties().forEach(arguments::putIfAbsent);
         if (tokenizer != null) {
             arguments.putIfAbsent(TttTranslatorFactory.TOKENIZER, tokenizer);
             model.getNDManager().attachInternal("tokenizer-" + UUID.randomUUID(), tokenizer);
@@ -203,6 +209,25 @@ final class TttModelLoader implements ModelLoader {
         properties.put("backbone", config.isPreConv() ? "mamba" : "transformer");
         properties.put("format", saved ? "saved" : "official");
         return properties;
+    }
+
+    /** The directory's serving.properties without its {@code option.*} keys; empty if none. */
+    private Map<String, String> servingProperties() throws IOException {
+        Path file = dir.resolve("serving.properties");
+        Map<String, String> result = new LinkedHashMap<>();
+        if (!Files.isRegularFile(file)) {
+            return result;
+        }
+        Properties properties = new Properties();
+        try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            properties.load(reader);
+        }
+        for (String key : properties.stringPropertyNames()) {
+            if (!key.startsWith("option.")) {
+                result.put(key, properties.getProperty(key));
+            }
+        }
+        return result;
     }
 
     /** {@inheritDoc} */

@@ -1,6 +1,8 @@
 package ai.djl.ttt.zoo;
 
 import ai.djl.Model;
+import ai.djl.modality.Input;
+import ai.djl.modality.Output;
 import ai.djl.ndarray.NDList;
 import ai.djl.translate.ArgumentsUtil;
 import ai.djl.translate.NoopTranslator;
@@ -11,6 +13,7 @@ import ai.djl.ttt.lm.SamplingConfig;
 import ai.djl.ttt.training.Tokenizer;
 import ai.djl.util.Pair;
 import java.io.IOException;
+import java.io.Serializable;
 import java.lang.reflect.Type;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -25,15 +28,21 @@ import java.util.Set;
  *   <li>{@link GenerationRequest} {@code → String}: generation that streams its text;
  *   <li>{@code String → }{@link TextScore}: per-token log-likelihood ({@link ScoringTranslator});
  *   <li>{@code NDList → NDList}: the raw block ({@code [ids] → [logits]}, {@code [ids, state...] →
- *       [logits, state...]}).
+ *       [logits, state...]});
+ *   <li>{@link Input} {@code → }{@link Output}: DJL Serving's protocol, JSON {@code {"inputs": ...,
+ *       "parameters": {...}}} in, generated text or scores out ({@link ServingTranslator}).
  * </ul>
  *
  * Generation settings come from the {@code Criteria} arguments: {@code maxNewTokens} (64), {@code
  * temperature} (0: greedy), {@code topK} (0: all), {@code topP} (1), {@code seed} (42) and {@code
  * stopTokens} (comma-separated ids). The tokenizer is the model directory's, or the argument
- * {@value #TOKENIZER}.
+ * {@value #TOKENIZER}. The same keys in the model directory's {@code serving.properties} are
+ * defaults that {@code Criteria} arguments override (DJL's own loader and the ttt zoo both pass
+ * them). The factory is {@link Serializable}, as DJL Serving may need to ship it.
  */
-public final class TttTranslatorFactory implements TranslatorFactory {
+public final class TttTranslatorFactory implements TranslatorFactory, Serializable {
+
+    private static final long serialVersionUID = 1L;
 
     /** The argument key of a {@link Tokenizer} instance to use instead of the directory's. */
     public static final String TOKENIZER = "tokenizer";
@@ -43,7 +52,8 @@ public final class TttTranslatorFactory implements TranslatorFactory {
                     new Pair<>(String.class, String.class),
                     new Pair<>(GenerationRequest.class, String.class),
                     new Pair<>(String.class, TextScore.class),
-                    new Pair<>(NDList.class, NDList.class));
+                    new Pair<>(NDList.class, NDList.class),
+                    new Pair<>(Input.class, Output.class));
 
     /** {@inheritDoc} */
     @Override
@@ -63,12 +73,16 @@ public final class TttTranslatorFactory implements TranslatorFactory {
         if (!isSupported(input, output)) {
             throw new IllegalArgumentException(
                     "ttt-djl translators are String→String, GenerationRequest→String,"
-                            + " String→TextScore and NDList→NDList; got "
+                            + " String→TextScore, NDList→NDList and Input→Output; got "
                             + input.getSimpleName()
                             + "→"
                             + output.getSimpleName());
         }
         Tokenizer tokenizer = tokenizer(model, arguments);
+        if (input == Input.class) {
+            sampling(arguments); // bad defaults fail at load time, not at the first request
+            return (Translator<I, O>) new ServingTranslator(tokenizer, arguments);
+        }
         if (output == TextScore.class) {
             return (Translator<I, O>) new ScoringTranslator(tokenizer);
         }

@@ -1,5 +1,6 @@
 package ai.djl.ttt.examples;
 
+import ai.djl.Device;
 import ai.djl.Model;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
@@ -21,6 +22,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -58,6 +60,8 @@ final class DecodeMemoryBench implements Callable<Integer> {
             defaultValue = "small",
             description = "model size (see ttt train --size; default ${DEFAULT-VALUE})")
     String size;
+
+    @Mixin DeviceOptions device;
 
     @Option(names = "--child", hidden = true)
     boolean child;
@@ -107,6 +111,9 @@ final class DecodeMemoryBench implements Callable<Integer> {
                         Integer.toString(n),
                         "--size",
                         size));
+        if (device.device != null) {
+            command.addAll(List.of("--device", device.device));
+        }
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String result = null;
         try (BufferedReader r =
@@ -131,8 +138,9 @@ final class DecodeMemoryBench implements Callable<Integer> {
         options.size = size;
         TttConfig config = options.toConfig(256);
         Engine.getInstance().setRandomSeed(1);
-        try (Model model = Model.newInstance("bench");
-                NDManager manager = NDManager.newBaseManager()) {
+        Device on = device.get();
+        try (Model model = Model.newInstance("bench", on);
+                NDManager manager = NDManager.newBaseManager(on)) {
             CausalLm lm = new CausalLm(config);
             lm.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 16));
             model.setBlock(lm);

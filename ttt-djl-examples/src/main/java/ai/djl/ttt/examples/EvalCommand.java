@@ -1,6 +1,5 @@
 package ai.djl.ttt.examples;
 
-import ai.djl.Device;
 import ai.djl.ttt.training.Corpus;
 import ai.djl.ttt.training.LmTraining;
 import ai.djl.ttt.training.ModelDirectory;
@@ -43,12 +42,14 @@ final class EvalCommand implements Callable<Integer> {
 
     @Mixin EngineOptions engine;
 
+    @Mixin DeviceOptions device;
+
     /** {@inheritDoc} */
     @Override
     public Integer call() throws Exception {
         engine.apply("small");
         String text = corpus != null ? Corpus.read(corpus) : Corpus.resource("/ttt-corpus.txt");
-        try (ModelDirectory.Loaded loaded = ModelDirectory.load(modelDir, Device.cpu())) {
+        try (ModelDirectory.Loaded loaded = ModelDirectory.load(modelDir, device.get())) {
             int t =
                     context != null
                             ? context

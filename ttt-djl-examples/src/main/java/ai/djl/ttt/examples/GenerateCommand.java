@@ -1,6 +1,5 @@
 package ai.djl.ttt.examples;
 
-import ai.djl.Device;
 import ai.djl.ttt.lm.Generator;
 import ai.djl.ttt.lm.SamplingConfig;
 import ai.djl.ttt.training.IncrementalDecoder;
@@ -78,12 +77,14 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Mixin EngineOptions engine;
 
+    @Mixin DeviceOptions device;
+
     /** {@inheritDoc} */
     @Override
     public Integer call() throws Exception {
         engine.apply("small");
         PrintStream out = System.out;
-        try (ModelDirectory.Loaded loaded = ModelDirectory.load(modelDir, Device.cpu())) {
+        try (ModelDirectory.Loaded loaded = ModelDirectory.load(modelDir, device.get())) {
             Tokenizer tokenizer = loaded.tokenizer();
             SamplingConfig sampling =
                     SamplingConfig.builder()

@@ -1,6 +1,5 @@
 package ai.djl.ttt.examples;
 
-import ai.djl.Device;
 import ai.djl.Model;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
@@ -211,6 +210,8 @@ final class LongContextCommand implements Callable<Integer> {
     Path workerOut;
 
     @Mixin EngineOptions engine;
+
+    @Mixin DeviceOptions device;
 
     @Spec CommandSpec spec;
 
@@ -457,7 +458,7 @@ final class LongContextCommand implements Callable<Integer> {
                 config.getIntermediateSize()
                         + (int) Math.round((budget - parameters(config)) / (double) perUnit);
         config = config.toBuilder().setIntermediateSize(wider).build();
-        Model model = Model.newInstance(contender, Device.cpu());
+        Model model = Model.newInstance(contender, device.get());
         CausalLm lm = new CausalLm(config);
         Engine.getInstance().setRandomSeed((int) seed);
         lm.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, length));
@@ -471,8 +472,8 @@ final class LongContextCommand implements Callable<Integer> {
                 parts[0], parts.length > 1 ? parts[1] : "mamba", "tiny", vocabSize);
     }
 
-    private static long parameters(TttConfig config) {
-        try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
+    private long parameters(TttConfig config) {
+        try (NDManager m = NDManager.newBaseManager(device.get())) {
             CausalLm lm = new CausalLm(config);
             lm.initialize(m, DataType.FLOAT32, new Shape(1, 16));
             return parameters(lm);

@@ -1,5 +1,6 @@
 package ai.djl.ttt.examples;
 
+import ai.djl.Device;
 import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ttt.io.ParityCheck;
@@ -11,6 +12,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -39,9 +41,12 @@ final class ParityCommand implements Callable<Integer> {
             description = "largest accepted relative error (default: ${DEFAULT-VALUE})")
     double tolerance;
 
+    @Mixin DeviceOptions device;
+
     /** {@inheritDoc} */
     @Override
     public Integer call() {
+        Device on = device.get(); // before any output: a missing GPU is one error line
         PrintStream out = System.out;
         out.printf(
                 Locale.ROOT,
@@ -52,7 +57,7 @@ final class ParityCommand implements Callable<Integer> {
                 "rel. error",
                 "");
         int status = 0;
-        try (NDManager manager = NDManager.newBaseManager()) {
+        try (NDManager manager = NDManager.newBaseManager(on)) {
             for (Path dir : cases) {
                 String name = dir.getFileName().toString();
                 try (ReferenceCase c = ReferenceCase.load(manager, dir)) {

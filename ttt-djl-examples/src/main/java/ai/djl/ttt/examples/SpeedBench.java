@@ -35,6 +35,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -88,6 +89,8 @@ final class SpeedBench implements Callable<Integer> {
                             + " docs/benchmarks.md); without it, the figures stated in issue 4")
     Path officialFile;
 
+    @Mixin DeviceOptions device;
+
     @Option(
             names = "--memory-case",
             hidden = true,
@@ -139,7 +142,7 @@ final class SpeedBench implements Callable<Integer> {
             return measureMemoryCase();
         }
         header();
-        try (NDManager manager = NDManager.newBaseManager()) {
+        try (NDManager manager = NDManager.newBaseManager(device.get())) {
             probes(manager);
             Map<String, double[]> prefill = layerForward(manager);
             forwardBackward(manager);
@@ -422,7 +425,7 @@ final class SpeedBench implements Callable<Integer> {
         }
         TttConfig config = config(parse(LayerType.class, spec[1]));
         long width = config.getHiddenSize();
-        try (NDManager m = NDManager.newBaseManager()) {
+        try (NDManager m = NDManager.newBaseManager(device.get())) {
             ParameterStore ps = new ParameterStore(m, false);
             Measure.Body warmUp;
             Measure.Body body;

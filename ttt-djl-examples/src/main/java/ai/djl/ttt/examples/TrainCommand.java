@@ -47,6 +47,8 @@ final class TrainCommand implements Callable<Integer> {
 
     @Mixin EngineOptions engine;
 
+    @Mixin DeviceOptions device;
+
     @Option(
             names = "--context",
             defaultValue = "128",
@@ -147,6 +149,7 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         engine.apply(model.size);
+        Device on = device.get();
         PrintStream out = System.out;
         Path dir = modelDir != null ? modelDir : Path.of(model.defaultModelDir());
         String text = readCorpus();
@@ -164,7 +167,7 @@ final class TrainCommand implements Callable<Integer> {
             TrainingState resumeFrom = null;
             Model m;
             if (resume) {
-                ModelDirectory.Loaded loaded = ModelDirectory.load(dir, Device.cpu());
+                ModelDirectory.Loaded loaded = ModelDirectory.load(dir, on);
                 m = loaded.model();
                 resumeFrom = loaded.training();
                 if (resumeFrom == null) {
@@ -173,7 +176,7 @@ final class TrainCommand implements Callable<Integer> {
                 }
                 out.printf("resuming %s at step %d%n", dir, resumeFrom.step);
             } else {
-                m = newModel(model.toConfig(tokenizer.vocabSize()));
+                m = newModel(on, model.toConfig(tokenizer.vocabSize()));
             }
             try (Model trained = m) {
                 CausalLm lm = (CausalLm) trained.getBlock();
@@ -225,9 +228,9 @@ final class TrainCommand implements Callable<Integer> {
                 seed);
     }
 
-    private Model newModel(TttConfig config) {
+    private Model newModel(Device on, TttConfig config) {
         Engine.getInstance().setRandomSeed((int) seed);
-        Model m = Model.newInstance(ModelDirectory.MODEL_NAME, Device.cpu());
+        Model m = Model.newInstance(ModelDirectory.MODEL_NAME, on);
         CausalLm lm = new CausalLm(config);
         lm.initialize(m.getNDManager(), DataType.FLOAT32, new Shape(batch, context));
         m.setBlock(lm);

@@ -1,7 +1,9 @@
 package ai.djl.ttt.examples;
 
+import ai.djl.ttt.TttVersion;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.IVersionProvider;
 
 /**
  * The {@code ttt} command line. Run {@code ./bin/ttt --help} from the repository root.
@@ -11,7 +13,7 @@ import picocli.CommandLine.Command;
 @Command(
         name = "ttt",
         mixinStandardHelpOptions = true,
-        version = "ttt-djl 0.1.0",
+        versionProvider = TttCli.Version.class,
         description = "Test-Time Training layers (TTT-Linear, TTT-MLP) for the Deep Java Library.",
         subcommands = {
             TrainCommand.class,
@@ -25,6 +27,15 @@ import picocli.CommandLine.Command;
 public final class TttCli {
 
     private TttCli() {}
+
+    /** {@code --version}: the library's version from its jar's manifest. */
+    static final class Version implements IVersionProvider {
+        /** {@inheritDoc} */
+        @Override
+        public String[] getVersion() {
+            return new String[] {"ttt-djl " + TttVersion.get()};
+        }
+    }
 
     /**
      * Runs the command line and exits with its status.

@@ -1,0 +1,236 @@
+package ai.djl.ttt.zoo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Model;
+import ai.djl.inference.Predictor;
+import ai.djl.modality.Input;
+import ai.djl.modality.Output;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ZooModel;
+import ai.djl.translate.TranslateException;
+import ai.djl.translate.TranslatorFactory;
+import ai.djl.ttt.config.LayerType;
+import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.lm.TestModels;
+import ai.djl.ttt.training.ByteTokenizer;
+import ai.djl.ttt.training.ModelDirectory;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * DJL Serving's protocol ({@link Input} → {@link Output}) through DJL's {@code Criteria}, {@code
+ * Translator} and {@code Predictor}; serving.properties defaults; serializable factories.
+ */
+class ServingTest {
+
+    @TempDir static Path dir;
+
+    private static Path model;
+
+    @BeforeAll
+    static void save() throws Exception {
+        model = dir.resolve("tiny-linear");
+        try (Model m = Model.newInstance(ModelDirectory.MODEL_NAME)) {
+            CausalLm lm =
+                    TestModels.model(
+                            TestModels.tiny(LayerType.LINEAR).toBuilder().setVocabSize(256).build(),
+                            m.getNDManager(),
+                            5);
+            m.setBlock(lm);
+            ModelDirectory.save(model, m, new ByteTokenizer(), null, null);
+        }
+    }
+
+    private static <I, O> Criteria.Builder<I, O> criteria(Path path, Class<I> in, Class<O> out) {
+        return Criteria.builder()
+                .setTypes(in, out)
+                .optModelPath(path)
+                .optTranslatorFactory(new TttTranslatorFactory());
+    }
+
+    private static Input json(String body) {
+        Input input = new Input();
+        input.addProperty("Content-Type", "application/json");
+        input.add(body);
+        return input;
+    }
+
+    private static JsonObject body(Output output) {
+        assertEquals(200, output.getCode());
+        assertEquals("application/json", output.getProperty("Content-Type", null));
+        return JsonParser.parseString(output.getData().getAsString()).getAsJsonObject();
+    }
+
+    @Test
+    void generatesAndScoresAsTheTypedTranslators() throws Exception {
+        try (ZooModel<Input, Output> serving =
+                        criteria(model, Input.class, Output.class).build().loadModel();
+                Predictor<Input, Output> predictor = serving.newPredictor();
+                ZooModel<String, String> text =
+                        criteria(model, String.class, String.class)
+                                .optArgument("maxNewTokens", 7)
+                                .optArgument("temperature", 0.8)
+                                .optArgument("seed", 3)
+                                .build()
+                                .loadModel();
+                Predictor<String, String> textPredictor = text.newPredictor();
+                ZooModel<String, TextScore> scoring =
+                        criteria(model, String.class, TextScore.class).build().loadModel();
+                Predictor<String, TextScore> scorer = scoring.newPredictor()) {
+            String expected = textPredictor.predict("the state ");
+            JsonObject generated =
+                    body(
+                            predictor.predict(
+                                    json(
+                                            "{\"inputs\": \"the state \", \"parameters\":"
+                                                    + " {\"max_new_tokens\": 7, \"temperature\":"
+                                                    + " 0.8, \"seed\": 3}}")));
+            assertEquals(expected, generated.get("generated_text").getAsString());
+            assertEquals(7, expected.getBytes(java.nio.charset.StandardCharsets.UTF_8).length);
+
+            TextScore score = scorer.predict("layer weights");
+            JsonObject scored =
+                    body(
+                            predictor.predict(
+                                    json(
+                                            "{\"inputs\": \"layer weights\", \"parameters\":"
+                                                    + " {\"task\": \"score\"}}")));
+            assertEquals(score.tokens().length, scored.get("tokens").getAsInt());
+            assertEquals(
+                    score.totalLogLikelihood(), scored.get("log_likelihood").getAsDouble(), 1e-9);
+            assertEquals(score.bitsPerByte(), scored.get("bits_per_byte").getAsDouble(), 1e-9);
+            assertEquals(
+                    score.logLikelihoods().length,
+                    scored.get("token_log_likelihoods").getAsJsonArray().size());
+
+            // plain text is the prompt, with the defaults (greedy, 64 tokens)
+            Input plain = new Input();
+            plain.add("the state ");
+            String greedy = body(predictor.predict(plain)).get("generated_text").getAsString();
+            try (ZooModel<String, String> defaults =
+                            criteria(model, String.class, String.class).build().loadModel();
+                    Predictor<String, String> p = defaults.newPredictor()) {
+                assertEquals(p.predict("the state "), greedy);
+            }
+        }
+    }
+
+    @Test
+    void badRequestsSayWhatWasExpected() throws Exception {
+        try (ZooModel<Input, Output> serving =
+                        criteria(model, Input.class, Output.class).build().loadModel();
+                Predictor<Input, Output> predictor = serving.newPredictor()) {
+            String[][] cases = {
+                {"[1, 2]", "expected a JSON object"},
+                {"{\"parameters\": {}}", "\"inputs\": expected one text"},
+                {"{\"inputs\": [\"a\", \"b\"]}", "\"inputs\": expected one text"},
+                {
+                    "{\"inputs\": \"a\", \"parameters\": 3}",
+                    "\"parameters\": expected a JSON object"
+                },
+                {"{\"inputs\": \"a\", \"parameters\": {\"task\": \"x\"}}", "\"task\": expected"},
+                {"{\"inputs\": ", "not valid JSON"}
+            };
+            for (String[] c : cases) {
+                TranslateException e =
+                        assertThrows(TranslateException.class, () -> predictor.predict(json(c[0])));
+                Throwable cause = e.getCause() == null ? e : e.getCause();
+                assertInstanceOf(IllegalArgumentException.class, cause, c[0]);
+                assertTrue(cause.getMessage().contains(c[1]), c[0] + ": " + cause.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void servingPropertiesDefaultsAreReadAndKeptAcrossSaves() throws Exception {
+        Path copy = dir.resolve("with-defaults");
+        try (Model m = Model.newInstance(ModelDirectory.MODEL_NAME)) {
+            m.setBlock(
+                    TestModels.model(
+                            TestModels.tiny(LayerType.LINEAR).toBuilder().setVocabSize(256).build(),
+                            m.getNDManager(),
+                            5));
+            ModelDirectory.save(copy, m, new ByteTokenizer(), null, null);
+            Path file = copy.resolve("serving.properties");
+            // the user's default, and a key DJL needs removed
+            String edited =
+                    Files.readString(file).replace("engine=PyTorch\n", "") + "maxNewTokens=3\n";
+            Files.writeString(file, edited);
+            ModelDirectory.save(copy, m, new ByteTokenizer(), null, null);
+            String saved = Files.readString(file);
+            assertTrue(saved.startsWith(edited), saved);
+            assertTrue(saved.endsWith("# added by ttt-djl\nengine=PyTorch\n"), saved);
+        }
+        // DJL's own loader (what DJL Serving uses) and the ttt zoo both read the default
+        String previous = System.getProperty(TttModelZoo.MODELS_PROPERTY);
+        System.setProperty(TttModelZoo.MODELS_PROPERTY, dir.toString());
+        try (ZooModel<Input, Output> djl =
+                        criteria(copy, Input.class, Output.class).build().loadModel();
+                Predictor<Input, Output> djlPredictor = djl.newPredictor();
+                ZooModel<String, String> zoo =
+                        Criteria.builder()
+                                .setTypes(String.class, String.class)
+                                .optGroupId(TttModelZoo.GROUP_ID)
+                                .optArtifactId("with-defaults")
+                                .build()
+                                .loadModel();
+                Predictor<String, String> zooPredictor = zoo.newPredictor();
+                ZooModel<String, String> overridden =
+                        Criteria.builder()
+                                .setTypes(String.class, String.class)
+                                .optGroupId(TttModelZoo.GROUP_ID)
+                                .optArtifactId("with-defaults")
+                                .optArgument("maxNewTokens", 5)
+                                .build()
+                                .loadModel();
+                Predictor<String, String> overriddenPredictor = overridden.newPredictor()) {
+            Input plain = new Input();
+            plain.add("the state ");
+            String fromServing =
+                    body(djlPredictor.predict(plain)).get("generated_text").getAsString();
+            assertEquals(3, fromServing.length());
+            assertEquals(fromServing, zooPredictor.predict("the state "));
+            String five = overriddenPredictor.predict("the state ");
+            assertEquals(5, five.length(), "a Criteria argument overrides serving.properties");
+            assertNotEquals(fromServing, five);
+        } finally {
+            if (previous == null) {
+                System.clearProperty(TttModelZoo.MODELS_PROPERTY);
+            } else {
+                System.setProperty(TttModelZoo.MODELS_PROPERTY, previous);
+            }
+        }
+    }
+
+    @Test
+    void factoriesSurviveJavaSerialization() throws Exception {
+        for (Object factory : new Object[] {new TttTranslatorFactory(), new TttBlockFactory()}) {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+                out.writeObject(factory);
+            }
+            try (ObjectInputStream in =
+                    new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
+                Object back = in.readObject();
+                assertEquals(factory.getClass(), back.getClass());
+                if (back instanceof TranslatorFactory t) {
+                    assertTrue(t.isSupported(Input.class, Output.class));
+                }
+            }
+        }
+    }
+}

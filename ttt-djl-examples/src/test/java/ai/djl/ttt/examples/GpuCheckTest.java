@@ -1,0 +1,67 @@
+package ai.djl.ttt.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/** tools/gpu-check.sh's checks, run on the CPU: a table that passes, and one that must fail. */
+class GpuCheckTest {
+
+    private static final String CASES = "../ttt-djl-blocks/src/test/resources/ttt-reference";
+
+    private static String run(int expected, String... args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        int status;
+        try {
+            PrintStream capture = new PrintStream(buffer, true, StandardCharsets.UTF_8);
+            System.setOut(capture);
+            System.setErr(capture);
+            status = GpuCheck.run(args);
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+        String text = buffer.toString(StandardCharsets.UTF_8);
+        assertEquals(expected, status, text);
+        return text;
+    }
+
+    @Test
+    void everyCheckPassesOnTheCpu() {
+        String out = run(0, "--device", "cpu", "--cases", CASES);
+        for (String check :
+                new String[] {
+                    "parity decode_linear",
+                    "parity ttt_mlp_layer_T64",
+                    "prefill 16 + decode 32 linear",
+                    "prefill 16 + decode 32 mlp",
+                    "train step mlp: device vs cpu"
+                }) {
+            assertTrue(
+                    out.lines().anyMatch(l -> l.startsWith(check) && l.endsWith("PASS")),
+                    check + ":\n" + out);
+        }
+        assertTrue(out.strip().endsWith("PASS"), out);
+    }
+
+    @Test
+    void aTighterToleranceThanTheRoundingFails() {
+        String out = run(1, "--device", "cpu", "--cases", CASES, "--tolerance", "1e-12");
+        assertTrue(out.lines().anyMatch(l -> l.startsWith("parity") && l.endsWith("FAIL")), out);
+        assertTrue(out.strip().endsWith("FAIL"), out);
+    }
+
+    @Test
+    void badArgumentsAreOneLine() {
+        String out = run(2, "--device", "tpu");
+        assertTrue(out.contains("error: --device: expected cpu, gpu or gpu:N"), out);
+        out = run(2, "--device", "cpu", "--cases", "no-such-dir");
+        assertTrue(out.contains("error: --cases: no-such-dir is not a directory"), out);
+    }
+}
