@@ -11,6 +11,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.ParameterTracker;
 import ai.djl.training.tracker.Tracker;
+import ai.djl.ttt.nn.TttLayer;
 import ai.djl.ttt.runtime.NoGrad;
 import ai.djl.util.Pair;
 import java.io.IOException;
@@ -19,6 +20,7 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -51,9 +53,6 @@ import java.util.function.Predicate;
  */
 public final class MaskedAdamW extends Optimizer {
 
-    /** The inner model's initial weights: the start of the hidden state, not outer weights. */
-    private static final Set<String> INNER_INITIAL_WEIGHTS = Set.of("W1", "W2");
-
     private final ParameterTracker learningRate;
     private final float beta1;
     private final float beta2;
@@ -82,24 +81,36 @@ public final class MaskedAdamW extends Optimizer {
         names = new HashMap<>();
         parameters = new HashMap<>();
         decayed = ConcurrentHashMap.newKeySet();
+        Predicate<Parameter> decay =
+                builder.decay != null ? builder.decay : decayByDefault(builder.block);
         for (Pair<String, Parameter> p : builder.block.getParameters()) {
             names.put(p.getValue().getId(), p.getKey());
             parameters.put(p.getValue().getId(), p.getValue());
-            if (builder.decay.test(p.getValue())) {
+            if (decay.test(p.getValue())) {
                 decayed.add(p.getValue().getId());
             }
         }
     }
 
     /**
-     * Returns the default decay rule: weights, except the TTT inner model's initial weights.
+     * Returns the default decay rule of a block: weight matrices, except the initial weights of the
+     * TTT layers' inner models (the start of the hidden state, which decay would pull to zero; each
+     * layer names them, {@link TttLayer#getInnerWeights}, whatever the inner model's depth).
      *
-     * @param parameter the parameter
-     * @return whether weight decay applies
+     * @param block the model's block
+     * @return whether weight decay applies to a parameter
      */
-    public static boolean decayByDefault(Parameter parameter) {
-        return parameter.getType() == Parameter.Type.WEIGHT
-                && !INNER_INITIAL_WEIGHTS.contains(parameter.getName());
+    public static Predicate<Parameter> decayByDefault(Block block) {
+        Set<String> innerInitial = new HashSet<>();
+        collectInnerWeights(block, innerInitial);
+        return p -> p.getType() == Parameter.Type.WEIGHT && !innerInitial.contains(p.getId());
+    }
+
+    private static void collectInnerWeights(Block block, Set<String> ids) {
+        if (block instanceof TttLayer layer) {
+            layer.getInnerWeights().forEach(p -> ids.add(p.getId()));
+        }
+        block.getChildren().values().forEach(child -> collectInnerWeights(child, ids));
     }
 
     /**
@@ -382,7 +393,7 @@ public final class MaskedAdamW extends Optimizer {
         private float epsilon = 1e-8f;
         private float weightDecay = 0.1f;
         private Block block;
-        private Predicate<Parameter> decay = MaskedAdamW::decayByDefault;
+        private Predicate<Parameter> decay;
 
         Builder() {}
 
@@ -445,7 +456,7 @@ public final class MaskedAdamW extends Optimizer {
         }
 
         /**
-         * Sets which parameters are decayed (default {@link #decayByDefault}).
+         * Sets which parameters are decayed (default {@link #decayByDefault(Block)} of the block).
          *
          * @param decay the rule
          * @return this builder

@@ -26,6 +26,7 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -210,18 +211,24 @@ class LmTrainingTest {
 
     @Test
     void weightDecaySkipsNormsBiasesAndTheInnerInitialWeights() {
-        try (Model model = newModel(config(LayerType.MLP), 4)) {
+        TttConfig mlp = config(LayerType.MLP);
+        // a three-layer inner MLP too: W3 is an inner initial weight like W1 and W2
+        TttConfig deep = mlp.toBuilder().setInnerHiddenMultiples(List.of(2, 3)).build();
+        for (TttConfig config : List.of(mlp, deep)) {
+            assertDecayMask(config);
+        }
+    }
+
+    private static void assertDecayMask(TttConfig config) {
+        try (Model model = newModel(config, 4)) {
             MaskedAdamW adamW = MaskedAdamW.builder().setBlock(model.getBlock()).build();
             int decayed = 0;
             for (var p : model.getBlock().getParameters()) {
                 String name = p.getKey();
                 boolean d = adamW.isDecayed(p.getValue());
-                if (name.endsWith("_W1")
-                        || name.endsWith("_W2")
+                if (name.matches(".*_[Wb][0-9]+")
                         || name.contains("norm")
                         || name.endsWith("_bias")
-                        || name.endsWith("b1")
-                        || name.endsWith("b2")
                         || name.endsWith("token_idx")) {
                     assertFalse(d, name + " must not be decayed");
                 } else if (name.endsWith("proj_weight") || name.endsWith("embed_tokens")) {
