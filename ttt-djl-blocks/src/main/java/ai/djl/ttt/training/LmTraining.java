@@ -132,7 +132,8 @@ public final class LmTraining {
                         .build();
         if (resume != null) {
             try {
-                optimizer.load(modelDir.resolve("optimizer.npz"), model.getBlock());
+                optimizer.load(
+                        ModelDirectory.optimizerFile(modelDir, state.step), model.getBlock());
             } catch (MalformedModelException e) {
                 throw new IOException("cannot resume: " + e.getMessage(), e);
             }

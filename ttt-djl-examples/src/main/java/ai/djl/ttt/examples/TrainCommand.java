@@ -20,6 +20,7 @@ import ai.djl.ttt.training.TrainingSettings;
 import ai.djl.ttt.training.TrainingState;
 import ai.djl.ttt.training.UnigramBaseline;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -117,6 +118,13 @@ final class TrainCommand implements Callable<Integer> {
     boolean resume;
 
     @Option(
+            names = "--overwrite",
+            description =
+                    "replace the model in a --model-dir that is not empty (without it, train"
+                            + " refuses: a second run must not silently delete the first)")
+    boolean overwrite;
+
+    @Option(
             names = "--validate-every",
             defaultValue = "100",
             description = "steps between validations (default ${DEFAULT-VALUE})")
@@ -146,9 +154,11 @@ final class TrainCommand implements Callable<Integer> {
     /** {@inheritDoc} */
     @Override
     public Integer call() throws Exception {
+        validate();
         engine.apply(model.size);
         PrintStream out = System.out;
         Path dir = modelDir != null ? modelDir : Path.of(model.defaultModelDir());
+        checkModelDir(dir);
         String text = readCorpus();
         try (Tokenizer tokenizer = openTokenizer(dir)) {
             LmTraining.Data data = LmTraining.split(text, tokenizer, 0.1);
@@ -207,6 +217,85 @@ final class TrainCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** Checks every option, naming the option and its allowed values. */
+    private void validate() {
+        model.validate();
+        Options.requireAtLeast("--context", context, 1);
+        Options.requireAtLeast("--steps", steps, 1);
+        Options.requireAtLeast("--batch", batch, 1);
+        Options.requirePositive("--lr", learningRate);
+        if (warmup != -1) {
+            Options.requireBetween("--warmup", warmup, 0, steps);
+        }
+        Options.requireNonNegative("--weight-decay", weightDecay);
+        Options.requirePositive("--clip", clip);
+        Options.requireAtLeast("--validate-every", validateEvery, 1);
+        Options.requireAtLeast("--checkpoint-every", checkpointEvery, 0);
+        Options.requireAtLeast("--sample-tokens", sampleTokens, 0);
+        if (corpus != null && wikiText2) {
+            throw new IllegalArgumentException("--corpus and --wikitext2 exclude each other");
+        }
+        if (corpus != null && !Files.exists(corpus)) {
+            throw new IllegalArgumentException("--corpus " + corpus + ": no such file or folder");
+        }
+        if (tokenizerFile != null && !Files.isRegularFile(tokenizerFile)) {
+            throw new IllegalArgumentException(
+                    "--tokenizer " + tokenizerFile + ": no such file (expected a tokenizer.json)");
+        }
+    }
+
+    /**
+     * Refuses to start where a run would be lost: a new run into a directory that is not empty
+     * needs {@code --overwrite}; {@code --resume} needs a directory with a checkpoint.
+     */
+    private void checkModelDir(Path dir) throws Exception {
+        if (resume && overwrite) {
+            throw new IllegalArgumentException(
+                    "--resume and --overwrite exclude each other: --resume continues the run in"
+                            + " --model-dir, --overwrite replaces it");
+        }
+        if (resume) {
+            if (!Files.isDirectory(dir)) {
+                throw new IllegalArgumentException(
+                        "--resume: there is no model directory "
+                                + dir
+                                + " to resume (drop --resume to start a new run)");
+            }
+            if (!Files.isRegularFile(dir.resolve("training.json"))) {
+                throw new IllegalArgumentException(
+                        "--resume: "
+                                + dir
+                                + " has no training.json, the record of a checkpoint of 'ttt"
+                                + " train' (nothing to resume)");
+            }
+            if (tokenizerFile != null) {
+                throw new IllegalArgumentException(
+                        "--tokenizer cannot change on --resume: the run's own tokenizer in "
+                                + dir
+                                + " is used");
+            }
+            return;
+        }
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw new IllegalArgumentException("--model-dir " + dir + " is a file, not a folder");
+        }
+        List<String> contents = ModelDirectory.contents(dir);
+        if (contents.isEmpty()) {
+            return;
+        }
+        if (!overwrite) {
+            throw new IllegalArgumentException(
+                    "--model-dir "
+                            + dir
+                            + " is not empty (it holds "
+                            + String.join(", ", contents.subList(0, Math.min(4, contents.size())))
+                            + (contents.size() > 4 ? ", ..." : "")
+                            + "): pass --resume to continue its run, --overwrite to replace it,"
+                            + " or choose another --model-dir");
+        }
+        ModelDirectory.clear(dir);
     }
 
     private TrainingSettings settings() {

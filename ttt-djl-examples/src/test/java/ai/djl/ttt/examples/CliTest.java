@@ -1,6 +1,7 @@
 package ai.djl.ttt.examples;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
@@ -77,7 +78,7 @@ class CliTest {
         assertTrue(train.contains("sample (temperature 0.8"), train);
         assertTrue(Files.isRegularFile(model.resolve("config.json")));
         assertTrue(Files.isRegularFile(model.resolve("ttt-lm-0006.params")));
-        assertTrue(Files.isRegularFile(model.resolve("optimizer.npz")));
+        assertTrue(Files.isRegularFile(model.resolve("optimizer-0006.npz")));
 
         String resumed =
                 run(
@@ -136,7 +137,11 @@ class CliTest {
         assertTrue(missing.contains("no model directory"), missing);
         String layer =
                 run(2, "train", "--layer", "transformer", "--corpus", corpus(dir).toString());
-        assertTrue(layer.contains("Unknown ttt_layer_type 'transformer'"), layer);
+        assertTrue(
+                layer.contains(
+                        "--layer must be one of linear, mlp, attention, linear_attention, got"
+                                + " 'transformer'"),
+                layer);
     }
 
     @Test
@@ -153,5 +158,51 @@ class CliTest {
                 System.setProperty("DJL_REPO_URL", saved);
             }
         }
+    }
+
+    @Test
+    void anExistingModelIsNeverSilentlyReplaced(@TempDir Path dir) throws Exception {
+        Path corpus = corpus(dir);
+        Path model = dir.resolve("model");
+        String[] train = {
+            "train",
+            "--size",
+            "tiny",
+            "--steps",
+            "2",
+            "--batch",
+            "2",
+            "--context",
+            "16",
+            "--sample-tokens",
+            "0",
+            "--corpus",
+            corpus.toString(),
+            "--model-dir",
+            model.toString()
+        };
+        run(0, train);
+        byte[] first = Files.readAllBytes(model.resolve("ttt-lm-0002.params"));
+
+        String refused = run(2, train);
+        assertTrue(
+                refused.contains(
+                        "--model-dir "
+                                + model
+                                + " is not empty (it holds config.json, optimizer-0002.npz,"
+                                + " serving.properties, tokenizer.txt, ...): pass --resume to"
+                                + " continue its run, --overwrite to replace it"),
+                refused);
+        assertTrue(
+                java.util.Arrays.equals(
+                        first, Files.readAllBytes(model.resolve("ttt-lm-0002.params"))));
+
+        String[] overwrite = java.util.Arrays.copyOf(train, train.length + 1);
+        overwrite[train.length] = "--overwrite";
+        overwrite[2] = "tiny";
+        overwrite[4] = "3";
+        run(0, overwrite);
+        assertTrue(Files.isRegularFile(model.resolve("ttt-lm-0003.params")));
+        assertFalse(Files.exists(model.resolve("ttt-lm-0002.params")));
     }
 }
