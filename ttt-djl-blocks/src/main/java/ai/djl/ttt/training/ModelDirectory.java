@@ -275,7 +275,13 @@ public final class ModelDirectory {
             model.load(dir, MODEL_NAME, options);
         } catch (MalformedModelException e) {
             model.close();
-            throw e;
+            throw new MalformedModelException(
+                    "the weights in "
+                            + dir
+                            + (e.getMessage().startsWith("the weights are ")
+                                    ? e.getMessage().substring("the weights".length())
+                                    : ": " + e.getMessage()),
+                    e);
         } catch (IOException | RuntimeException e) {
             model.close();
             throw new MalformedModelException(
