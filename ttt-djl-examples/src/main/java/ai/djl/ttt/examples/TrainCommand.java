@@ -227,7 +227,7 @@ final class TrainCommand implements Callable<Integer> {
         Options.requireAtLeast("--batch", batch, 1);
         Options.requirePositive("--lr", learningRate);
         if (warmup != -1) {
-            Options.requireBetween("--warmup", warmup, 0, steps);
+            Options.requireBetween("--warmup", warmup, 0, steps - 1);
         }
         Options.requireNonNegative("--weight-decay", weightDecay);
         Options.requirePositive("--clip", clip);
@@ -299,7 +299,7 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private TrainingSettings settings() {
-        int w = warmup >= 0 ? warmup : Math.max(1, steps / 10);
+        int w = warmup >= 0 ? warmup : Math.min(steps - 1, Math.max(1, steps / 10));
         return new TrainingSettings(
                 steps,
                 batch,

@@ -205,4 +205,20 @@ class CliTest {
         assertTrue(Files.isRegularFile(model.resolve("ttt-lm-0003.params")));
         assertFalse(Files.exists(model.resolve("ttt-lm-0002.params")));
     }
+
+    @Test
+    void errorsAreOneLineAndStacktraceAddsTheTrace() {
+        String plain = run(2, "eval", "--model-dir", "x", "--context", "0");
+        assertEquals("error: --context must be an integer >= 1, got 0", plain.strip(), plain);
+        String traced = run(2, "eval", "--model-dir", "x", "--context", "0", "--stacktrace");
+        assertTrue(traced.startsWith("error: --context must be an integer >= 1, got 0"), traced);
+        assertTrue(traced.contains("at ai.djl.ttt.examples.Options.requireAtLeast"), traced);
+        // an error nobody planned for still names its kind, never a bare message like "/ by zero"
+        assertEquals(
+                "unexpected ArithmeticException: / by zero",
+                TttCli.message(new ArithmeticException("/ by zero")));
+        assertEquals(
+                "no such file or directory: a/config.json",
+                TttCli.message(new java.nio.file.NoSuchFileException("a/config.json")));
+    }
 }
