@@ -3,6 +3,7 @@ package ai.djl.ttt.training;
 import ai.djl.Device;
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
+import ai.djl.TrainingDivergedException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -91,6 +92,8 @@ public final class LmTraining {
      * @param extraListeners more DJL listeners, called after the built-in ones at every step
      * @return the final state
      * @throws IOException if a checkpoint cannot be written or read
+     * @throws TrainingDivergedException if a step's loss or gradient norm is NaN or infinite: that
+     *     step is not applied and no checkpoint is written after it
      */
     public static TrainingState train(
             Model model,
@@ -158,7 +161,23 @@ public final class LmTraining {
             Iterator<Batch> batches = trainer.iterateDataset(trainSet).iterator();
             while (state.step < settings.steps()) {
                 Batch batch = batches.next();
-                TrainingListener.BatchData batchData = step(trainer, batch, settings);
+                TrainingListener.BatchData batchData;
+                try {
+                    batchData = step(trainer, batch, settings);
+                } catch (TrainingDivergedException e) {
+                    batch.close();
+                    throw new TrainingDivergedException(
+                            "step "
+                                    + (state.step + 1)
+                                    + ": "
+                                    + e.getMessage()
+                                    + (modelDir == null
+                                            ? ""
+                                            : ". "
+                                                    + modelDir
+                                                    + " keeps its last complete checkpoint"),
+                            e);
+                }
                 state.step++;
                 state.tokensSeen += (long) settings.batchSize() * settings.contextLength();
                 trainer.notifyListeners(l -> l.onTrainingBatch(trainer, batchData));
@@ -178,18 +197,37 @@ public final class LmTraining {
      * @param batch the batch (data and labels)
      * @param settings the recipe (its clip norm)
      * @return what the listeners need (DJL's loss evaluator reads it)
+     * @throws TrainingDivergedException if the loss or the gradient norm is NaN or infinite (the
+     *     parameters are then left unchanged)
      */
     public static TrainingListener.BatchData step(
             Trainer trainer, Batch batch, TrainingSettings settings) {
         NDList data = batch.getData();
         NDList labels = batch.getLabels();
         NDList predictions;
+        float loss;
         try (GradientCollector collector = trainer.newGradientCollector()) {
             predictions = trainer.forward(data, labels);
+            NDArray lossValue = trainer.getLoss().evaluate(labels, predictions);
+            loss = lossValue.getFloat();
             // the TTT scans' backward is many small ops: run it with the scans' thread count
-            ScanThreads.backward(collector, trainer.getLoss().evaluate(labels, predictions));
+            ScanThreads.backward(collector, lossValue);
         }
-        GradientClipping.clipGlobalNorm(trainer.getModel().getBlock(), settings.clipNorm());
+        float norm =
+                GradientClipping.clipGlobalNorm(trainer.getModel().getBlock(), settings.clipNorm());
+        if (!Float.isFinite(loss) || !Float.isFinite(norm)) {
+            // before the update: the parameters (and any checkpoint) stay those of the last step
+            throw new TrainingDivergedException(
+                    "training diverged: the loss is "
+                            + loss
+                            + " and the gradient norm "
+                            + norm
+                            + "; this step was not applied. Lower the learning rate (now "
+                            + settings.learningRate()
+                            + ") or the clipping norm (now "
+                            + settings.clipNorm()
+                            + ")");
+        }
         trainer.step();
         Device device = labels.head().getDevice();
         return new TrainingListener.BatchData(

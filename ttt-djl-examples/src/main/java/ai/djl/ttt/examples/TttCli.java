@@ -1,6 +1,7 @@
 package ai.djl.ttt.examples;
 
 import ai.djl.MalformedModelException;
+import ai.djl.TrainingDivergedException;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -89,7 +90,8 @@ public final class TttCli {
                 || e instanceof IOException
                 || e instanceof UncheckedIOException
                 || e instanceof MalformedModelException
-                || e instanceof ModelNotFoundException;
+                || e instanceof ModelNotFoundException
+                || e instanceof TrainingDivergedException;
     }
 
     /**

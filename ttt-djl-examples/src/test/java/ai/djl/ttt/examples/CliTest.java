@@ -221,4 +221,51 @@ class CliTest {
                 "no such file or directory: a/config.json",
                 TttCli.message(new java.nio.file.NoSuchFileException("a/config.json")));
     }
+
+    @Test
+    void divergenceStopsTrainingAndKeepsTheLastGoodCheckpoint(@TempDir Path dir) throws Exception {
+        Path model = dir.resolve("model");
+        String out =
+                run(
+                        2,
+                        "train",
+                        "--size",
+                        "tiny",
+                        "--steps",
+                        "8",
+                        "--batch",
+                        "2",
+                        "--context",
+                        "16",
+                        "--lr",
+                        "1e30",
+                        "--warmup",
+                        "0",
+                        "--checkpoint-every",
+                        "1",
+                        "--sample-tokens",
+                        "0",
+                        "--corpus",
+                        corpus(dir).toString(),
+                        "--model-dir",
+                        model.toString());
+        java.util.regex.Matcher m =
+                java.util.regex.Pattern.compile(
+                                "error: step (\\d+): training diverged: the loss is \\S+ and the"
+                                        + " gradient norm \\S+; this step was not applied. Lower"
+                                        + " the learning rate")
+                        .matcher(out);
+        assertTrue(m.find(), out);
+        int step = Integer.parseInt(m.group(1));
+        assertTrue(out.contains(model + " keeps its last complete checkpoint"), out);
+        try (ai.djl.ttt.training.ModelDirectory.Loaded loaded =
+                ai.djl.ttt.training.ModelDirectory.load(model, ai.djl.Device.cpu())) {
+            assertEquals(step - 1, loaded.training().step);
+            for (var p : loaded.lm().getParameters()) {
+                for (float v : p.getValue().getArray().toFloatArray()) {
+                    assertTrue(Float.isFinite(v), p.getKey() + " holds " + v);
+                }
+            }
+        }
+    }
 }
