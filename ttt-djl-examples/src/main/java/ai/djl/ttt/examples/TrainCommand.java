@@ -151,6 +151,14 @@ final class TrainCommand implements Callable<Integer> {
                     "tokens of the sample printed at the end, 0 for none (default ${DEFAULT-VALUE})")
     int sampleTokens;
 
+    @Option(
+            names = "--sample-prompt",
+            defaultValue = "The hidden state of a TTT layer",
+            description =
+                    "text the sample at the end continues (default: ${DEFAULT-VALUE}); an"
+                            + " empty text takes the first 64 tokens of the validation split")
+    String samplePrompt;
+
     /** {@inheritDoc} */
     @Override
     public Integer call() throws Exception {
@@ -399,8 +407,10 @@ final class TrainCommand implements Callable<Integer> {
     private void sample(
             CausalLm lm, Model m, Tokenizer tokenizer, LmTraining.Data data, PrintStream out) {
         long[] val = data.validationTokens();
-        int promptLength = Math.min(64, val.length);
-        long[] prompt = java.util.Arrays.copyOf(val, promptLength);
+        long[] prompt =
+                samplePrompt.isEmpty()
+                        ? java.util.Arrays.copyOf(val, Math.min(64, val.length))
+                        : tokenizer.encode(samplePrompt);
         SamplingConfig sampling =
                 SamplingConfig.builder()
                         .optMaxNewTokens(sampleTokens)
@@ -413,7 +423,10 @@ final class TrainCommand implements Callable<Integer> {
                         .generate(List.of(prompt), sampling, null)
                         .get(0);
         out.println();
-        out.println("sample (temperature 0.8, top-k 40), prompt from the validation split:");
+        out.printf(
+                "sample (temperature 0.8, top-k 40, seed %d): the prompt%s, then \u2502, then"
+                        + " what the model wrote:%n",
+                seed, samplePrompt.isEmpty() ? " (from the validation split)" : "");
         out.println("----");
         out.print(tokenizer.decode(prompt));
         out.print("\u2502");

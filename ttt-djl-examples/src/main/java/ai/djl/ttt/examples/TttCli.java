@@ -3,6 +3,7 @@ package ai.djl.ttt.examples;
 import ai.djl.MalformedModelException;
 import ai.djl.TrainingDivergedException;
 import ai.djl.repository.zoo.ModelNotFoundException;
+import ai.djl.translate.TranslateException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -36,6 +37,7 @@ import picocli.CommandLine.ScopeType;
             ParityCommand.class,
             BenchCommand.class,
             LongContextCommand.class,
+            SoakCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class TttCli {
@@ -102,6 +104,12 @@ public final class TttCli {
      * @return the message
      */
     static String message(Throwable e) {
+        if (e instanceof TranslateException
+                && e.getCause() != null
+                && isExpected(e.getCause())
+                && e.getCause().getMessage() != null) {
+            return message(e.getCause());
+        }
         if (e instanceof UncheckedIOException && e.getCause() != null) {
             return e.getMessage() + ": " + message(e.getCause());
         }
