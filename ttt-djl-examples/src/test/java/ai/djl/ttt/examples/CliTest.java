@@ -76,6 +76,11 @@ class CliTest {
         assertTrue(train.contains("unigram baseline (validation)"), train);
         assertTrue(train.contains("step 6: validation loss"), train);
         assertTrue(train.contains("sample (temperature 0.8"), train);
+        // the sample continues an English prompt, and the output says what the bar marks
+        assertTrue(train.contains("the prompt, then \u2502, then what the model wrote:"), train);
+        assertTrue(train.contains("The hidden state of a TTT layer\u2502"), train);
+        // not a terminal: no progress-bar redraws in the output
+        assertFalse(train.contains("\r"), train);
         assertTrue(Files.isRegularFile(model.resolve("config.json")));
         assertTrue(Files.isRegularFile(model.resolve("ttt-lm-0006.params")));
         assertTrue(Files.isRegularFile(model.resolve("optimizer-0006.npz")));
