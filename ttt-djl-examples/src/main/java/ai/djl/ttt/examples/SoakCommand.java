@@ -98,6 +98,7 @@ final class SoakCommand implements Callable<Integer> {
 
     private final PrintStream out = System.out;
     private boolean failed;
+    private final StringBuilder series = new StringBuilder();
 
     /** {@inheritDoc} */
     @Override
@@ -131,6 +132,8 @@ final class SoakCommand implements Callable<Integer> {
             Files.deleteIfExists(dir.resolve("soak-model"));
             Files.deleteIfExists(dir);
         }
+        out.println();
+        out.print("RSS samples, MiB, every twentieth of each phase:\n" + series);
         out.println(failed ? "FAIL" : "PASS");
         return failed ? 1 : 0;
     }
@@ -198,7 +201,9 @@ final class SoakCommand implements Callable<Integer> {
 
                     @Override
                     public void onTrainingBatch(Trainer trainer, BatchData batchData) {
-                        if (++step % every == 0) {
+                        // the last step also runs the final validation (its own allocations),
+                        // so the training trend is sampled before it
+                        if (++step % every == 0 && step < trainSteps) {
                             rss.sample();
                         }
                     }
@@ -345,6 +350,15 @@ final class SoakCommand implements Callable<Integer> {
                 rss.max(),
                 growth,
                 flat && ok ? "ok" : !flat ? "RSS GREW" : "RESULTS DIFFER");
+        series.append(
+                String.format(
+                        Locale.ROOT,
+                        "%s: %.0f (start), %s%n",
+                        phase,
+                        rss.first,
+                        rss.values.stream()
+                                .map(v -> String.format(Locale.ROOT, "%.0f", v))
+                                .collect(java.util.stream.Collectors.joining(" "))));
         out.flush();
     }
 
