@@ -292,11 +292,11 @@ final class SoakCommand implements Callable<Integer> {
             }
             pool.shutdown();
             long every = Math.max(1, seconds * 1000L / 20);
-            while (!pool.isTerminated()) {
-                Thread.sleep(
-                        Math.min(every, Math.max(1, (deadline - System.nanoTime()) / 1_000_000)));
+            for (long now = System.nanoTime(); now < deadline; now = System.nanoTime()) {
+                Thread.sleep(Math.max(1, Math.min(every, (deadline - now) / 1_000_000)));
                 rss.sample();
             }
+            pool.awaitTermination(10, java.util.concurrent.TimeUnit.MINUTES);
             for (Future<?> f : futures) {
                 f.get();
             }

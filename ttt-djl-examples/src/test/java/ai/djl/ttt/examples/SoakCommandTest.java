@@ -19,17 +19,17 @@ class SoakCommandTest {
                         0,
                         "soak",
                         "--decode-steps",
-                        "200",
+                        "100",
                         "--train-steps",
                         "20",
                         "--workers",
                         "4",
                         "--seconds",
-                        "3",
+                        "2",
                         // a few steps cannot show a trend: the bound here only catches a gross leak
                         "--rss-bound-mib",
                         "256");
-        assertTrue(out.contains("| decode | 200 tokens, one sequence |"), out);
+        assertTrue(out.contains("| decode | 100 tokens, one sequence |"), out);
         assertTrue(out.contains("| train | 20 steps of 4 x 64 tokens"), out);
         assertTrue(out.contains(" 0 differ from one thread's |"), out);
         assertTrue(out.strip().endsWith("PASS"), out);
