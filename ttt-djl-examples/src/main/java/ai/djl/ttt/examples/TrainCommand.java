@@ -153,7 +153,9 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(
             names = "--sample-prompt",
-            defaultValue = "The hidden state of a TTT layer",
+            defaultValue =
+                    "The model reads the prompt in the dual form, then decodes each new token in"
+                            + " the primal form; the",
             description =
                     "text the sample at the end continues (default: ${DEFAULT-VALUE}); an"
                             + " empty text takes the first 64 tokens of the validation split")
