@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.nn.TttLayer;
@@ -17,9 +18,22 @@ import java.util.List;
  * official one: {@code ‖ours − reference‖ / ‖reference‖}.
  *
  * <p>Outputs named {@code *_f64} come from the official code run in float64; they are compared with
- * our run in float64 (with the same parameters, upcast), the others with our float32 run.
+ * our run in float64 (with the same parameters, upcast), the others with our float32 run; each
+ * {@link Result} says which, so that a caller can hold float64 to its own, much tighter, tolerance
+ * ({@link #DEFAULT_TOLERANCE_F64}).
+ *
+ * <p>When the case has {@code position_ids}, they are checked against the positions our run uses:
+ * the official layers apply RoPE at {@code position_id mod mini_batch_size} and split mini-batches
+ * from the first token, and our run starts at position 0, so the case is run only when every {@code
+ * position_id ≡ t (mod mini_batch_size)}; other positions are reported, never ignored.
  */
 public final class ParityCheck {
+
+    /** The default tolerance of float32 outputs: an exact port lands far below it. */
+    public static final double DEFAULT_TOLERANCE = 1e-5;
+
+    /** The default tolerance of float64 outputs (their rounding errors are about 1e-15). */
+    public static final double DEFAULT_TOLERANCE_F64 = 1e-12;
 
     private ParityCheck() {}
 
@@ -31,9 +45,11 @@ public final class ParityCheck {
      * @param manager the manager for the runs (closed sub-managers are used inside)
      * @param referenceCase the case
      * @return one result per expected output
-     * @throws IllegalArgumentException for an unknown kind
+     * @throws IllegalArgumentException for an unknown kind, or {@code position_ids} other than the
+     *     positions our run uses
      */
     public static List<Result> run(NDManager manager, ReferenceCase referenceCase) {
+        requireSupportedPositions(referenceCase);
         List<Result> results = new ArrayList<>();
         for (String name : referenceCase.getOutputs()) {
             boolean f64 = name.endsWith("_f64");
@@ -42,10 +58,48 @@ public final class ParityCheck {
             try (NDManager sub = manager.newSubManager();
                     NoGrad off = NoGrad.open(sub)) {
                 NDArray ours = compute(sub, referenceCase, base, type);
-                results.add(new Result(name, relativeError(ours, referenceCase.reference(name))));
+                results.add(
+                        new Result(name, type, relativeError(ours, referenceCase.reference(name))));
             }
         }
         return results;
+    }
+
+    /**
+     * Checks the case's {@code position_ids}: our run puts token {@code t} at RoPE position {@code
+     * t mod b} and splits mini-batches from token 0, as the official code does when {@code
+     * position_id ≡ t (mod b)}.
+     */
+    static void requireSupportedPositions(ReferenceCase c) {
+        NDArray positions = c.positionIds();
+        if (positions == null) {
+            return;
+        }
+        long b = c.getConfig().getMiniBatchSize();
+        Shape shape = positions.getShape();
+        if (shape.dimension() != 2) {
+            throw new IllegalArgumentException(
+                    "position_ids should be (1, T) or (B, T), got " + shape);
+        }
+        long[] ids = positions.toType(DataType.INT64, false).toLongArray();
+        long length = shape.get(1);
+        for (int i = 0; i < ids.length; i++) {
+            long t = i % length;
+            if (Math.floorMod(ids[i], b) != t % b) {
+                throw new IllegalArgumentException(
+                        "position_ids row "
+                                + i / length
+                                + " puts token "
+                                + t
+                                + " at position "
+                                + ids[i]
+                                + ": this check runs from position 0 (RoPE at t mod "
+                                + b
+                                + "), so it can only compare positions ≡ t (mod "
+                                + b
+                                + ")");
+            }
+        }
     }
 
     private static NDArray compute(
@@ -118,7 +172,21 @@ public final class ParityCheck {
      * The distance of one output from the reference.
      *
      * @param output the name of the output, e.g. {@code output_f64}
+     * @param type the type of our run: {@code FLOAT64} for {@code *_f64} outputs, else {@code
+     *     FLOAT32}
      * @param relativeError {@code ‖ours − reference‖ / ‖reference‖}
      */
-    public record Result(String output, double relativeError) {}
+    public record Result(String output, DataType type, double relativeError) {
+
+        /**
+         * Returns whether the error is within the tolerance of this output's type.
+         *
+         * @param tolerance the float32 tolerance
+         * @param toleranceF64 the float64 tolerance
+         * @return true if within (a NaN error never is)
+         */
+        public boolean within(double tolerance, double toleranceF64) {
+            return relativeError <= (type == DataType.FLOAT64 ? toleranceF64 : tolerance);
+        }
+    }
 }

@@ -13,10 +13,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * A folder of reference tensors made by the official code, the format of {@code
@@ -27,13 +29,19 @@ import java.util.Set;
  *       {@code "ttt_config"}; optionally {@code "kind"} ({@code "layer"} by default, or {@code
  *       "lm"}, {@code "decode"}) and {@code "tensors"}, a map from tensor name to {@code {"kind":
  *       "param" | "input" | "output" | "intermediate"}};
- *   <li>{@code tensors.safetensors} (or {@code tensors.npz}): the parameters under their official
- *       names, the inputs ({@code hidden_states}) and the expected outputs ({@code output}, and
- *       {@code output_f64} from a float64 run).
+ *   <li>{@code tensors.safetensors} and/or {@code tensors.npz}: the parameters under their official
+ *       names, the inputs ({@code hidden_states}, optionally {@code position_ids}) and the expected
+ *       outputs ({@code output}, and {@code output_f64} from a float64 run). When both files are
+ *       present they must hold the same tensors (checked value by value): a check that read one of
+ *       them only would pass whatever the other says.
  * </ul>
  *
  * Without a {@code "tensors"} map, the names {@code hidden_states}, {@code position_ids}, {@code
  * input_ids}, {@code output*}, {@code *logits*} and {@code inter.*} are taken as non-parameters.
+ *
+ * <p>A case must list at least one output, and every listed output must be in the tensors file (or
+ * be a {@code derived_refs} slice of one): otherwise {@link #load} fails naming it, so a case
+ * cannot pass by checking nothing.
  */
 public final class ReferenceCase implements AutoCloseable {
 
@@ -44,6 +52,7 @@ public final class ReferenceCase implements AutoCloseable {
     private final Set<String> parameterNames;
     private final List<String> outputs;
     private final JsonObject metadata;
+    private final List<Path> tensorFiles;
 
     private ReferenceCase(
             Path directory,
@@ -52,7 +61,9 @@ public final class ReferenceCase implements AutoCloseable {
             StateDict tensors,
             Set<String> parameterNames,
             List<String> outputs,
-            JsonObject metadata) {
+            JsonObject metadata,
+            List<Path> tensorFiles) {
+        this.tensorFiles = tensorFiles;
         this.directory = directory;
         this.kind = kind;
         this.config = config;
@@ -70,7 +81,9 @@ public final class ReferenceCase implements AutoCloseable {
      * @return the case
      * @throws IOException if a file is missing or unreadable
      * @throws MalformedModelException if the tensors file is corrupt
-     * @throws IllegalArgumentException if {@code config.json} is not a valid case description
+     * @throws IllegalArgumentException if {@code config.json} is not a valid case description,
+     *     lists no output or an output that the tensors lack, or if {@code tensors.safetensors} and
+     *     {@code tensors.npz} are both present and differ
      */
     public static ReferenceCase load(NDManager manager, Path directory)
             throws IOException, MalformedModelException {
@@ -88,14 +101,25 @@ public final class ReferenceCase implements AutoCloseable {
             throw new IllegalArgumentException(configFile + ": " + e.getMessage(), e);
         }
         String kind = meta.has("kind") ? meta.get("kind").getAsString() : "layer";
-        Path file = directory.resolve("tensors.safetensors");
-        if (!Files.isRegularFile(file)) {
-            file = directory.resolve("tensors.npz");
+        List<Path> files = new ArrayList<>();
+        for (String name : List.of("tensors.safetensors", "tensors.npz")) {
+            if (Files.isRegularFile(directory.resolve(name))) {
+                files.add(directory.resolve(name));
+            }
         }
-        if (!Files.isRegularFile(file)) {
+        if (files.isEmpty()) {
             throw new IOException("no tensors.safetensors or tensors.npz in " + directory);
         }
+        Path file = files.get(0);
         StateDict tensors = StateDict.load(manager, file);
+        if (files.size() > 1) {
+            try (StateDict other = StateDict.load(manager, files.get(1))) {
+                requireSame(tensors, file, other, files.get(1));
+            } catch (IllegalArgumentException | IOException | MalformedModelException e) {
+                tensors.close();
+                throw e;
+            }
+        }
         Set<String> params = new HashSet<>();
         List<String> outputs = new ArrayList<>();
         if (meta.has("tensors") && meta.get("tensors").isJsonObject()) {
@@ -126,7 +150,87 @@ public final class ReferenceCase implements AutoCloseable {
         if (meta.has("derived_refs") && meta.get("derived_refs").isJsonObject()) {
             outputs.addAll(meta.getAsJsonObject("derived_refs").keySet());
         }
-        return new ReferenceCase(directory, kind, config, tensors, params, outputs, meta);
+        try {
+            requireOutputs(configFile, file, tensors, outputs, meta);
+        } catch (IllegalArgumentException e) {
+            tensors.close();
+            throw e;
+        }
+        return new ReferenceCase(
+                directory, kind, config, tensors, params, outputs, meta, List.copyOf(files));
+    }
+
+    /** Fails unless the case lists an output and the tensors hold every listed one. */
+    private static void requireOutputs(
+            Path configFile, Path file, StateDict tensors, List<String> outputs, JsonObject meta) {
+        if (outputs.isEmpty()) {
+            throw new IllegalArgumentException(
+                    configFile
+                            + " lists no outputs to compare (expected tensors of kind \"output\","
+                            + " or names output*/ *logits* in "
+                            + file.getFileName()
+                            + ")");
+        }
+        for (String name : outputs) {
+            String source = name;
+            if (!tensors.contains(name)
+                    && meta.has("derived_refs")
+                    && meta.getAsJsonObject("derived_refs").has(name)) {
+                JsonElement from =
+                        meta.getAsJsonObject("derived_refs").getAsJsonObject(name).get("from");
+                source = from == null ? null : from.getAsString();
+            }
+            if (source == null || !tensors.contains(source)) {
+                throw new IllegalArgumentException(
+                        configFile
+                                + " lists output '"
+                                + name
+                                + "'"
+                                + (name.equals(source) ? "" : " (from '" + source + "')")
+                                + " that "
+                                + file.getFileName()
+                                + " lacks");
+            }
+        }
+    }
+
+    /** Fails unless two tensor files hold the same names, types, shapes and values. */
+    private static void requireSame(StateDict a, Path fileA, StateDict b, Path fileB) {
+        if (!a.names().equals(b.names())) {
+            Set<String> onlyA = new TreeSet<>(a.names());
+            onlyA.removeAll(b.names());
+            Set<String> onlyB = new TreeSet<>(b.names());
+            onlyB.removeAll(a.names());
+            throw new IllegalArgumentException(
+                    fileA
+                            + " and "
+                            + fileB.getFileName()
+                            + " hold different tensors: only in the first "
+                            + onlyA
+                            + ", only in the second "
+                            + onlyB);
+        }
+        for (String name : a.names()) {
+            NDArray x = a.get(name);
+            NDArray y = b.get(name);
+            if (x.getDataType() != y.getDataType()
+                    || !x.getShape().equals(y.getShape())
+                    || !Arrays.equals(x.toByteArray(), y.toByteArray())) {
+                throw new IllegalArgumentException(
+                        fileA
+                                + " and "
+                                + fileB.getFileName()
+                                + " differ at tensor '"
+                                + name
+                                + "': "
+                                + x.getDataType()
+                                + x.getShape()
+                                + " vs "
+                                + y.getDataType()
+                                + y.getShape()
+                                + (x.getShape().equals(y.getShape()) ? ", different values" : ""));
+            }
+        }
     }
 
     private static boolean isOutputName(String name) {
@@ -146,6 +250,25 @@ public final class ReferenceCase implements AutoCloseable {
      */
     public Path getDirectory() {
         return directory;
+    }
+
+    /**
+     * Returns the tensor files read: {@code tensors.safetensors}, {@code tensors.npz}, or both
+     * (then checked equal).
+     *
+     * @return the files, the one whose tensors are used first
+     */
+    public List<Path> getTensorFiles() {
+        return tensorFiles;
+    }
+
+    /**
+     * Returns the case's {@code position_ids} ({@code (1, T)} or {@code (B, T)}), if it has them.
+     *
+     * @return the positions, or {@code null}
+     */
+    public NDArray positionIds() {
+        return tensors.contains("position_ids") ? tensors.get("position_ids") : null;
     }
 
     /**
@@ -200,12 +323,22 @@ public final class ReferenceCase implements AutoCloseable {
      *
      * @param output the output name
      * @return the reference tensor
+     * @throws IllegalArgumentException if the case has no such output
      */
     public NDArray reference(String output) {
         if (tensors.contains(output)) {
             return tensors.get(output);
         }
-        JsonObject derived = metadata.getAsJsonObject("derived_refs").getAsJsonObject(output);
+        JsonObject refs = metadata.getAsJsonObject("derived_refs");
+        JsonObject derived = refs == null ? null : refs.getAsJsonObject(output);
+        if (derived == null) {
+            throw new IllegalArgumentException(
+                    "no output '"
+                            + output
+                            + "' in "
+                            + tensors.getSource()
+                            + " or its derived_refs");
+        }
         return tensors.get(derived.get("from").getAsString())
                 .get(":, " + derived.get("seq_slice").getAsString());
     }

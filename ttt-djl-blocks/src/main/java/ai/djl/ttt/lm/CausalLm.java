@@ -354,6 +354,33 @@ public final class CausalLm extends AbstractBlock {
         os.writeUTF(config.toJson());
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>A stream that ends early or holds bytes that are not DJL arrays is a {@link
+     * MalformedModelException} that says the weights are corrupt or truncated, on every path that
+     * loads this block ({@code ModelDirectory}, the zoo, {@code Criteria.optModelPath}), instead of
+     * a bare {@code EOFException}.
+     */
+    @Override
+    public void loadParameters(NDManager manager, DataInputStream is)
+            throws IOException, MalformedModelException {
+        try {
+            super.loadParameters(manager, is);
+        } catch (IOException | RuntimeException e) {
+            throw new MalformedModelException(
+                    "the weights are corrupt or truncated (" + describe(e) + ")", e);
+        }
+    }
+
+    private static String describe(Throwable e) {
+        if (e instanceof java.io.EOFException) {
+            return "the file ends before every parameter was read";
+        }
+        String message = e.getMessage();
+        return e.getClass().getSimpleName() + (message == null ? "" : ": " + message);
+    }
+
     /** {@inheritDoc} */
     @Override
     public void loadMetadata(byte loadVersion, DataInputStream is)

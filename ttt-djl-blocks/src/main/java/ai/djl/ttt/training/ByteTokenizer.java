@@ -1,5 +1,6 @@
 package ai.djl.ttt.training;
 
+import ai.djl.ttt.runtime.AtomicFiles;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -52,6 +53,6 @@ public final class ByteTokenizer implements Tokenizer {
     /** {@inheritDoc} */
     @Override
     public void save(Path modelDir) throws IOException {
-        Files2.writeAtomically(modelDir.resolve(MARKER_FILE), "bytes\n");
+        AtomicFiles.writeAtomically(modelDir.resolve(MARKER_FILE), "bytes\n");
     }
 }

@@ -2,6 +2,7 @@ package ai.djl.ttt.training;
 
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.ttt.runtime.AtomicFiles;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -103,7 +104,7 @@ public final class HuggingFaceTextTokenizer implements Tokenizer {
     /** {@inheritDoc} */
     @Override
     public void save(Path modelDir) throws IOException {
-        Files2.writeAtomically(
+        AtomicFiles.writeAtomically(
                 modelDir.resolve("tokenizer.json"),
                 tmp -> Files.copy(source, tmp, StandardCopyOption.REPLACE_EXISTING));
     }

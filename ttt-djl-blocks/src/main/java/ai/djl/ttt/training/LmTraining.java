@@ -3,6 +3,7 @@ package ai.djl.ttt.training;
 import ai.djl.Device;
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
+import ai.djl.TrainingDivergedException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -89,6 +90,8 @@ public final class LmTraining {
      * @param extraListeners more DJL listeners, called after the built-in ones at every step
      * @return the final state
      * @throws IOException if a checkpoint cannot be written or read
+     * @throws TrainingDivergedException if a step's loss or gradient norm is NaN or infinite: that
+     *     step is not applied and no checkpoint is written after it
      */
     public static TrainingState train(
             Model model,
@@ -171,7 +174,8 @@ public final class LmTraining {
                         .build();
         if (resume != null) {
             try {
-                optimizer.load(modelDir.resolve("optimizer.npz"), model.getBlock());
+                optimizer.load(
+                        ModelDirectory.optimizerFile(modelDir, state.step), model.getBlock());
             } catch (MalformedModelException e) {
                 throw new IOException("cannot resume: " + e.getMessage(), e);
             }
@@ -203,7 +207,28 @@ public final class LmTraining {
             Iterator<Batch> batches = trainer.iterateDataset(trainSet).iterator();
             while (state.step < settings.steps()) {
                 Batch batch = batches.next();
-                TrainingListener.BatchData batchData = step.run(batch, settings.clipNorm());
+                TrainingListener.BatchData batchData;
+                try {
+                    batchData = step.run(batch, settings.clipNorm());
+                } catch (TrainingDivergedException e) {
+                    batch.close();
+                    throw new TrainingDivergedException(
+                            "step "
+                                    + (state.step + 1)
+                                    + ": "
+                                    + e.getMessage()
+                                    + ". Lower the learning rate (now "
+                                    + settings.learningRate()
+                                    + ") or the clipping norm (now "
+                                    + settings.clipNorm()
+                                    + ")"
+                                    + (modelDir == null
+                                            ? ""
+                                            : ". "
+                                                    + modelDir
+                                                    + " keeps its last complete checkpoint"),
+                            e);
+                }
                 state.step++;
                 state.tokensSeen += (long) settings.batchSize() * settings.contextLength();
                 trainer.notifyListeners(l -> l.onTrainingBatch(trainer, batchData));

@@ -12,6 +12,7 @@ import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.ParameterTracker;
 import ai.djl.training.tracker.Tracker;
 import ai.djl.ttt.nn.TttLayer;
+import ai.djl.ttt.runtime.AtomicFiles;
 import ai.djl.ttt.runtime.NoGrad;
 import ai.djl.util.Pair;
 import java.io.IOException;
@@ -269,7 +270,7 @@ public final class MaskedAdamW extends Optimizer {
                 list.add(v);
                 list.add(t);
             }
-            Files2.writeAtomically(
+            AtomicFiles.writeAtomically(
                     file,
                     tmp -> {
                         try (OutputStream os = Files.newOutputStream(tmp)) {

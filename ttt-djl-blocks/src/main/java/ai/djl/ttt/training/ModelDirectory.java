@@ -6,14 +6,17 @@ import ai.djl.Model;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.runtime.AtomicFiles;
 import java.io.IOException;
 import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.stream.Collectors;
@@ -26,14 +29,19 @@ import java.util.stream.Stream;
  *   <li>{@code config.json}: the model's {@link TttConfig} (official keys);
  *   <li>{@code tokenizer.json} or {@code tokenizer.txt} (byte tokenizer);
  *   <li>{@code ttt-lm-NNNN.params}: the weights in DJL's format ({@code Model.save}), N = step;
- *   <li>{@code optimizer.npz}: AdamW's moments and step counts (resume);
- *   <li>{@code training.json}: settings, progress and validation history (resume);
+ *   <li>{@code optimizer-NNNN.npz}: AdamW's moments and step counts (resume), N = step;
+ *   <li>{@code training.json}: settings, progress and validation history (resume); its step names
+ *       the params and optimizer files of the last complete checkpoint;
  *   <li>{@code serving.properties}: the block factory and translator factory, for DJL's {@code
  *       Criteria} (see {@code ai.djl.ttt.zoo}).
  * </ul>
  *
  * Every file is written to a temporary file in the directory and moved into place, so a crash never
- * leaves a half-written file under a real name.
+ * leaves a half-written file under a real name. A checkpoint is several files: the weights and
+ * optimizer state of step N are written first under names that hold N, then {@code training.json}
+ * (the commit), and only then are the files of the previous checkpoint deleted. A run killed at any
+ * point of a save therefore leaves the previous checkpoint complete, and {@link #load} reads the
+ * step that {@code training.json} names.
  */
 public final class ModelDirectory {
 
@@ -60,7 +68,93 @@ public final class ModelDirectory {
                     + "# topP=1\n"
                     + "# seed=42\n";
 
+    /**
+     * The system property that makes a save of the given step stop before its commit and wait
+     * forever, for the test that kills a training run during a checkpoint save.
+     */
+    static final String HOLD_SAVE_PROPERTY = "ai.djl.ttt.test.holdCheckpointSave";
+
     private ModelDirectory() {}
+
+    /**
+     * Returns the optimizer-state file of a checkpoint.
+     *
+     * @param dir the model directory
+     * @param step the checkpoint's step
+     * @return {@code optimizer-NNNN.npz}
+     */
+    public static Path optimizerFile(Path dir, int step) {
+        return dir.resolve(String.format(Locale.ROOT, "optimizer-%04d.npz", step));
+    }
+
+    private static String paramsName(int step) {
+        return String.format(Locale.ROOT, "%s-%04d.params", MODEL_NAME, step);
+    }
+
+    /**
+     * Whether a file name is one that {@link #save} writes (or leaves as a temporary file when
+     * killed): what {@link #clear} deletes.
+     */
+    private static boolean isModelFile(String n) {
+        return n.equals("config.json")
+                || n.equals("tokenizer.json")
+                || n.equals("tokenizer.txt")
+                || n.equals("serving.properties")
+                || n.equals("training.json")
+                || (n.startsWith(MODEL_NAME + "-") && n.endsWith(".params"))
+                || (n.startsWith("optimizer") && n.endsWith(".npz"))
+                || (n.startsWith(".") && (n.endsWith(".tmp") || n.startsWith(".staging")));
+    }
+
+    /**
+     * Lists the names of the entries of a directory: a model directory that is not empty holds a
+     * run that {@code ttt train} must not silently replace.
+     *
+     * @param dir the directory
+     * @return the names, sorted; empty if the directory does not exist
+     * @throws IOException if the directory cannot be listed
+     */
+    public static List<String> contents(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.map(f -> f.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    /**
+     * Deletes the files a model directory is made of (and temporary files a killed save left),
+     * keeping any other file: what {@code ttt train --overwrite} does before a new run.
+     *
+     * @param dir the directory
+     * @throws IOException if a file cannot be deleted
+     */
+    public static void clear(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        for (Path f : list(dir)) {
+            if (isModelFile(f.getFileName().toString())) {
+                deleteRecursively(f);
+            }
+        }
+    }
+
+    private static List<Path> list(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.collect(Collectors.toList());
+        }
+    }
+
+    private static void deleteRecursively(Path f) throws IOException {
+        if (Files.isDirectory(f)) {
+            for (Path child : list(f)) {
+                deleteRecursively(child);
+            }
+        }
+        Files.deleteIfExists(f);
+    }
 
     /**
      * Saves a model (and, for resuming, the optimizer and training state).
@@ -81,34 +175,58 @@ public final class ModelDirectory {
         tokenizer.save(dir);
         writeServingProperties(dir.resolve("serving.properties"));
         int step = state == null ? 0 : state.step;
+        String name = paramsName(step);
         Path staging = Files.createTempDirectory(dir, ".staging");
         try {
             model.setProperty("Epoch", Integer.toString(step));
             model.save(staging, MODEL_NAME);
-            String name = String.format("%s-%04d.params", MODEL_NAME, step);
             Files.move(
                     staging.resolve(name),
                     dir.resolve(name),
                     StandardCopyOption.REPLACE_EXISTING,
                     StandardCopyOption.ATOMIC_MOVE);
-            for (Path old : paramFiles(dir)) {
-                if (!old.getFileName().toString().equals(name)) {
-                    Files.delete(old);
-                }
-            }
         } finally {
-            try (Stream<Path> files = Files.list(staging)) {
-                for (Path f : files.collect(Collectors.toList())) {
-                    Files.delete(f);
-                }
-            }
-            Files.delete(staging);
+            deleteRecursively(staging);
         }
+        Path optimizerFile = optimizerFile(dir, step);
         if (optimizer != null) {
-            optimizer.save(dir.resolve("optimizer.npz"), model.getNDManager());
+            optimizer.save(optimizerFile, model.getNDManager());
         }
+        holdForCrashTest(step);
         if (state != null) {
-            state.save(dir.resolve("training.json"));
+            state.save(dir.resolve("training.json")); // the commit: this checkpoint is complete
+        } else {
+            Files.deleteIfExists(dir.resolve("training.json"));
+        }
+        // the previous checkpoint, and temporary files of a save that was killed
+        for (Path f : list(dir)) {
+            String n = f.getFileName().toString();
+            boolean oldParams = n.startsWith(MODEL_NAME + "-") && n.endsWith(".params");
+            boolean oldOptimizer = n.startsWith("optimizer") && n.endsWith(".npz");
+            boolean leftover =
+                    n.startsWith(".") && (n.endsWith(".tmp") || n.startsWith(".staging"));
+            if ((oldParams && !n.equals(name))
+                    || (oldOptimizer && (optimizer == null || !f.equals(optimizerFile)))
+                    || leftover) {
+                deleteRecursively(f);
+            }
+        }
+    }
+
+    /** See {@link #HOLD_SAVE_PROPERTY}: only the kill-during-save test sets it. */
+    private static void holdForCrashTest(int step) {
+        if (!Integer.toString(step).equals(System.getProperty(HOLD_SAVE_PROPERTY))) {
+            return;
+        }
+        System.err.println("holding the checkpoint save of step " + step);
+        System.err.flush();
+        while (true) {
+            try {
+                Thread.sleep(60_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 
@@ -118,7 +236,7 @@ public final class ModelDirectory {
      */
     private static void writeServingProperties(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {
-            Files2.writeAtomically(file, SERVING_PROPERTIES);
+            AtomicFiles.writeAtomically(file, SERVING_PROPERTIES);
             return;
         }
         String existing = Files.readString(file, StandardCharsets.UTF_8);
@@ -132,7 +250,7 @@ public final class ModelDirectory {
                     }
                 });
         if (!missing.isEmpty()) {
-            Files2.writeAtomically(
+            AtomicFiles.writeAtomically(
                     file,
                     existing
                             + (existing.isEmpty() || existing.endsWith("\n") ? "" : "\n")
@@ -168,6 +286,12 @@ public final class ModelDirectory {
         if (!Files.isDirectory(dir)) {
             throw new IOException("no model directory " + dir);
         }
+        if (!Files.isRegularFile(dir.resolve("config.json"))) {
+            throw new IOException(
+                    dir
+                            + " is not a model directory: it has no config.json (expected a folder"
+                            + " written by 'ttt train')");
+        }
         TttConfig config;
         try {
             config = TttConfig.load(dir.resolve("config.json"));
@@ -186,22 +310,40 @@ public final class ModelDirectory {
                             + " ids but the model only "
                             + config.getVocabSize());
         }
+        TrainingState state = null;
+        Map<String, Object> options = new HashMap<>();
+        if (Files.isRegularFile(dir.resolve("training.json"))) {
+            state = TrainingState.load(dir.resolve("training.json"));
+            // the last complete checkpoint; a newer params file is from a save that was killed
+            if (!Files.isRegularFile(dir.resolve(paramsName(state.step)))) {
+                throw new MalformedModelException(
+                        dir.resolve("training.json")
+                                + " names the checkpoint of step "
+                                + state.step
+                                + " but "
+                                + paramsName(state.step)
+                                + " is missing");
+            }
+            options.put("epoch", state.step);
+        }
         Model model = Model.newInstance(MODEL_NAME, device);
         model.setDataType(DataType.FLOAT32);
         model.setBlock(new CausalLm(config));
         try {
-            model.load(dir, MODEL_NAME);
+            model.load(dir, MODEL_NAME, options);
         } catch (MalformedModelException e) {
             model.close();
-            throw e;
+            throw new MalformedModelException(
+                    "the weights in "
+                            + dir
+                            + (e.getMessage().startsWith("the weights are ")
+                                    ? e.getMessage().substring("the weights".length())
+                                    : ": " + e.getMessage()),
+                    e);
         } catch (IOException | RuntimeException e) {
             model.close();
             throw new MalformedModelException(
                     "the weights in " + dir + " are corrupt or truncated: " + e, e);
-        }
-        TrainingState state = null;
-        if (Files.isRegularFile(dir.resolve("training.json"))) {
-            state = TrainingState.load(dir.resolve("training.json"));
         }
         return new Loaded(model, (CausalLm) model.getBlock(), tokenizer, state);
     }

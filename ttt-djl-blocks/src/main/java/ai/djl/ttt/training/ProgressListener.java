@@ -11,6 +11,10 @@ import java.util.Locale;
  * Shows training progress with DJL's {@link ProgressBar}: the smoothed training loss (nats per
  * token, from DJL's loss evaluator), tokens per second and the learning rate; and a log line every
  * {@code validateEvery} steps.
+ *
+ * <p>The bar redraws itself in place, which floods a log that is not a terminal: it is drawn only
+ * when the JVM has a console (DJL's bar writes to standard output), and the log lines carry the
+ * same figures either way.
  */
 public final class ProgressListener extends TrainingListenerAdapter {
 
@@ -33,7 +37,7 @@ public final class ProgressListener extends TrainingListenerAdapter {
         this.settings = settings;
         this.state = state;
         this.log = log;
-        this.bar = new ProgressBar("Training", settings.steps());
+        this.bar = System.console() != null ? new ProgressBar("Training", settings.steps()) : null;
     }
 
     /** {@inheritDoc} */
@@ -41,7 +45,9 @@ public final class ProgressListener extends TrainingListenerAdapter {
     public void onTrainingBegin(Trainer trainer) {
         startNanos = System.nanoTime();
         startTokens = state.tokensSeen;
-        bar.start(state.step);
+        if (bar != null) {
+            bar.start(state.step);
+        }
     }
 
     /** {@inheritDoc} */
@@ -57,7 +63,9 @@ public final class ProgressListener extends TrainingListenerAdapter {
                         settings.steps(),
                         smoothedLoss,
                         tokensPerSecond());
-        bar.update(state.step - 1, status);
+        if (bar != null) {
+            bar.update(state.step - 1, status);
+        }
         if (state.step % settings.validateEvery() == 0 || state.step == settings.steps()) {
             log.println();
             log.println(status);

@@ -1,5 +1,6 @@
 package ai.djl.ttt.training;
 
+import ai.djl.ttt.runtime.AtomicFiles;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonParseException;
@@ -46,7 +47,7 @@ public final class TrainingState {
      * @throws IOException if writing fails
      */
     public void save(Path file) throws IOException {
-        Files2.writeAtomically(file, GSON.toJson(this) + "\n");
+        AtomicFiles.writeAtomically(file, GSON.toJson(this) + "\n");
     }
 
     /**

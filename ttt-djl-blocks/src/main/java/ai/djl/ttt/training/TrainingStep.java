@@ -1,6 +1,7 @@
 package ai.djl.ttt.training;
 
 import ai.djl.Device;
+import ai.djl.TrainingDivergedException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -119,6 +120,7 @@ public final class TrainingStep implements AutoCloseable {
         Map<Device, NDList> labelsOf = new ConcurrentHashMap<>();
         Map<Device, NDList> predictionsOf = new ConcurrentHashMap<>();
         Block block = trainer.getModel().getBlock();
+        double lossSum = 0;
         try (GradientCollector collector = trainer.newGradientCollector()) {
             for (Batch split : splits) {
                 NDList data = split.getData();
@@ -130,6 +132,7 @@ public final class TrainingStep implements AutoCloseable {
                     long share = data.head().getShape().get(0);
                     loss = Constants.times(loss, (double) share / rows);
                 }
+                lossSum += loss.getFloat();
                 // the TTT scans' backward is many small ops: run it with the scans' thread count
                 ScanThreads.backward(collector, loss);
                 Device device = labels.head().getDevice();
@@ -137,7 +140,16 @@ public final class TrainingStep implements AutoCloseable {
                 predictionsOf.put(device, predictions);
             }
         }
-        GradientClipping.clipGlobalNorm(copies, clipNorm);
+        float norm = GradientClipping.clipGlobalNorm(copies, clipNorm);
+        if (!Double.isFinite(lossSum) || !Float.isFinite(norm)) {
+            // before the update: the parameters (and any checkpoint) stay those of the last step
+            throw new TrainingDivergedException(
+                    "training diverged: the loss is "
+                            + (float) lossSum
+                            + " and the gradient norm "
+                            + norm
+                            + "; this step was not applied");
+        }
         store.updateAllParameters();
         return new TrainingListener.BatchData(batch, labelsOf, predictionsOf);
     }

@@ -5,7 +5,9 @@ import ai.djl.nn.Block;
 import ai.djl.nn.BlockFactory;
 import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
+import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -22,6 +24,14 @@ public final class TttBlockFactory implements BlockFactory {
     @Override
     public Block newBlock(Model model, Path modelPath, Map<String, ?> arguments)
             throws IOException {
-        return new CausalLm(TttConfig.load(modelPath.resolve("config.json")));
+        Path config = modelPath.resolve("config.json");
+        if (!Files.isRegularFile(config)) {
+            throw new FileNotFoundException(
+                    modelPath
+                            + " has no config.json: its serving.properties names TttBlockFactory,"
+                            + " which rebuilds the model from it (a folder written by 'ttt train'"
+                            + " has one)");
+        }
+        return new CausalLm(TttConfig.load(config));
     }
 }

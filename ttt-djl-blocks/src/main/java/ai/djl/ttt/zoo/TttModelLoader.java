@@ -82,7 +82,17 @@ final class TttModelLoader implements ModelLoader {
     @Override
     public <I, O> ZooModel<I, O> loadModel(Criteria<I, O> criteria)
             throws IOException, ModelNotFoundException, MalformedModelException {
-        Map<String, String> properties = properties();
+        Map<String, String> properties;
+        try {
+            properties = properties();
+        } catch (MalformedModelException | IOException e) {
+            if (!isAskedFor(criteria)) {
+                // DJL tries every zoo's models in turn: a broken one that was not asked for must
+                // not stop the search for another library's model
+                throw new ModelNotFoundException(artifactId + ": " + e.getMessage(), e);
+            }
+            throw e;
+        }
         Map<String, String> filters =
                 criteria.getFilters() == null ? Map.of() : criteria.getFilters();
         for (Map.Entry<String, String> filter : filters.entrySet()) {
@@ -140,6 +150,12 @@ final class TttModelLoader implements ModelLoader {
             throw new ModelNotFoundException(
                     "cannot make a translator for " + artifactId + ": " + e.getMessage(), e);
         }
+    }
+
+    /** Whether the criteria name this zoo or this model, rather than search every zoo. */
+    private boolean isAskedFor(Criteria<?, ?> criteria) {
+        return TttModelZoo.GROUP_ID.equals(criteria.getGroupId())
+                || artifactId.equals(criteria.getArtifactId());
     }
 
     private Model loadOfficial(Device device) throws IOException, MalformedModelException {

@@ -2,8 +2,13 @@ package ai.djl.ttt.zoo;
 
 import ai.djl.repository.zoo.ModelLoader;
 import ai.djl.repository.zoo.ModelZoo;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -12,6 +17,8 @@ import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The ttt-djl model zoo, group {@value #GROUP_ID}: every model directory under the models folder,
@@ -35,11 +42,18 @@ import java.util.stream.Stream;
  * }
  * }</pre>
  *
- * Filters ({@code optFilter}) match a model's {@code layer} ({@code linear}, {@code mlp}, {@code
+ * Folders that are not TTT models are skipped with a debug log: a {@code config.json} whose {@code
+ * model_type} is another model's (a Hugging Face model beside the TTT ones), or one that is not a
+ * JSON object. Listing never throws: DJL asks every zoo for its models, also when it looks for
+ * another library's model.
+ *
+ * <p>Filters ({@code optFilter}) match a model's {@code layer} ({@code linear}, {@code mlp}, {@code
  * attention}), {@code backbone} ({@code mamba}, {@code transformer}) and {@code format} ({@code
  * saved}, {@code official}).
  */
 public final class TttModelZoo extends ModelZoo {
+
+    private static final Logger logger = LoggerFactory.getLogger(TttModelZoo.class);
 
     /** The zoo's group id. */
     public static final String GROUP_ID = "ai.djl.ttt";
@@ -89,14 +103,47 @@ public final class TttModelZoo extends ModelZoo {
                     entries.filter(d -> Files.isRegularFile(d.resolve("config.json")))
                             .sorted()
                             .collect(Collectors.toList());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot list the models folder " + folder, e);
+        } catch (IOException | UncheckedIOException e) {
+            logger.debug("cannot list the models folder {}: {}", folder, e.toString());
+            return List.of();
         }
         List<ModelLoader> loaders = new ArrayList<>();
         for (Path dir : dirs) {
+            String foreign = foreignModel(dir.resolve("config.json"));
+            if (foreign != null) {
+                logger.debug("skipping {}: {}", dir, foreign);
+                continue;
+            }
             loaders.add(new TttModelLoader(dir));
         }
         return loaders;
+    }
+
+    /**
+     * Why a {@code config.json} is not a TTT model's, or {@code null} if it may be one: its {@code
+     * model_type} (at top level or under {@code "ttt_config"}) names another model, or it is not a
+     * JSON object. A TTT config that is merely invalid is listed, so that loading it says why.
+     */
+    static String foreignModel(Path config) {
+        JsonElement root;
+        try {
+            root = JsonParser.parseString(Files.readString(config, StandardCharsets.UTF_8));
+        } catch (IOException | JsonParseException | UncheckedIOException e) {
+            return "config.json is not readable JSON (" + e.getMessage() + ")";
+        }
+        if (!root.isJsonObject()) {
+            return "config.json is not a JSON object";
+        }
+        JsonObject object = root.getAsJsonObject();
+        if (object.has("ttt_config") && object.get("ttt_config").isJsonObject()) {
+            object = object.getAsJsonObject("ttt_config");
+        }
+        JsonElement type = object.get("model_type");
+        if (type != null
+                && !(type.isJsonPrimitive() && "ttt".equalsIgnoreCase(type.getAsString()))) {
+            return "config.json has model_type " + type + ", not \"ttt\"";
+        }
+        return null;
     }
 
     /** {@inheritDoc} */

@@ -44,7 +44,7 @@ class OfficialParityTest {
             for (ParityCheck.Result r : results) {
                 System.out.printf("%s %s %.3e%n", caseName, r.output(), r.relativeError());
                 assertTrue(
-                        r.relativeError() <= 1e-5,
+                        r.within(ParityCheck.DEFAULT_TOLERANCE, ParityCheck.DEFAULT_TOLERANCE_F64),
                         caseName + " " + r.output() + " rel err " + r.relativeError());
             }
         }

@@ -1,5 +1,6 @@
 package ai.djl.ttt.examples;
 
+import ai.djl.ttt.runtime.AtomicFiles;
 import com.google.gson.Gson;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -8,7 +9,6 @@ import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -65,9 +65,7 @@ final class ChildJobs implements AutoCloseable {
 
     /** In a child: writes its result where the parent reads it (a temporary file, then a move). */
     static void writeResult(Path file, Object result) throws IOException {
-        Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".job", ".json");
-        Files.writeString(tmp, GSON.toJson(result), StandardCharsets.UTF_8);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+        AtomicFiles.writeAtomically(file, GSON.toJson(result));
     }
 
     private <T> T run(String job, Path result, Class<T> type) throws Exception {

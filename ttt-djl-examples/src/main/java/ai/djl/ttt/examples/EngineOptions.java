@@ -16,6 +16,9 @@ final class EngineOptions {
 
     /** Sets the thread count unless the JVM was started with one (-Dai.djl.pytorch.num_threads). */
     void apply(String size) {
+        if (threads != null) {
+            Options.requireBetween("--threads", threads, 1, 1024);
+        }
         if (System.getProperty(PROPERTY) != null) {
             return;
         }

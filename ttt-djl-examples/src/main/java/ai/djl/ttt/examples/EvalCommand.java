@@ -47,6 +47,13 @@ final class EvalCommand implements Callable<Integer> {
     /** {@inheritDoc} */
     @Override
     public Integer call() throws Exception {
+        if (context != null) {
+            Options.requireAtLeast("--context", context, 1);
+        }
+        Options.requireAtLeast("--batch", batch, 1);
+        if (corpus != null && !java.nio.file.Files.exists(corpus)) {
+            throw new IllegalArgumentException("--corpus " + corpus + ": no such file or folder");
+        }
         engine.apply("small");
         String text = corpus != null ? Corpus.read(corpus) : Corpus.resource("/ttt-corpus.txt");
         try (ModelDirectory.Loaded loaded = ModelDirectory.load(modelDir, device.get())) {

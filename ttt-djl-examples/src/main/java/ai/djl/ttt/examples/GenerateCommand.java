@@ -82,6 +82,17 @@ final class GenerateCommand implements Callable<Integer> {
     /** {@inheritDoc} */
     @Override
     public Integer call() throws Exception {
+        Options.requireAtLeast("--max-tokens", maxTokens, 1);
+        Options.requireNonNegative("--temperature", temperature);
+        Options.requireAtLeast("--top-k", topK, 0);
+        if (!(topP > 0 && topP <= 1)) {
+            throw new IllegalArgumentException("--top-p must be a number in (0, 1], got " + topP);
+        }
+        for (String prompt : prompts) {
+            if (prompt.isEmpty()) {
+                throw new IllegalArgumentException("--prompt must not be empty");
+            }
+        }
         engine.apply("small");
         PrintStream out = System.out;
         try (ModelDirectory.Loaded loaded = ModelDirectory.load(modelDir, device.get())) {

@@ -1,5 +1,6 @@
 package ai.djl.ttt.examples;
 
+import ai.djl.ttt.runtime.AtomicFiles;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Font;
@@ -7,9 +8,7 @@ import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -109,10 +108,13 @@ final class LineChart {
             g.drawString(names.get(s), legend[0] + 24, legend[1] + 6 + 20 * s);
         }
         g.dispose();
-        Files.createDirectories(file.toAbsolutePath().getParent());
-        Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".chart", ".png");
-        ImageIO.write(image, "png", tmp.toFile());
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        AtomicFiles.writeAtomically(
+                file,
+                tmp -> {
+                    if (!ImageIO.write(image, "png", tmp.toFile())) {
+                        throw new IOException("no PNG writer in this Java runtime");
+                    }
+                });
     }
 
     private static final int LEGEND_WIDTH = 230;

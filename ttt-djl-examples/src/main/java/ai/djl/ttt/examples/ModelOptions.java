@@ -2,7 +2,10 @@ package ai.djl.ttt.examples;
 
 import ai.djl.ttt.config.LayerType;
 import ai.djl.ttt.config.TttConfig;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
+import java.util.stream.Stream;
 import picocli.CommandLine.Option;
 
 /** The model options of {@code ttt train}: sequence layer, backbone and size. */
@@ -28,6 +31,24 @@ final class ModelOptions {
             description =
                     "tiny (C=64, 2 blocks), small (C=128, 3 blocks), base (C=256, 4 blocks), or an official preset: 125m, 350m, 760m, 1b; default ${DEFAULT-VALUE}")
     String size;
+
+    /** The values of {@code --size}: ours, then the official presets. */
+    static final List<String> SIZES =
+            Stream.concat(Stream.of("tiny", "small", "base"), TttConfig.PRESETS.stream()).toList();
+
+    /** The values of {@code --backbone}. */
+    static final List<String> BACKBONES = List.of("mamba", "transformer");
+
+    /** The values of {@code --layer}. */
+    static final List<String> LAYERS =
+            Arrays.stream(LayerType.values()).map(LayerType::officialName).toList();
+
+    /** Checks the options, naming the allowed values of a bad one. */
+    void validate() {
+        layer = Options.requireOneOf("--layer", layer, LAYERS);
+        backbone = Options.requireOneOf("--backbone", backbone, BACKBONES);
+        size = Options.requireOneOf("--size", size, SIZES);
+    }
 
     /** Builds the model config for a vocabulary. */
     TttConfig toConfig(int vocabSize) {

@@ -1,11 +1,11 @@
 package ai.djl.ttt.examples;
 
 import ai.djl.engine.Engine;
+import ai.djl.ttt.runtime.AtomicFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Locale;
 
 /**
@@ -28,16 +28,7 @@ final class Report {
             int at = text.indexOf(marker);
             preamble = at < 0 ? text + "\n" : text.substring(0, at);
         }
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, ".report", ".md");
-        try {
-            Files.writeString(tmp, preamble + marker + "\n\n" + generated, StandardCharsets.UTF_8);
-            Files.move(
-                    tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        AtomicFiles.writeAtomically(file, preamble + marker + "\n\n" + generated);
     }
 
     /** CPU model, visible cores, libtorch threads, OpenMP wait policy, engine and Java versions. */

@@ -20,6 +20,7 @@ import ai.djl.ttt.training.TrainingSettings;
 import ai.djl.ttt.training.TrainingState;
 import ai.djl.ttt.training.UnigramBaseline;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -119,6 +120,13 @@ final class TrainCommand implements Callable<Integer> {
     boolean resume;
 
     @Option(
+            names = "--overwrite",
+            description =
+                    "replace the model in a --model-dir that is not empty (without it, train"
+                            + " refuses: a second run must not silently delete the first)")
+    boolean overwrite;
+
+    @Option(
             names = "--validate-every",
             defaultValue = "100",
             description = "steps between validations (default ${DEFAULT-VALUE})")
@@ -145,13 +153,25 @@ final class TrainCommand implements Callable<Integer> {
                     "tokens of the sample printed at the end, 0 for none (default ${DEFAULT-VALUE})")
     int sampleTokens;
 
+    @Option(
+            names = "--sample-prompt",
+            defaultValue =
+                    "The model reads the prompt in the dual form, then decodes each new token in"
+                            + " the primal form; the",
+            description =
+                    "text the sample at the end continues (default: ${DEFAULT-VALUE}); an"
+                            + " empty text takes the first 64 tokens of the validation split")
+    String samplePrompt;
+
     /** {@inheritDoc} */
     @Override
     public Integer call() throws Exception {
+        validate();
         engine.apply(model.size);
         Device on = device.get();
         PrintStream out = System.out;
         Path dir = modelDir != null ? modelDir : Path.of(model.defaultModelDir());
+        checkModelDir(dir);
         String text = readCorpus();
         try (Tokenizer tokenizer = openTokenizer(dir)) {
             LmTraining.Data data = LmTraining.split(text, tokenizer, 0.1);
@@ -212,8 +232,87 @@ final class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** Checks every option, naming the option and its allowed values. */
+    private void validate() {
+        model.validate();
+        Options.requireAtLeast("--context", context, 1);
+        Options.requireAtLeast("--steps", steps, 1);
+        Options.requireAtLeast("--batch", batch, 1);
+        Options.requirePositive("--lr", learningRate);
+        if (warmup != -1) {
+            Options.requireBetween("--warmup", warmup, 0, steps - 1);
+        }
+        Options.requireNonNegative("--weight-decay", weightDecay);
+        Options.requirePositive("--clip", clip);
+        Options.requireAtLeast("--validate-every", validateEvery, 1);
+        Options.requireAtLeast("--checkpoint-every", checkpointEvery, 0);
+        Options.requireAtLeast("--sample-tokens", sampleTokens, 0);
+        if (corpus != null && wikiText2) {
+            throw new IllegalArgumentException("--corpus and --wikitext2 exclude each other");
+        }
+        if (corpus != null && !Files.exists(corpus)) {
+            throw new IllegalArgumentException("--corpus " + corpus + ": no such file or folder");
+        }
+        if (tokenizerFile != null && !Files.isRegularFile(tokenizerFile)) {
+            throw new IllegalArgumentException(
+                    "--tokenizer " + tokenizerFile + ": no such file (expected a tokenizer.json)");
+        }
+    }
+
+    /**
+     * Refuses to start where a run would be lost: a new run into a directory that is not empty
+     * needs {@code --overwrite}; {@code --resume} needs a directory with a checkpoint.
+     */
+    private void checkModelDir(Path dir) throws Exception {
+        if (resume && overwrite) {
+            throw new IllegalArgumentException(
+                    "--resume and --overwrite exclude each other: --resume continues the run in"
+                            + " --model-dir, --overwrite replaces it");
+        }
+        if (resume) {
+            if (!Files.isDirectory(dir)) {
+                throw new IllegalArgumentException(
+                        "--resume: there is no model directory "
+                                + dir
+                                + " to resume (drop --resume to start a new run)");
+            }
+            if (!Files.isRegularFile(dir.resolve("training.json"))) {
+                throw new IllegalArgumentException(
+                        "--resume: "
+                                + dir
+                                + " has no training.json, the record of a checkpoint of 'ttt"
+                                + " train' (nothing to resume)");
+            }
+            if (tokenizerFile != null) {
+                throw new IllegalArgumentException(
+                        "--tokenizer cannot change on --resume: the run's own tokenizer in "
+                                + dir
+                                + " is used");
+            }
+            return;
+        }
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw new IllegalArgumentException("--model-dir " + dir + " is a file, not a folder");
+        }
+        List<String> contents = ModelDirectory.contents(dir);
+        if (contents.isEmpty()) {
+            return;
+        }
+        if (!overwrite) {
+            throw new IllegalArgumentException(
+                    "--model-dir "
+                            + dir
+                            + " is not empty (it holds "
+                            + String.join(", ", contents.subList(0, Math.min(4, contents.size())))
+                            + (contents.size() > 4 ? ", ..." : "")
+                            + "): pass --resume to continue its run, --overwrite to replace it,"
+                            + " or choose another --model-dir");
+        }
+        ModelDirectory.clear(dir);
+    }
+
     private TrainingSettings settings() {
-        int w = warmup >= 0 ? warmup : Math.max(1, steps / 10);
+        int w = warmup >= 0 ? warmup : Math.min(steps - 1, Math.max(1, steps / 10));
         return new TrainingSettings(
                 steps,
                 batch,
@@ -313,8 +412,10 @@ final class TrainCommand implements Callable<Integer> {
     private void sample(
             CausalLm lm, Model m, Tokenizer tokenizer, LmTraining.Data data, PrintStream out) {
         long[] val = data.validationTokens();
-        int promptLength = Math.min(64, val.length);
-        long[] prompt = java.util.Arrays.copyOf(val, promptLength);
+        long[] prompt =
+                samplePrompt.isEmpty()
+                        ? java.util.Arrays.copyOf(val, Math.min(64, val.length))
+                        : tokenizer.encode(samplePrompt);
         SamplingConfig sampling =
                 SamplingConfig.builder()
                         .optMaxNewTokens(sampleTokens)
@@ -327,7 +428,10 @@ final class TrainCommand implements Callable<Integer> {
                         .generate(List.of(prompt), sampling, null)
                         .get(0);
         out.println();
-        out.println("sample (temperature 0.8, top-k 40), prompt from the validation split:");
+        out.printf(
+                "sample (temperature 0.8, top-k 40, seed %d): the prompt%s, then \u2502, then"
+                        + " what the model wrote:%n",
+                seed, samplePrompt.isEmpty() ? " (from the validation split)" : "");
         out.println("----");
         out.print(tokenizer.decode(prompt));
         out.print("\u2502");

@@ -1,6 +1,7 @@
 package ai.djl.ttt.examples;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
@@ -75,9 +76,14 @@ class CliTest {
         assertTrue(train.contains("unigram baseline (validation)"), train);
         assertTrue(train.contains("step 6: validation loss"), train);
         assertTrue(train.contains("sample (temperature 0.8"), train);
+        // the sample continues an English prompt, and the output says what the bar marks
+        assertTrue(train.contains("the prompt, then \u2502, then what the model wrote:"), train);
+        assertTrue(train.contains("in the primal form; the\u2502"), train);
+        // not a terminal: no progress-bar redraws in the output
+        assertFalse(train.contains("\r"), train);
         assertTrue(Files.isRegularFile(model.resolve("config.json")));
         assertTrue(Files.isRegularFile(model.resolve("ttt-lm-0006.params")));
-        assertTrue(Files.isRegularFile(model.resolve("optimizer.npz")));
+        assertTrue(Files.isRegularFile(model.resolve("optimizer-0006.npz")));
 
         String resumed =
                 run(
@@ -136,7 +142,11 @@ class CliTest {
         assertTrue(missing.contains("no model directory"), missing);
         String layer =
                 run(2, "train", "--layer", "transformer", "--corpus", corpus(dir).toString());
-        assertTrue(layer.contains("Unknown ttt_layer_type 'transformer'"), layer);
+        assertTrue(
+                layer.contains(
+                        "--layer must be one of linear, mlp, attention, linear_attention, got"
+                                + " 'transformer'"),
+                layer);
     }
 
     @Test
@@ -151,6 +161,115 @@ class CliTest {
                 System.clearProperty("DJL_REPO_URL");
             } else {
                 System.setProperty("DJL_REPO_URL", saved);
+            }
+        }
+    }
+
+    @Test
+    void anExistingModelIsNeverSilentlyReplaced(@TempDir Path dir) throws Exception {
+        Path corpus = corpus(dir);
+        Path model = dir.resolve("model");
+        String[] train = {
+            "train",
+            "--size",
+            "tiny",
+            "--steps",
+            "2",
+            "--batch",
+            "2",
+            "--context",
+            "16",
+            "--sample-tokens",
+            "0",
+            "--corpus",
+            corpus.toString(),
+            "--model-dir",
+            model.toString()
+        };
+        run(0, train);
+        byte[] first = Files.readAllBytes(model.resolve("ttt-lm-0002.params"));
+
+        String refused = run(2, train);
+        assertTrue(
+                refused.contains(
+                        "--model-dir "
+                                + model
+                                + " is not empty (it holds config.json, optimizer-0002.npz,"
+                                + " serving.properties, tokenizer.txt, ...): pass --resume to"
+                                + " continue its run, --overwrite to replace it"),
+                refused);
+        assertTrue(
+                java.util.Arrays.equals(
+                        first, Files.readAllBytes(model.resolve("ttt-lm-0002.params"))));
+
+        String[] overwrite = java.util.Arrays.copyOf(train, train.length + 1);
+        overwrite[train.length] = "--overwrite";
+        overwrite[2] = "tiny";
+        overwrite[4] = "3";
+        run(0, overwrite);
+        assertTrue(Files.isRegularFile(model.resolve("ttt-lm-0003.params")));
+        assertFalse(Files.exists(model.resolve("ttt-lm-0002.params")));
+    }
+
+    @Test
+    void errorsAreOneLineAndStacktraceAddsTheTrace() {
+        String plain = run(2, "eval", "--model-dir", "x", "--context", "0");
+        assertEquals("error: --context must be an integer >= 1, got 0", plain.strip(), plain);
+        String traced = run(2, "eval", "--model-dir", "x", "--context", "0", "--stacktrace");
+        assertTrue(traced.startsWith("error: --context must be an integer >= 1, got 0"), traced);
+        assertTrue(traced.contains("at ai.djl.ttt.examples.Options.requireAtLeast"), traced);
+        // an error nobody planned for still names its kind, never a bare message like "/ by zero"
+        assertEquals(
+                "unexpected ArithmeticException: / by zero",
+                TttCli.message(new ArithmeticException("/ by zero")));
+        assertEquals(
+                "no such file or directory: a/config.json",
+                TttCli.message(new java.nio.file.NoSuchFileException("a/config.json")));
+    }
+
+    @Test
+    void divergenceStopsTrainingAndKeepsTheLastGoodCheckpoint(@TempDir Path dir) throws Exception {
+        Path model = dir.resolve("model");
+        String out =
+                run(
+                        2,
+                        "train",
+                        "--size",
+                        "tiny",
+                        "--steps",
+                        "8",
+                        "--batch",
+                        "2",
+                        "--context",
+                        "16",
+                        "--lr",
+                        "1e30",
+                        "--warmup",
+                        "0",
+                        "--checkpoint-every",
+                        "1",
+                        "--sample-tokens",
+                        "0",
+                        "--corpus",
+                        corpus(dir).toString(),
+                        "--model-dir",
+                        model.toString());
+        java.util.regex.Matcher m =
+                java.util.regex.Pattern.compile(
+                                "error: step (\\d+): training diverged: the loss is \\S+ and the"
+                                        + " gradient norm \\S+; this step was not applied. Lower"
+                                        + " the learning rate")
+                        .matcher(out);
+        assertTrue(m.find(), out);
+        int step = Integer.parseInt(m.group(1));
+        assertTrue(out.contains(model + " keeps its last complete checkpoint"), out);
+        try (ai.djl.ttt.training.ModelDirectory.Loaded loaded =
+                ai.djl.ttt.training.ModelDirectory.load(model, ai.djl.Device.cpu())) {
+            assertEquals(step - 1, loaded.training().step);
+            for (var p : loaded.lm().getParameters()) {
+                for (float v : p.getValue().getArray().toFloatArray()) {
+                    assertTrue(Float.isFinite(v), p.getKey() + " holds " + v);
+                }
             }
         }
     }

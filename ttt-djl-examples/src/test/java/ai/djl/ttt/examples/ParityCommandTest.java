@@ -3,11 +3,15 @@ package ai.djl.ttt.examples;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class ParityCommandTest {
 
@@ -41,7 +45,7 @@ class ParityCommandTest {
                                 FIXTURES.resolve("ttt_mlp_layer_T64").toString()));
         assertTrue(out.contains("ttt_mlp_layer_T64"), out);
         assertEquals(4, out.lines().filter(l -> l.endsWith(" ok")).count(), out);
-        assertTrue(out.contains("PASS (tolerance 1.0e-05)"), out);
+        assertTrue(out.contains("PASS (tolerance 1.0e-05 float32, 1.0e-12 float64)"), out);
     }
 
     @Test
@@ -62,5 +66,55 @@ class ParityCommandTest {
     void missingFolderIsReported() {
         String out = String.join("\n", run(2, "parity", "no/such/case"));
         assertTrue(out.contains("not checked: no config.json in no/such/case"), out);
+    }
+
+    @Test
+    void float64OutputsHaveTheirOwnTolerance() {
+        String out =
+                String.join(
+                        "\n",
+                        run(
+                                1,
+                                "parity",
+                                "--tolerance-f64",
+                                "1e-16",
+                                FIXTURES.resolve("ttt_linear_layer_T64").toString()));
+        assertTrue(out.lines().anyMatch(l -> l.contains(" output ") && l.endsWith(" ok")), out);
+        assertTrue(
+                out.lines()
+                        .anyMatch(l -> l.contains(" output_f64 ") && l.endsWith("ABOVE TOLERANCE")),
+                out);
+    }
+
+    @Test
+    void aBrokenCaseIsReportedAndTheOthersStillRun(@TempDir Path tmp) throws Exception {
+        Path source = FIXTURES.resolve("ttt_linear_layer_T64");
+        Path broken = tmp.resolve("broken");
+        Files.createDirectories(broken);
+        Files.copy(source.resolve("tensors.npz"), broken.resolve("tensors.npz"));
+        JsonObject config =
+                JsonParser.parseString(Files.readString(source.resolve("config.json")))
+                        .getAsJsonObject();
+        JsonObject kind = new JsonObject();
+        kind.addProperty("kind", "output");
+        config.getAsJsonObject("tensors").add("output_gated", kind);
+        Files.writeString(broken.resolve("config.json"), config.toString());
+        String out =
+                String.join(
+                        "\n",
+                        run(
+                                2,
+                                "parity",
+                                broken.toString(),
+                                FIXTURES.resolve("ttt_mlp_layer_T64").toString()));
+        assertTrue(out.contains("lists output 'output_gated' that tensors.npz lacks"), out);
+        assertEquals(2, out.lines().filter(l -> l.endsWith(" ok")).count(), out);
+        assertTrue(out.contains("INCOMPLETE"), out);
+    }
+
+    @Test
+    void badTolerancesAreRejected() {
+        String err = CliTest.run(2, "parity", "--tolerance", "-1", "x");
+        assertTrue(err.contains("--tolerance must be a number > 0, got -1"), err);
     }
 }

@@ -1,0 +1,61 @@
+package ai.djl.ttt.runtime;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+/**
+ * Atomic file writes: a temporary file in the same directory, then a move into place, so that a
+ * crash never leaves a half-written file under the real name. Every file ttt-djl writes goes
+ * through here (model directories, docs pages, charts).
+ */
+public final class AtomicFiles {
+
+    private AtomicFiles() {}
+
+    /** An action that writes a file. */
+    @FunctionalInterface
+    public interface Writer {
+        /**
+         * Writes the content.
+         *
+         * @param file the (temporary) file to write
+         * @throws IOException if writing fails
+         */
+        void write(Path file) throws IOException;
+    }
+
+    /**
+     * Writes a UTF-8 text atomically.
+     *
+     * @param file the destination (its folder is created if needed)
+     * @param text the content
+     * @throws IOException if writing fails; the destination is then unchanged
+     */
+    public static void writeAtomically(Path file, String text) throws IOException {
+        writeAtomically(file, tmp -> Files.writeString(tmp, text, StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Writes a file atomically: {@code writer} writes a temporary file next to it, which is then
+     * moved into place.
+     *
+     * @param file the destination (its folder is created if needed)
+     * @param writer what writes the content
+     * @throws IOException if writing fails; the destination is then unchanged
+     */
+    public static void writeAtomically(Path file, Writer writer) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
+        try {
+            writer.write(tmp);
+            Files.move(
+                    tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+}

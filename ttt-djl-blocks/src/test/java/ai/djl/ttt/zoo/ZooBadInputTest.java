@@ -1,0 +1,147 @@
+package ai.djl.ttt.zoo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.MalformedModelException;
+import ai.djl.Model;
+import ai.djl.ndarray.NDList;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ModelLoader;
+import ai.djl.repository.zoo.ModelNotFoundException;
+import ai.djl.repository.zoo.ZooModel;
+import ai.djl.ttt.config.LayerType;
+import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.lm.TestModels;
+import ai.djl.ttt.training.ByteTokenizer;
+import ai.djl.ttt.training.ModelDirectory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The zoo beside other libraries' models and with damaged directories: foreign folders skipped,
+ * {@link ModelNotFoundException} where DJL's search expects it, clear messages through {@code
+ * optModelPath} too.
+ */
+class ZooBadInputTest {
+
+    /** A Hugging Face model's config.json: another model_type, keys TttConfig does not know. */
+    static final String BERT_CONFIG =
+            "{\"architectures\": [\"BertModel\"], \"model_type\": \"bert\", \"hidden_size\": 768,"
+                    + " \"type_vocab_size\": 2, \"vocab_size\": 30522}";
+
+    @AfterEach
+    void clear() {
+        System.clearProperty(TttModelZoo.MODELS_PROPERTY);
+    }
+
+    static void saveTiny(Path dir) throws Exception {
+        try (Model model = Model.newInstance(ModelDirectory.MODEL_NAME)) {
+            CausalLm lm =
+                    TestModels.model(
+                            TestModels.tiny(LayerType.LINEAR).toBuilder().setVocabSize(256).build(),
+                            model.getNDManager(),
+                            5);
+            model.setBlock(lm);
+            ModelDirectory.save(dir, model, new ByteTokenizer(), null, null);
+        }
+    }
+
+    private static List<String> names(TttModelZoo zoo) {
+        return zoo.getModelLoaders().stream().map(ModelLoader::getArtifactId).sorted().toList();
+    }
+
+    @Test
+    void foreignFoldersAreSkippedAndDoNotStopASearch(@TempDir Path models) throws Exception {
+        saveTiny(models.resolve("tiny"));
+        Files.createDirectories(models.resolve("bert-base"));
+        Files.writeString(models.resolve("bert-base/config.json"), BERT_CONFIG);
+        Files.createDirectories(models.resolve("array"));
+        Files.writeString(models.resolve("array/config.json"), "[1, 2]");
+        System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
+
+        assertEquals(List.of("tiny"), names(new TttModelZoo()));
+        Criteria<NDList, NDList> byFilter =
+                Criteria.builder()
+                        .setTypes(NDList.class, NDList.class)
+                        .optGroupId(TttModelZoo.GROUP_ID)
+                        .optFilter("layer", "linear")
+                        .build();
+        try (ZooModel<NDList, NDList> model = byFilter.loadModel()) {
+            assertTrue(model.getBlock() instanceof CausalLm);
+        }
+    }
+
+    @Test
+    void aMissingModelsFolderOrAnUnreadableOneListsNothing(@TempDir Path tmp) {
+        System.setProperty(TttModelZoo.MODELS_PROPERTY, tmp.resolve("none").toString());
+        assertEquals(List.of(), names(new TttModelZoo()));
+    }
+
+    @Test
+    void aBrokenModelIsNotFoundWhenNotAskedForAndMalformedWhenAskedFor(@TempDir Path models)
+            throws Exception {
+        Path broken = models.resolve("broken");
+        Files.createDirectories(broken);
+        Files.writeString(
+                broken.resolve("config.json"), "{\"hidden_size\": 30, \"num_attention_heads\": 4}");
+        TttModelLoader loader = new TttModelLoader(broken);
+        // DJL's search of every zoo (no group, no artifact): not found, so the search goes on
+        Criteria<NDList, NDList> search =
+                Criteria.builder().setTypes(NDList.class, NDList.class).build();
+        ModelNotFoundException notFound =
+                assertThrows(ModelNotFoundException.class, () -> loader.loadModel(search));
+        assertTrue(notFound.getMessage().startsWith("broken: "), notFound.getMessage());
+        assertTrue(notFound.getMessage().contains("divisible"), notFound.getMessage());
+        // asked for by name: the real error
+        Criteria<NDList, NDList> named =
+                Criteria.builder()
+                        .setTypes(NDList.class, NDList.class)
+                        .optArtifactId("broken")
+                        .build();
+        MalformedModelException malformed =
+                assertThrows(MalformedModelException.class, () -> loader.loadModel(named));
+        assertTrue(malformed.getMessage().contains("divisible"), malformed.getMessage());
+    }
+
+    @Test
+    void truncatedWeightsThroughOptModelPathSaySo(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("tiny");
+        saveTiny(dir);
+        Path params = dir.resolve("ttt-lm-0000.params");
+        byte[] bytes = Files.readAllBytes(params);
+        Files.write(params, Arrays.copyOf(bytes, bytes.length * 2 / 3));
+        Criteria<NDList, NDList> criteria =
+                Criteria.builder().setTypes(NDList.class, NDList.class).optModelPath(dir).build();
+        MalformedModelException e =
+                assertThrows(MalformedModelException.class, criteria::loadModel);
+        assertTrue(
+                e.getMessage()
+                        .startsWith(
+                                "the weights are corrupt or truncated (the file ends before every"
+                                        + " parameter was read)"),
+                e.getMessage());
+    }
+
+    @Test
+    void mismatchedWeightsThroughOptModelPathNameTheDifference(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("tiny");
+        saveTiny(dir);
+        String config = Files.readString(dir.resolve("config.json"), StandardCharsets.UTF_8);
+        Files.writeString(
+                dir.resolve("config.json"),
+                config.replace("\"ttt_base_lr\": 1.0", "\"ttt_base_lr\": 0.5"));
+        Criteria<NDList, NDList> criteria =
+                Criteria.builder().setTypes(NDList.class, NDList.class).optModelPath(dir).build();
+        MalformedModelException e =
+                assertThrows(MalformedModelException.class, criteria::loadModel);
+        assertTrue(e.getMessage().contains("ttt_base_lr: 1.0 vs 0.5"), e.getMessage());
+    }
+}

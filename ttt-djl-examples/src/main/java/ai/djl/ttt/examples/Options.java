@@ -1,0 +1,85 @@
+package ai.djl.ttt.examples;
+
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Checks of option values, shared by the commands: each failure is an {@link
+ * IllegalArgumentException} whose message names the option, the allowed values and what came, which
+ * {@link TttCli} prints as {@code error: ...} with exit status 2.
+ */
+final class Options {
+
+    private Options() {}
+
+    /** Requires {@code value ≥ min}. */
+    static void requireAtLeast(String option, long value, long min) {
+        if (value < min) {
+            throw new IllegalArgumentException(
+                    option + " must be an integer >= " + min + ", got " + value);
+        }
+    }
+
+    /** Requires {@code min ≤ value ≤ max}. */
+    static void requireBetween(String option, long value, long min, long max) {
+        if (value < min || value > max) {
+            throw new IllegalArgumentException(
+                    option + " must be an integer from " + min + " to " + max + ", got " + value);
+        }
+    }
+
+    /** Requires a finite {@code value > 0}. */
+    static void requirePositive(String option, double value) {
+        if (!(value > 0) || Double.isInfinite(value)) {
+            throw new IllegalArgumentException(
+                    option + " must be a number > 0, got " + format(value));
+        }
+    }
+
+    /** Requires a finite {@code value ≥ 0}. */
+    static void requireNonNegative(String option, double value) {
+        if (!(value >= 0) || Double.isInfinite(value)) {
+            throw new IllegalArgumentException(
+                    option + " must be a number >= 0, got " + format(value));
+        }
+    }
+
+    /** Requires a finite {@code min ≤ value ≤ max}. */
+    static void requireBetween(String option, double value, double min, double max) {
+        if (!(value >= min && value <= max)) {
+            throw new IllegalArgumentException(
+                    option
+                            + " must be a number from "
+                            + format(min)
+                            + " to "
+                            + format(max)
+                            + ", got "
+                            + format(value));
+        }
+    }
+
+    /**
+     * Requires one of the allowed values (ignoring case) and returns it in lower case.
+     *
+     * @return the value in lower case
+     */
+    static String requireOneOf(String option, String value, List<String> allowed) {
+        String lower = value.toLowerCase(Locale.ROOT);
+        if (!allowed.contains(lower)) {
+            throw new IllegalArgumentException(
+                    option
+                            + " must be one of "
+                            + String.join(", ", allowed)
+                            + ", got '"
+                            + value
+                            + "'");
+        }
+        return lower;
+    }
+
+    private static String format(double value) {
+        return value == Math.rint(value) && Math.abs(value) < 1e15
+                ? Long.toString((long) value)
+                : Double.toString(value);
+    }
+}
