@@ -85,8 +85,10 @@ public final class SparkScore implements Callable<Integer> {
 
     @Option(
             names = "--max-tokens",
-            defaultValue = "4096",
-            description = "longer files get an error instead of a score (default ${DEFAULT-VALUE})")
+            defaultValue = "16384",
+            description =
+                    "longer files get an error instead of a score (default ${DEFAULT-VALUE}; scoring"
+                            + " holds about 3·T·V floats per task)")
     int maxTokens;
 
     @Option(names = "--keep-text", description = "also write each file's text")
