@@ -74,7 +74,8 @@ public abstract class BaseBuilder<T extends BaseBuilder<T>> {
 
     /**
      * Sets how many rows go to the model per {@code batchPredict} call (default {@value
-     * #DEFAULT_BATCH_SIZE}): the rows of a call share one native memory scope, freed after it.
+     * #DEFAULT_BATCH_SIZE}): the rows of a call run one at a time but share one native memory
+     * scope, freed after the call, so a task's peak memory grows with the batch size.
      *
      * @param size rows per call, at least 1
      * @return this builder
