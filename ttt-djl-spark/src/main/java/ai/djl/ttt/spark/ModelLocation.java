@@ -32,6 +32,7 @@ public final class ModelLocation implements Serializable {
 
     private static final long serialVersionUID = 1L;
 
+    /** The path or archive name as the user gave it; resolved on each executor. */
     private final String location;
 
     private ModelLocation(String location) {
