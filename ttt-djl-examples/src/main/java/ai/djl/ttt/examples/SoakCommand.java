@@ -1,6 +1,7 @@
 package ai.djl.ttt.examples;
 
 import ai.djl.Application;
+import ai.djl.Device;
 import ai.djl.Model;
 import ai.djl.engine.Engine;
 import ai.djl.inference.Predictor;
@@ -96,6 +97,8 @@ final class SoakCommand implements Callable<Integer> {
 
     @Mixin EngineOptions engine;
 
+    @Mixin DeviceOptions device;
+
     private final PrintStream out = System.out;
     private boolean failed;
     private final StringBuilder series = new StringBuilder();
@@ -108,6 +111,7 @@ final class SoakCommand implements Callable<Integer> {
         Options.requireBetween("--workers", workers, 1, 256);
         Options.requireAtLeast("--seconds", seconds, 1);
         Options.requireAtLeast("--rss-bound-mib", rssBoundMib, 1);
+        Device on = device.get(); // before any output: a missing GPU is one error line
         engine.apply("tiny");
         Engine.getInstance().setRandomSeed(42);
         out.printf(
@@ -121,12 +125,12 @@ final class SoakCommand implements Callable<Integer> {
         Path dir = Files.createTempDirectory("ttt-soak");
         try {
             ByteTokenizer tokenizer = new ByteTokenizer();
-            try (Model model = newModel(tokenizer.vocabSize())) {
+            try (Model model = newModel(tokenizer.vocabSize(), on)) {
                 decode(model);
                 train(model, tokenizer);
                 ModelDirectory.save(dir.resolve("soak-model"), model, tokenizer, null, null);
             }
-            shared(dir, tokenizer);
+            shared(dir, tokenizer, on);
         } finally {
             ModelDirectory.clear(dir.resolve("soak-model"));
             Files.deleteIfExists(dir.resolve("soak-model"));
@@ -138,9 +142,9 @@ final class SoakCommand implements Callable<Integer> {
         return failed ? 1 : 0;
     }
 
-    private static Model newModel(int vocab) {
+    private static Model newModel(int vocab, Device on) {
         TttConfig config = ModelOptions.config("linear", "mamba", "tiny", vocab);
-        Model model = Model.newInstance(ModelDirectory.MODEL_NAME);
+        Model model = Model.newInstance(ModelDirectory.MODEL_NAME, on);
         CausalLm lm = new CausalLm(config);
         lm.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 16));
         model.setBlock(lm);
@@ -225,7 +229,7 @@ final class SoakCommand implements Callable<Integer> {
     }
 
     /** Threads sharing one ZooModel: generation and scoring, each result against one thread's. */
-    private void shared(Path dir, ByteTokenizer tokenizer) throws Exception {
+    private void shared(Path dir, ByteTokenizer tokenizer, Device on) throws Exception {
         String saved = System.getProperty(TttModelZoo.MODELS_PROPERTY);
         System.setProperty(TttModelZoo.MODELS_PROPERTY, dir.toString());
         List<String> prompts =
@@ -236,6 +240,7 @@ final class SoakCommand implements Callable<Integer> {
                         .optApplication(Application.NLP.TEXT_GENERATION)
                         .optGroupId(TttModelZoo.GROUP_ID)
                         .optArtifactId("soak-model")
+                        .optDevice(on)
                         .optArgument("maxNewTokens", 24)
                         .build();
         try (ZooModel<String, String> model = criteria.loadModel()) {
