@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
+import java.util.function.ToIntFunction;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,6 +18,11 @@ import org.junit.jupiter.api.io.TempDir;
 class CliTest {
 
     static String run(int expectedStatus, String... args) {
+        return capture(expectedStatus, TttCli::run, args);
+    }
+
+    /** Runs a command-line entry point with stdout and stderr captured; checks its exit status. */
+    static String capture(int expectedStatus, ToIntFunction<String[]> main, String... args) {
         PrintStream savedOut = System.out;
         PrintStream savedErr = System.err;
         ByteArrayOutputStream buffer = new ByteArrayOutputStream();
@@ -25,7 +31,7 @@ class CliTest {
             PrintStream capture = new PrintStream(buffer, true, StandardCharsets.UTF_8);
             System.setOut(capture);
             System.setErr(capture);
-            status = TttCli.run(args);
+            status = main.applyAsInt(args);
         } finally {
             System.setOut(savedOut);
             System.setErr(savedErr);

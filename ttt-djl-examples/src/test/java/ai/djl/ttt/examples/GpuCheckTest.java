@@ -1,11 +1,7 @@
 package ai.djl.ttt.examples;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
 /** tools/gpu-check.sh's checks, run on the CPU: a table that passes, and one that must fail. */
@@ -14,22 +10,7 @@ class GpuCheckTest {
     private static final String CASES = "../ttt-djl-blocks/src/test/resources/ttt-reference";
 
     private static String run(int expected, String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-        int status;
-        try {
-            PrintStream capture = new PrintStream(buffer, true, StandardCharsets.UTF_8);
-            System.setOut(capture);
-            System.setErr(capture);
-            status = GpuCheck.run(args);
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
-        String text = buffer.toString(StandardCharsets.UTF_8);
-        assertEquals(expected, status, text);
-        return text;
+        return CliTest.capture(expected, GpuCheck::run, args);
     }
 
     @Test
