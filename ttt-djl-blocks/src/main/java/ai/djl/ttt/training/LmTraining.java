@@ -302,6 +302,35 @@ public final class LmTraining {
      */
     public static double[] lossByPosition(
             Model model, long[] tokens, int contextLength, int batchSize, int windows) {
+        float[][] perWindow =
+                lossByWindowAndPosition(model, tokens, contextLength, batchSize, windows);
+        double[] mean = new double[contextLength];
+        for (float[] window : perWindow) {
+            for (int t = 0; t < contextLength; t++) {
+                mean[t] += window[t];
+            }
+        }
+        for (int t = 0; t < contextLength; t++) {
+            mean[t] /= perWindow.length;
+        }
+        return mean;
+    }
+
+    /**
+     * The next-token loss at each position of each window (each starts from a fresh state), for
+     * statistics across windows such as a confidence interval of a position's mean loss.
+     *
+     * @param model the model
+     * @param tokens the stream
+     * @param contextLength T, the window length
+     * @param batchSize windows per forward
+     * @param windows how many windows, as in {@link #lossByPosition}; 0 for every non-overlapping
+     *     window
+     * @return {@code (windows, T)}, nats per token
+     * @throws IllegalArgumentException if the stream is shorter than one window
+     */
+    public static float[][] lossByWindowAndPosition(
+            Model model, long[] tokens, int contextLength, int batchSize, int windows) {
         int available = (tokens.length - 1) / contextLength;
         int count = windows > 0 ? windows : available;
         if (available == 0) {
@@ -309,7 +338,7 @@ public final class LmTraining {
                     "need at least " + (contextLength + 1) + " tokens, got " + tokens.length);
         }
         ParameterStore ps = new ParameterStore(model.getNDManager(), false);
-        double[] sum = new double[contextLength];
+        float[][] loss = new float[count][];
         for (int first = 0; first < count; first += batchSize) {
             int rows = Math.min(batchSize, count - first);
             long[] x = new long[rows * contextLength];
@@ -324,16 +353,14 @@ public final class LmTraining {
                 NDArray ids = m.create(x, new Shape(rows, contextLength));
                 NDArray labels = m.create(y, new Shape(rows, contextLength));
                 NDArray logits = model.getBlock().forward(ps, new NDList(ids), false).head();
-                float[] losses = LmLoss.perToken(logits, labels).sum(new int[] {0}).toFloatArray();
-                for (int t = 0; t < contextLength; t++) {
-                    sum[t] += losses[t];
+                float[] losses = LmLoss.perToken(logits, labels).toFloatArray();
+                for (int r = 0; r < rows; r++) {
+                    loss[first + r] =
+                            Arrays.copyOfRange(losses, r * contextLength, (r + 1) * contextLength);
                 }
             }
         }
-        for (int t = 0; t < contextLength; t++) {
-            sum[t] /= count;
-        }
-        return sum;
+        return loss;
     }
 
     /**

@@ -11,19 +11,19 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.stream.Stream;
 
 /**
  * Runs jobs of a {@code ttt} command in child JVMs, a few at a time: DJL's PyTorch engine allows
  * one gradient collector per process, so trainings that should share the cores cannot share a JVM.
  * Each child runs the same command line plus {@code --worker JOB --worker-out FILE} and leaves its
  * result there as JSON ({@link #writeResult}); its output lines are printed with the job as prefix.
- * Closing stops every child still running and deletes the result files.
+ * Result files stay where the caller put them (a study reuses them when it is run again); closing
+ * stops every child still running.
  */
 final class ChildJobs implements AutoCloseable {
 
@@ -31,36 +31,57 @@ final class ChildJobs implements AutoCloseable {
 
     private final List<String> commandLine;
     private final ExecutorService pool;
-    private final Path dir;
     private final List<Process> children = new CopyOnWriteArrayList<>();
 
     /**
      * @param parallel how many children run at once
      * @param commandLine the command and its options, as given to {@code ttt}
      */
-    ChildJobs(int parallel, List<String> commandLine) throws IOException {
+    ChildJobs(int parallel, List<String> commandLine) {
         this.commandLine = List.copyOf(commandLine);
         this.pool = Executors.newFixedThreadPool(parallel);
-        this.dir = Files.createTempDirectory("ttt-jobs");
     }
 
-    /** Starts a job when a slot is free; its future holds the child's result. */
-    <T> Future<T> submit(String job, Class<T> type) {
-        Path result = dir.resolve("job-" + children.size() + "-" + System.nanoTime() + ".json");
-        return pool.submit(() -> run(job, result, type));
+    /**
+     * Starts a job when a slot is free (in the order of submission).
+     *
+     * @param job the worker's job
+     * @param label what its output lines start with, in brackets
+     * @param result where the worker writes its result
+     * @param type the result's type
+     * @return the child's result, or its failure
+     */
+    <T> CompletableFuture<T> submit(String job, String label, Path result, Class<T> type) {
+        return CompletableFuture.supplyAsync(
+                () -> {
+                    try {
+                        return run(job, label, result, type);
+                    } catch (Exception e) {
+                        throw new CompletionException(e);
+                    }
+                },
+                pool);
     }
 
-    /** The results in submission order; the first failure is rethrown. */
-    static <T> List<T> collect(List<Future<T>> futures) throws Exception {
-        List<T> results = new ArrayList<>();
-        for (Future<T> f : futures) {
-            try {
-                results.add(f.get());
-            } catch (ExecutionException e) {
-                throw e.getCause() instanceof Exception cause ? cause : e;
-            }
+    /**
+     * Waits for a job.
+     *
+     * @return the result; the job's own exception is rethrown
+     */
+    static <T> T join(CompletableFuture<T> future) throws Exception {
+        try {
+            return future.join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof Exception cause ? cause : e;
         }
-        return results;
+    }
+
+    /** A result file of an earlier run, or {@code null} when there is none. */
+    static <T> T readResult(Path file, Class<T> type) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            return null;
+        }
+        return GSON.fromJson(Files.readString(file, StandardCharsets.UTF_8), type);
     }
 
     /** In a child: writes its result where the parent reads it (a temporary file, then a move). */
@@ -68,7 +89,8 @@ final class ChildJobs implements AutoCloseable {
         AtomicFiles.writeAtomically(file, GSON.toJson(result));
     }
 
-    private <T> T run(String job, Path result, Class<T> type) throws Exception {
+    private <T> T run(String job, String label, Path result, Class<T> type) throws Exception {
+        Files.deleteIfExists(result);
         List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElse("java"));
         command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
@@ -82,7 +104,7 @@ final class ChildJobs implements AutoCloseable {
         command.addAll(List.of("--worker", job, "--worker-out", result.toString()));
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         children.add(process);
-        String prefix = "[" + job + "] ";
+        String prefix = "[" + label + "] ";
         try (BufferedReader lines =
                 new BufferedReader(
                         new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
@@ -99,19 +121,13 @@ final class ChildJobs implements AutoCloseable {
         if (status != 0 || !Files.exists(result)) {
             throw new IllegalStateException(job + " failed with exit status " + status);
         }
-        return GSON.fromJson(Files.readString(result, StandardCharsets.UTF_8), type);
+        return readResult(result, type);
     }
 
-    /** Stops the children still running and deletes the result files. */
+    /** Stops the children still running. */
     @Override
-    public void close() throws IOException {
+    public void close() {
         pool.shutdownNow();
         children.forEach(Process::destroyForcibly);
-        try (Stream<Path> files = Files.list(dir)) {
-            for (Path f : files.toList()) {
-                Files.deleteIfExists(f);
-            }
-        }
-        Files.deleteIfExists(dir);
     }
 }

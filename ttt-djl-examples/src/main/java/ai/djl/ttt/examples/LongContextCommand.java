@@ -1,30 +1,20 @@
 package ai.djl.ttt.examples;
 
-import ai.djl.Model;
-import ai.djl.engine.Engine;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Block;
-import ai.djl.ttt.config.TttConfig;
-import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.recall.AssociativeRecall;
-import ai.djl.ttt.recall.RecallTraining;
-import ai.djl.ttt.training.ByteTokenizer;
-import ai.djl.ttt.training.Corpus;
-import ai.djl.ttt.training.LmTraining;
-import ai.djl.ttt.training.TrainingSettings;
-import java.io.PrintStream;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
-import java.util.concurrent.Future;
+import java.util.concurrent.CompletableFuture;
+import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -33,25 +23,31 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code ttt long-context}: does a TTT layer remember its context? Trains small models of each
- * contender on multi-query associative recall ({@link AssociativeRecall}) and reports exact-match
- * recall against sequence length and against the number of key–value pairs; then trains small
- * byte-level LMs at a long context on the bundled corpus and reports their loss against token
- * position. Writes {@code docs/long-context.md} with tables and PNG plots.
+ * contender on multi-query associative recall ({@link AssociativeRecall}) at several learning rates
+ * and keeps each contender's best on validation sequences; reports exact-match recall on test
+ * sequences against sequence length and number of key–value pairs, recall against the size of the
+ * decode state (fixed-state layers at several head counts, attention's cache beside them), and an
+ * experiment on TTT-MLP's inner model; then trains byte-level LMs at a long context on the bundled
+ * corpus and reports their held-out loss against position, with confidence intervals over windows.
+ * Writes {@code docs/long-context.md} with tables and PNG plots.
  *
- * <p>Every contender has the same scaffold (embedding, {@code tiny} blocks, SwiGLU, LM head), sees
- * the same training sequences for the same number of steps with the same recipe; only the sequence
- * layer (and its backbone) differs. Contenders train two at a time by default, each on one libtorch
- * thread, which is where this 2-core machine gives the most steps per second.
+ * <p>Every contender has the same scaffold (embedding, {@code tiny} blocks, SwiGLU, LM head) and
+ * parameter count, sees the same training sequences for the same number of steps with the same
+ * recipe; only the sequence layer, its backbone and the learning rate differ. Each run is a job in
+ * its own JVM on one libtorch thread, {@code --parallel} at a time; finished jobs leave their
+ * result in {@code --work-dir} and LM trainings checkpoint there, so a stopped study resumes where
+ * it was.
  */
 @Command(
         name = "long-context",
         mixinStandardHelpOptions = true,
         description = {
-            "In-context recall (MQAR) against sequence length and number of pairs for TTT-Linear,"
-                    + " TTT-MLP (both backbones), attention and linear attention; loss against"
+            "In-context recall (MQAR) of attention, linear attention, TTT-Linear and TTT-MLP, each"
+                    + " at its best learning rate; recall against state size; loss against"
                     + " position for LMs trained at a long context on the bundled corpus.",
-            "Writes a markdown report with PNG plots (--out). The default sweep takes about 20"
-                    + " minutes on 2 cores; --quick is a smoke test of a few seconds."
+            "Writes a markdown report with PNG plots (--out). The default takes about 20 minutes"
+                    + " on 2 cores, --full the whole study (about 2 hours), --quick is a smoke"
+                    + " test of seconds. Finished jobs are kept in --work-dir and reused."
         })
 final class LongContextCommand implements Callable<Integer> {
 
@@ -62,12 +58,22 @@ final class LongContextCommand implements Callable<Integer> {
             names = "--contenders",
             split = ",",
             defaultValue =
-                    "attention:transformer,linear_attention:mamba,linear:transformer,linear:mamba,"
-                            + "mlp:transformer,mlp:mamba",
+                    "attention:transformer,attention:conv,linear_attention:conv,linear:mamba,"
+                            + "mlp:mamba",
             description =
-                    "layer:backbone pairs trained on recall (default ${DEFAULT-VALUE}); for"
-                            + " linear_attention, mamba means the block's pre-conv only")
+                    "layer:backbone pairs trained on recall (default ${DEFAULT-VALUE}); backbone"
+                            + " mamba, transformer, or conv (transformer plus the block's causal"
+                            + " pre-convolution)")
     List<String> contenders;
+
+    @Option(
+            names = "--lrs",
+            split = ",",
+            defaultValue = "3e-3",
+            description =
+                    "peak learning rates tried per contender; the best on validation sequences is"
+                            + " kept (default ${DEFAULT-VALUE}; --full: 1e-3,3e-3,1e-2)")
+    float[] learningRates;
 
     @Option(
             names = "--lengths",
@@ -80,7 +86,9 @@ final class LongContextCommand implements Callable<Integer> {
             names = "--pairs",
             split = ",",
             defaultValue = "4,8,16,32",
-            description = "key-value pairs of the pairs sweep (default ${DEFAULT-VALUE})")
+            description =
+                    "key-value pairs of the pairs sweep; validation averages over them (default"
+                            + " ${DEFAULT-VALUE})")
     int[] pairs;
 
     @Option(
@@ -115,7 +123,7 @@ final class LongContextCommand implements Callable<Integer> {
     @Option(
             names = "--steps",
             defaultValue = "1000",
-            description = "recall training steps per contender (default ${DEFAULT-VALUE})")
+            description = "recall training steps per run (default ${DEFAULT-VALUE})")
     int steps;
 
     @Option(
@@ -127,16 +135,30 @@ final class LongContextCommand implements Callable<Integer> {
     int tokensPerStep;
 
     @Option(
-            names = "--lr",
-            defaultValue = "5e-3",
-            description = "peak learning rate of recall training (default ${DEFAULT-VALUE})")
-    float learningRate;
-
-    @Option(
             names = "--eval-sequences",
             defaultValue = "256",
-            description = "held-out sequences per recall setting (default ${DEFAULT-VALUE})")
+            description =
+                    "test sequences per recall setting; validation uses half as many, from other"
+                            + " seeds (default ${DEFAULT-VALUE})")
     int evalSequences;
+
+    @Option(
+            names = "--state-heads",
+            split = ",",
+            description =
+                    "head counts at which the fixed-state contenders are trained again, at their"
+                            + " chosen learning rate: recall against state size (default none;"
+                            + " --full: 2,16)")
+    int[] stateHeads = {};
+
+    @Option(
+            names = "--stall-contenders",
+            split = ",",
+            description =
+                    "TTT-MLP contenders trained again at their chosen rate with a 10x inner"
+                            + " learning rate and with an inner model of width f instead of 4f"
+                            + " (default none; --full: mlp:mamba)")
+    List<String> stallContenders = List.of();
 
     @Option(
             names = "--lm-contenders",
@@ -155,7 +177,9 @@ final class LongContextCommand implements Callable<Integer> {
     @Option(
             names = "--lm-steps",
             defaultValue = "120",
-            description = "LM training steps, 0 to skip the part (default ${DEFAULT-VALUE})")
+            description =
+                    "LM training steps, 0 to skip the part (default ${DEFAULT-VALUE}; --full:"
+                            + " 300)")
     int lmSteps;
 
     @Option(
@@ -165,6 +189,12 @@ final class LongContextCommand implements Callable<Integer> {
     int lmBatch;
 
     @Option(
+            names = "--lm-lr",
+            defaultValue = "3e-3",
+            description = "LM peak learning rate (default ${DEFAULT-VALUE})")
+    float lmLearningRate;
+
+    @Option(
             names = "--lm-bins",
             defaultValue = "16",
             description = "position bins of the loss table (default ${DEFAULT-VALUE})")
@@ -172,17 +202,16 @@ final class LongContextCommand implements Callable<Integer> {
 
     @Option(
             names = "--lm-windows",
-            defaultValue = "96",
+            defaultValue = "0",
             description =
-                    "held-out windows the loss by position averages over, overlapping when the"
-                            + " held-out text has fewer (default ${DEFAULT-VALUE})")
+                    "held-out windows measured, 0 for every non-overlapping one (default"
+                            + " ${DEFAULT-VALUE})")
     int lmWindows;
 
     @Option(
             names = "--parallel",
             defaultValue = "2",
-            description =
-                    "contenders trained at once, one libtorch thread each (default ${DEFAULT-VALUE})")
+            description = "jobs run at once, one libtorch thread each (default ${DEFAULT-VALUE})")
     int parallel;
 
     @Option(
@@ -190,6 +219,14 @@ final class LongContextCommand implements Callable<Integer> {
             defaultValue = "42",
             description = "seed of initialisation and data (default ${DEFAULT-VALUE})")
     long seed;
+
+    @Option(
+            names = "--full",
+            description =
+                    "the whole study: --lrs 1e-3,3e-3,1e-2 --state-heads 2,16"
+                            + " --stall-contenders mlp:mamba --lm-steps 300 (options given"
+                            + " explicitly win)")
+    boolean full;
 
     @Option(names = "--quick", description = "a smoke test: tiny lengths, a few steps (for CI)")
     boolean quick;
@@ -201,9 +238,18 @@ final class LongContextCommand implements Callable<Integer> {
     Path out;
 
     @Option(
+            names = "--work-dir",
+            defaultValue = "target/long-context",
+            description =
+                    "where finished jobs leave their results and LM trainings their checkpoints;"
+                            + " a run reuses those made with the same settings (default"
+                            + " ${DEFAULT-VALUE})")
+    Path workDir;
+
+    @Option(
             names = "--worker",
             hidden = true,
-            description = "internal: run one job (recall:LAYER:BACKBONE or lm:LAYER:BACKBONE)")
+            description = "internal: run one job (recall:KEY or lm:LAYER:BACKBONE)")
     String worker;
 
     @Option(names = "--worker-out", hidden = true, description = "internal: the job's result file")
@@ -218,87 +264,332 @@ final class LongContextCommand implements Callable<Integer> {
     /** {@inheritDoc} */
     @Override
     public Integer call() throws Exception {
+        if (quick && full) {
+            throw new IllegalArgumentException("--quick and --full exclude each other");
+        }
         if (quick) {
             useQuickSettings();
+        } else if (full) {
+            useFullSettings();
         }
         validate();
-        // one libtorch thread per contender: several trainings share the cores
+        // one libtorch thread per job: several trainings share the cores
         engine.apply("tiny");
         List<AssociativeRecall> tasks = tasks();
         if (worker != null) {
-            return work(tasks);
+            return work();
         }
         long start = System.nanoTime();
         System.out.println("machine: " + Report.machine());
+        Files.createDirectories(workDir);
         Results results = runJobs();
         double minutes = (System.nanoTime() - start) / 60e9;
-        new LongContextReport(
-                        this,
-                        tasks,
-                        results.recall(),
-                        results.position(),
-                        minutes,
-                        Report.machine())
-                .write(out);
+        new LongContextReport(this, tasks, results, minutes, Report.machine()).write(out);
         System.out.printf(Locale.ROOT, "%nwrote %s (%.1f min)%n", out, minutes);
         return 0;
     }
 
+    /** The options of {@code --quick}, where the command line did not set them. */
     private void useQuickSettings() {
-        lengths = new int[] {32, 64};
-        trainLengths = new int[] {32};
-        pairs = new int[] {2, 4};
-        lengthSweepPairs = 4;
-        pairsSweepLength = 64;
-        steps = 4;
-        tokensPerStep = 256;
-        evalSequences = 8;
-        lmContext = 64;
-        lmSteps = 2;
-        lmBatch = 2;
-        lmBins = 4;
-        lmWindows = 4;
+        ifUnset("--lengths", () -> lengths = new int[] {32, 64});
+        ifUnset("--train-lengths", () -> trainLengths = new int[] {32});
+        ifUnset("--pairs", () -> pairs = new int[] {2, 4});
+        ifUnset("--length-sweep-pairs", () -> lengthSweepPairs = 4);
+        ifUnset("--pairs-sweep-length", () -> pairsSweepLength = 64);
+        ifUnset("--lrs", () -> learningRates = new float[] {3e-3f, 1e-2f});
+        ifUnset("--state-heads", () -> stateHeads = new int[] {2});
+        ifUnset(
+                "--stall-contenders",
+                () ->
+                        stallContenders =
+                                contenders.contains("mlp:mamba")
+                                        ? List.of("mlp:mamba")
+                                        : List.of());
+        ifUnset("--steps", () -> steps = 4);
+        ifUnset("--tokens-per-step", () -> tokensPerStep = 256);
+        ifUnset("--eval-sequences", () -> evalSequences = 8);
+        ifUnset("--lm-context", () -> lmContext = 64);
+        ifUnset("--lm-steps", () -> lmSteps = 2);
+        ifUnset("--lm-batch", () -> lmBatch = 2);
+        ifUnset("--lm-bins", () -> lmBins = 4);
+        ifUnset("--lm-windows", () -> lmWindows = 4);
     }
 
-    /** What the workers found. */
-    private record Results(List<RecallRun> recall, List<PositionRun> position) {}
+    /** The options of {@code --full}, where the command line did not set them. */
+    private void useFullSettings() {
+        ifUnset("--lrs", () -> learningRates = new float[] {1e-3f, 3e-3f, 1e-2f});
+        ifUnset("--steps", () -> steps = 1000);
+        ifUnset("--state-heads", () -> stateHeads = new int[] {2, 16});
+        ifUnset("--stall-contenders", () -> stallContenders = List.of("mlp:mamba"));
+        ifUnset("--lm-steps", () -> lmSteps = 300);
+    }
 
-    /** Every job in a child JVM, {@code --parallel} at a time. */
+    private void ifUnset(String option, Runnable preset) {
+        if (!spec.commandLine().getParseResult().hasMatchedOption(option)) {
+            preset.run();
+        }
+    }
+
+    /** What the jobs found. */
+    record Results(
+            List<LongContextStudy.RecallRun> sweep,
+            List<LongContextStudy.RecallRun> variants,
+            List<LongContextStudy.PositionRun> position) {}
+
+    /**
+     * Every job in a child JVM, {@code --parallel} at a time: the LM trainings first (attention at
+     * a long context is the slowest job), the learning-rate sweep, and as soon as a contender's
+     * sweep is done, its state-size and TTT-MLP runs at the rate it chose.
+     */
     private Results runJobs() throws Exception {
         // the same options as this run: what follows the command's name on its command line
         List<String> args = spec.commandLine().getParseResult().originalArgs();
         try (ChildJobs jobs =
                 new ChildJobs(parallel, args.subList(args.indexOf(spec.name()), args.size()))) {
-            // the LM trainings at a long context take longest: they start first, and the recall
-            // trainings fill the other cores meanwhile
-            List<Future<PositionRun>> lm = new ArrayList<>();
+            List<CompletableFuture<LongContextStudy.PositionRun>> lm = new ArrayList<>();
             for (String name : lmSteps == 0 ? List.<String>of() : lmContenders) {
-                lm.add(jobs.submit("lm:" + name, PositionRun.class));
+                lm.add(positionJob(jobs, name));
             }
-            List<Future<RecallRun>> mqar = new ArrayList<>();
-            for (String name : contenders) {
-                mqar.add(jobs.submit("recall:" + name, RecallRun.class));
+            Map<String, List<CompletableFuture<LongContextStudy.RecallRun>>> sweeps =
+                    new LinkedHashMap<>();
+            for (String contender : contenders) {
+                List<CompletableFuture<LongContextStudy.RecallRun>> runs = new ArrayList<>();
+                for (float lr : learningRates) {
+                    runs.add(recallJob(jobs, RecallJob.sweep(contender, lr, steps)));
+                }
+                sweeps.put(contender, runs);
             }
-            return new Results(ChildJobs.collect(mqar), ChildJobs.collect(lm));
+            List<CompletableFuture<LongContextStudy.RecallRun>> variants = new ArrayList<>();
+            for (String contender : contenders) {
+                CompletableFuture<Float> chosen =
+                        CompletableFuture.allOf(
+                                        sweeps.get(contender).toArray(new CompletableFuture[0]))
+                                .thenApply(
+                                        v ->
+                                                best(sweeps.get(contender).stream()
+                                                                .map(CompletableFuture::join)
+                                                                .toList())
+                                                        .job()
+                                                        .learningRate());
+                for (RecallJob variant : variantsOf(contender)) {
+                    variants.add(
+                            chosen.thenCompose(
+                                    lr ->
+                                            recallJob(
+                                                    jobs,
+                                                    new RecallJob(
+                                                            contender,
+                                                            lr,
+                                                            variant.heads(),
+                                                            variant.steps(),
+                                                            variant.innerLr(),
+                                                            variant.innerHidden()))));
+                }
+            }
+            List<LongContextStudy.RecallRun> sweep = new ArrayList<>();
+            for (List<CompletableFuture<LongContextStudy.RecallRun>> runs : sweeps.values()) {
+                for (CompletableFuture<LongContextStudy.RecallRun> run : runs) {
+                    sweep.add(ChildJobs.join(run));
+                }
+            }
+            List<LongContextStudy.RecallRun> more = new ArrayList<>();
+            for (CompletableFuture<LongContextStudy.RecallRun> run : variants) {
+                more.add(ChildJobs.join(run));
+            }
+            List<LongContextStudy.PositionRun> position = new ArrayList<>();
+            for (CompletableFuture<LongContextStudy.PositionRun> run : lm) {
+                position.add(ChildJobs.join(run));
+            }
+            return new Results(sweep, more, position);
         }
     }
 
+    /**
+     * The runs of a contender besides its sweep (their learning rate is set once the sweep chose
+     * it): other head counts for a fixed-state layer, and the TTT-MLP experiment.
+     */
+    List<RecallJob> variantsOf(String contender) {
+        List<RecallJob> jobs = new ArrayList<>();
+        if (LongContextStudy.fixedState(contender)) {
+            for (int heads : stateHeads) {
+                jobs.add(new RecallJob(contender, 0, heads, steps, 0, 0));
+            }
+        }
+        if (stallContenders.contains(contender)) {
+            double innerLr = LongContextStudy.config(contender, vocab, null).getTttBaseLr();
+            jobs.add(new RecallJob(contender, 0, 0, steps, 10 * innerLr, 0));
+            jobs.add(new RecallJob(contender, 0, 0, steps, 0, 1));
+        }
+        return jobs;
+    }
+
+    /**
+     * The run a sweep keeps: the best mean validation accuracy; a tie goes to the lower rate.
+     *
+     * @param runs one contender's sweep
+     * @return the chosen run
+     */
+    static LongContextStudy.RecallRun best(List<LongContextStudy.RecallRun> runs) {
+        return runs.stream()
+                .max(
+                        Comparator.comparingDouble(LongContextStudy.RecallRun::validation)
+                                .thenComparing(
+                                        r -> -r.job().learningRate(), Comparator.naturalOrder()))
+                .orElseThrow();
+    }
+
+    private CompletableFuture<LongContextStudy.RecallRun> recallJob(ChildJobs jobs, RecallJob job) {
+        Path file = workDir.resolve(job.fileName());
+        try {
+            LongContextStudy.RecallRun done =
+                    ChildJobs.readResult(file, LongContextStudy.RecallRun.class);
+            if (done != null && recallFingerprint().equals(done.fingerprint())) {
+                System.out.println("reusing " + file);
+                return CompletableFuture.completedFuture(done);
+            }
+        } catch (IOException | RuntimeException e) {
+            System.out.println("not reusing " + file + ": " + e.getMessage());
+        }
+        return start(
+                jobs,
+                "recall:" + job.key(),
+                "recall:" + label(job),
+                file,
+                LongContextStudy.RecallRun.class);
+    }
+
+    private CompletableFuture<LongContextStudy.PositionRun> positionJob(
+            ChildJobs jobs, String contender) {
+        Path file = workDir.resolve("lm-" + contender.replace(':', '-') + ".json");
+        try {
+            LongContextStudy.PositionRun done =
+                    ChildJobs.readResult(file, LongContextStudy.PositionRun.class);
+            if (done != null && lmFingerprint().equals(done.fingerprint())) {
+                System.out.println("reusing " + file);
+                return CompletableFuture.completedFuture(done);
+            }
+        } catch (IOException | RuntimeException e) {
+            System.out.println("not reusing " + file + ": " + e.getMessage());
+        }
+        return start(
+                jobs,
+                "lm:" + contender,
+                "lm:" + contender,
+                file,
+                LongContextStudy.PositionRun.class);
+    }
+
+    /**
+     * Starts a job: in a child JVM, or with {@code --parallel 1} here and now (one job at a time
+     * needs no second JVM), its result written to {@code file} either way.
+     */
+    private <T> CompletableFuture<T> start(
+            ChildJobs jobs, String job, String label, Path file, Class<T> type) {
+        if (parallel > 1) {
+            return jobs.submit(job, label, file, type);
+        }
+        try {
+            System.out.println("[" + label + "] running");
+            T result = type.cast(runJob(job));
+            ChildJobs.writeResult(file, result);
+            return CompletableFuture.completedFuture(result);
+        } catch (Exception e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** A job's short name for its log lines. */
+    private String label(RecallJob job) {
+        StringBuilder s =
+                new StringBuilder(job.contender())
+                        .append(String.format(Locale.ROOT, " lr %.0e", job.learningRate()));
+        if (job.heads() > 0) {
+            s.append(" heads ").append(job.heads());
+        }
+        if (job.innerLr() > 0) {
+            s.append(" inner-lr ").append(job.innerLr());
+        }
+        if (job.innerHidden() > 0) {
+            s.append(" inner-hidden ").append(job.innerHidden()).append('f');
+        }
+        if (job.steps() != steps) {
+            s.append(" steps ").append(job.steps());
+        }
+        return s.toString();
+    }
+
+    /** The recall settings a result depends on besides its job: a change makes it stale. */
+    String recallFingerprint() {
+        return String.format(
+                Locale.ROOT,
+                "vocab=%d train=%s pairs=%s lengths=%s length-pairs=%d pairs-length=%d"
+                        + " tokens=%d eval=%d group=%s seed=%d",
+                vocab,
+                Arrays.toString(trainLengths),
+                Arrays.toString(pairs),
+                Arrays.toString(lengths),
+                lengthSweepPairs,
+                pairsSweepLength,
+                tokensPerStep,
+                evalSequences,
+                contenders,
+                seed);
+    }
+
+    /** The LM settings a result depends on. */
+    String lmFingerprint() {
+        return String.format(
+                Locale.ROOT,
+                "context=%d steps=%d batch=%d lr=%s windows=%d group=%s seed=%d",
+                lmContext,
+                lmSteps,
+                lmBatch,
+                lmLearningRate,
+                lmWindows,
+                lmContenders,
+                seed);
+    }
+
     private void validate() {
-        if (steps < 1 || tokensPerStep < 1 || evalSequences < 1 || parallel < 1 || vocab < 5) {
+        if (steps < 1 || tokensPerStep < 1 || evalSequences < 2 || parallel < 1 || vocab < 5) {
             throw new IllegalArgumentException(
-                    "--steps, --tokens-per-step, --eval-sequences and --parallel must be >= 1 and"
-                            + " --vocab >= 5");
+                    "--steps, --tokens-per-step and --parallel must be >= 1, --eval-sequences >= 2"
+                            + " and --vocab >= 5");
+        }
+        if (learningRates.length == 0) {
+            throw new IllegalArgumentException("--lrs needs at least one learning rate");
+        }
+        for (float lr : learningRates) {
+            if (!(lr > 0 && Float.isFinite(lr))) {
+                throw new IllegalArgumentException("--lrs must be positive, got " + lr);
+            }
+        }
+        for (int heads : stateHeads) {
+            if (heads < 1 || 64 % heads != 0) {
+                throw new IllegalArgumentException(
+                        "--state-heads must divide the scaffold's width 64, got " + heads);
+            }
+        }
+        for (String c : stallContenders) {
+            if (!contenders.contains(c) || !c.startsWith("mlp:")) {
+                throw new IllegalArgumentException(
+                        "--stall-contenders must be TTT-MLP contenders of --contenders"
+                                + " (mlp:BACKBONE), got "
+                                + c);
+            }
+        }
+        for (String c : contenders) {
+            LongContextStudy.config(c, vocab, null); // unknown layer or backbone: its message
         }
         if (lmSteps < 0
                 || lmContext < 1
                 || lmBatch < 1
-                || lmWindows < 1
+                || lmWindows < 0
                 || lmBins < 1
                 || lmContext % lmBins != 0) {
             throw new IllegalArgumentException(
-                    "--lm-steps must be >= 0, --lm-context, --lm-batch, --lm-windows and --lm-bins"
-                            + " >= 1, and"
-                            + " --lm-bins must divide --lm-context; got "
+                    "--lm-steps and --lm-windows must be >= 0, --lm-context, --lm-batch and"
+                            + " --lm-bins >= 1, and --lm-bins must divide --lm-context; got "
                             + lmContext
                             + " and "
                             + lmBins);
@@ -339,153 +630,42 @@ final class LongContextCommand implements Callable<Integer> {
             AssociativeRecall t = AssociativeRecall.of(vocab, lengthSweepPairs, length);
             tasks.put(t.pairs() + "x" + t.length(), t);
         }
-        for (int n : pairs) {
-            AssociativeRecall t = AssociativeRecall.of(vocab, n, pairsSweepLength);
+        for (AssociativeRecall t : pairsSweep()) {
             tasks.putIfAbsent(t.pairs() + "x" + t.length(), t);
         }
         return new ArrayList<>(tasks.values());
     }
 
-    /**
-     * A contender's recall after training on the mixture of every task.
-     *
-     * @param accuracy per task of {@link #tasks()}, in its order
-     */
-    record RecallRun(String name, long parameters, double seconds, double[] accuracy) {}
-
-    /** A contender's validation loss by position. */
-    record PositionRun(String name, long parameters, double seconds, double[] loss) {}
+    /** The pairs sweep at {@code --pairs-sweep-length}: validation averages over it. */
+    List<AssociativeRecall> pairsSweep() {
+        return Arrays.stream(pairs)
+                .mapToObj(n -> AssociativeRecall.of(vocab, n, pairsSweepLength))
+                .collect(Collectors.toList());
+    }
 
     /** This process is a worker: one job, its result as JSON in {@code --worker-out}. */
-    private int work(List<AssociativeRecall> tasks) throws Exception {
-        String[] job = worker.split(":", 2);
-        if (job.length != 2 || workerOut == null) {
+    private int work() throws Exception {
+        if (!worker.contains(":") || workerOut == null) {
             throw new IllegalArgumentException(
-                    "--worker expects recall:CONTENDER or lm:CONTENDER with --worker-out, got "
-                            + worker);
+                    "--worker expects recall:KEY or lm:CONTENDER with --worker-out, got " + worker);
         }
         System.setProperty("disableProgressBar", "true"); // several workers share the console
-        Object result =
-                switch (job[0]) {
-                    case "recall" -> recall(job[1], tasks, System.out);
-                    case "lm" -> positionLoss(job[1], System.out);
-                    default -> throw new IllegalArgumentException("unknown job " + job[0]);
-                };
-        ChildJobs.writeResult(workerOut, result);
+        ChildJobs.writeResult(workerOut, runJob(worker));
         return 0;
     }
 
-    private RecallRun recall(String contender, List<AssociativeRecall> tasks, PrintStream log)
-            throws Exception {
-        List<AssociativeRecall> training = trainingTasks();
-        try (Model model = model(contender, contenders, vocab, training.get(0).length())) {
-            TrainingSettings settings =
-                    new TrainingSettings(
-                            steps,
-                            Math.max(1, tokensPerStep / training.get(0).length()),
-                            training.get(0).length(),
-                            learningRate,
-                            learningRate / 10,
-                            Math.max(1, steps / 10),
-                            0.1f,
-                            1f,
-                            Math.max(1, steps / 5),
-                            0,
-                            seed);
-            long t0 = System.nanoTime();
-            RecallTraining.train(model, training, settings, log);
-            double seconds = (System.nanoTime() - t0) / 1e9;
-            double[] accuracy = new double[tasks.size()];
-            StringBuilder summary = new StringBuilder();
-            for (int i = 0; i < tasks.size(); i++) {
-                AssociativeRecall task = tasks.get(i);
-                int batch = Math.max(1, tokensPerStep / task.length());
-                accuracy[i] =
-                        RecallTraining.accuracy(model, task, evalSequences, seed, batch).value();
-                summary.append(
-                        String.format(
-                                Locale.ROOT,
-                                "  %d pairs/%d tokens %.1f%%",
-                                task.pairs(),
-                                task.length(),
-                                100 * accuracy[i]));
-            }
-            log.printf(Locale.ROOT, "trained in %.0f s; recall:%s%n", seconds, summary);
-            return new RecallRun(label(model), parameters(model.getBlock()), seconds, accuracy);
-        }
-    }
-
-    private PositionRun positionLoss(String contender, PrintStream log) throws Exception {
-        ByteTokenizer tokenizer = new ByteTokenizer();
-        LmTraining.Data data = LmTraining.split(Corpus.resource("/ttt-corpus.txt"), tokenizer, 0.1);
-        try (Model model = model(contender, lmContenders, tokenizer.vocabSize(), lmContext)) {
-            TrainingSettings settings =
-                    new TrainingSettings(
-                            lmSteps,
-                            lmBatch,
-                            lmContext,
-                            3e-3f,
-                            3e-4f,
-                            Math.max(1, lmSteps / 10),
-                            0.1f,
-                            1f,
-                            Math.max(1, lmSteps / 4),
-                            0,
-                            seed);
-            long t0 = System.nanoTime();
-            LmTraining.train(model, tokenizer, data, settings, null, null, log);
-            double seconds = (System.nanoTime() - t0) / 1e9;
-            double[] loss =
-                    LmTraining.lossByPosition(
-                            model, data.validationTokens(), lmContext, lmBatch, lmWindows);
-            return new PositionRun(label(model), parameters(model.getBlock()), seconds, loss);
-        }
-    }
-
-    /**
-     * A contender's model, its parameter count matched to the largest of its group by widening the
-     * SwiGLU blocks (a TTT-MLP layer has more parameters than an attention layer of the same
-     * width): every contender gets the same budget, within one SwiGLU unit.
-     */
-    private Model model(String contender, List<String> group, int vocabSize, int length) {
-        long budget = 0;
-        for (String other : group) {
-            budget = Math.max(budget, parameters(config(other, vocabSize)));
-        }
-        TttConfig config = config(contender, vocabSize);
-        long perUnit = 3L * config.getHiddenSize() * config.getNumHiddenLayers(); // gate, up, down
-        int wider =
-                config.getIntermediateSize()
-                        + (int) Math.round((budget - parameters(config)) / (double) perUnit);
-        config = config.toBuilder().setIntermediateSize(wider).build();
-        Model model = Model.newInstance(contender, device.get());
-        CausalLm lm = new CausalLm(config);
-        Engine.getInstance().setRandomSeed((int) seed);
-        lm.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, length));
-        model.setBlock(lm);
-        return model;
-    }
-
-    private static TttConfig config(String contender, int vocabSize) {
-        String[] parts = contender.split(":", 2);
-        return ModelOptions.config(
-                parts[0], parts.length > 1 ? parts[1] : "mamba", "tiny", vocabSize);
-    }
-
-    private long parameters(TttConfig config) {
-        try (NDManager m = NDManager.newBaseManager(device.get())) {
-            CausalLm lm = new CausalLm(config);
-            lm.initialize(m, DataType.FLOAT32, new Shape(1, 16));
-            return parameters(lm);
-        }
-    }
-
-    private static String label(Model model) {
-        TttConfig c = ((CausalLm) model.getBlock()).getConfig();
-        return c.getLayerType().displayName() + (c.isPreConv() ? " (mamba)" : " (transformer)");
-    }
-
-    private static long parameters(Block block) {
-        return block.getParameters().values().stream().mapToLong(p -> p.getArray().size()).sum();
+    /** Runs a job ({@code recall:KEY} or {@code lm:CONTENDER}) in this JVM. */
+    private Object runJob(String job) throws Exception {
+        String[] parts = job.split(":", 2);
+        LongContextStudy study = new LongContextStudy(this, device.get());
+        return switch (parts[0]) {
+            case "recall" -> study.recall(RecallJob.parse(parts[1]), tasks(), System.out);
+            case "lm" ->
+                    study.positionLoss(
+                            parts[1],
+                            workDir.resolve("lm-" + parts[1].replace(':', '-')),
+                            System.out);
+            default -> throw new IllegalArgumentException("unknown job " + parts[0]);
+        };
     }
 }
