@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import ai.djl.ndarray.NDList;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
+import ai.djl.ttt.zoo.TttBlockFactory;
 import ai.djl.ttt.zoo.TttTranslatorFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -230,10 +231,37 @@ class BadInputCatalogueTest {
             rows.add("| " + k.input() + " | `" + message.replace("|", "\\|") + "` |");
         }
 
-        // the zoo through DJL's own loader (Criteria.optModelPath)
-        rows.add(zooRow("`optModelPath` to a truncated `.params` file", truncated, tmp));
-        rows.add(zooRow("`optModelPath` to a missing folder", tmp.resolve("nothing"), tmp));
-        rows.add(zooRow("`optModelPath` to a folder that is no model at all", noConfig, tmp));
+        // the zoo through DJL's own loader (Criteria.optModelPath), as model-zoo.md shows it
+        rows.add(zooRow("`optModelPath` to a truncated `.params` file", truncated, tmp, true));
+        rows.add(zooRow("`optModelPath` to a missing folder", tmp.resolve("nothing"), tmp, true));
+        rows.add(zooRow("`optModelPath` to a folder that is no model at all", noConfig, tmp, true));
+        Path bert = tmp.resolve("bert-base");
+        Files.createDirectories(bert);
+        Files.writeString(
+                bert.resolve("config.json"),
+                "{\"architectures\": [\"BertModel\"], \"model_type\": \"bert\","
+                        + " \"hidden_size\": 768}");
+        rows.add(
+                zooRow(
+                        "`optModelPath` to another library's model folder (a Hugging Face"
+                                + " `config.json`)",
+                        bert,
+                        tmp,
+                        true));
+        Path invalid = tmp.resolve("invalid-config");
+        Files.createDirectories(invalid);
+        for (Path f : Files.list(model).toList()) {
+            Files.copy(f, invalid.resolve(f.getFileName()));
+        }
+        Files.writeString(
+                invalid.resolve("config.json"),
+                "{\"model_type\": \"ttt\", \"hidden_size\": 30, \"num_attention_heads\": 4}");
+        rows.add(
+                zooRow(
+                        "`optModelPath` to a model folder whose `config.json` is invalid",
+                        invalid,
+                        tmp,
+                        true));
         Path lost = tmp.resolve("lost-config");
         Files.createDirectories(lost);
         for (Path f : Files.list(model).toList()) {
@@ -241,7 +269,19 @@ class BadInputCatalogueTest {
                 Files.copy(f, lost.resolve(f.getFileName()));
             }
         }
-        rows.add(zooRow("`optModelPath` to a model folder that lost its `config.json`", lost, tmp));
+        rows.add(
+                zooRow(
+                        "`optModelPath` to a model folder that lost its `config.json`",
+                        lost,
+                        tmp,
+                        true));
+        rows.add(
+                zooRow(
+                        "`optModelPath` without the `blockFactory` argument, to a folder that is"
+                                + " no model at all",
+                        noConfig,
+                        tmp,
+                        false));
 
         String table = "| bad input | message |\n|---|---|\n" + String.join("\n", rows) + "\n";
         compareWithPage(table);
@@ -260,13 +300,20 @@ class BadInputCatalogueTest {
         return out.lines().findFirst().orElse("");
     }
 
-    private static String zooRow(String input, Path dir, Path tmp) {
-        Criteria<NDList, NDList> criteria =
+    /**
+     * Loads a folder through DJL's own loader with the {@code Criteria} of model-zoo.md: the
+     * translator factory and, if {@code namesBlockFactory}, the block factory named.
+     */
+    private static String zooRow(String input, Path dir, Path tmp, boolean namesBlockFactory) {
+        Criteria.Builder<NDList, NDList> builder =
                 Criteria.builder()
                         .setTypes(NDList.class, NDList.class)
                         .optModelPath(dir)
-                        .optTranslatorFactory(new TttTranslatorFactory())
-                        .build();
+                        .optTranslatorFactory(new TttTranslatorFactory());
+        if (namesBlockFactory) {
+            builder.optArgument("blockFactory", new TttBlockFactory());
+        }
+        Criteria<NDList, NDList> criteria = builder.build();
         try (ZooModel<NDList, NDList> model = criteria.loadModel()) {
             fail(input + " loaded " + model);
             return "";
