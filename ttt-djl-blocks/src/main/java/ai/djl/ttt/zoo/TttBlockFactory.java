@@ -34,8 +34,7 @@ public final class TttBlockFactory implements BlockFactory {
 
     /** What a folder must hold, for the messages. */
     static final String EXPECTED =
-            "expected a ttt-djl model folder: config.json, ttt-lm-NNNN.params and a tokenizer,"
-                    + " as 'ttt train' writes them";
+            "expected config.json, ttt-lm-NNNN.params and a tokenizer, as 'ttt train' writes them";
 
     /** {@inheritDoc} */
     @Override

@@ -140,8 +140,8 @@ class ZooBadInputTest {
         assertEquals(
                 notes
                         + " is not a ttt-djl model folder: it has no config.json (it holds"
-                        + " readme.txt; expected a ttt-djl model folder: config.json,"
-                        + " ttt-lm-NNNN.params and a tokenizer, as 'ttt train' writes them)",
+                        + " readme.txt; expected config.json, ttt-lm-NNNN.params and a"
+                        + " tokenizer, as 'ttt train' writes them)",
                 noConfig.getMessage());
 
         Path bert = tmp.resolve("bert-base");
@@ -155,8 +155,8 @@ class ZooBadInputTest {
                         .startsWith(
                                 bert
                                         + " is not a ttt-djl model folder: config.json has"
-                                        + " model_type \"bert\", not \"ttt\" (expected a"
-                                        + " ttt-djl model folder"),
+                                        + " model_type \"bert\", not \"ttt\" (expected"
+                                        + " config.json, ttt-lm-NNNN.params"),
                 foreign.getMessage());
 
         Path broken = tmp.resolve("broken");
