@@ -48,8 +48,8 @@ public final class ReferenceCase implements AutoCloseable {
 
     /** What a case folder holds, for the messages about a path that is not one. */
     public static final String EXPECTED =
-            "a reference case folder: config.json and tensors.safetensors or tensors.npz, written"
-                    + " from the official code (see docs/official-checkpoints.md)";
+            "a reference case folder with config.json and tensors.safetensors or tensors.npz,"
+                    + " written from the official code as docs/official-checkpoints.md shows";
 
     private final Path directory;
     private final String kind;

@@ -284,6 +284,10 @@ final class LongContextCommand implements Callable<Integer> {
     }
 
     private void validate() {
+        Options.requirePositive("--lr", learningRate);
+        Options.requireEachAtLeast("--lengths", lengths, 1);
+        Options.requireEachAtLeast("--pairs", pairs, 1);
+        Options.requireEachAtLeast("--train-lengths", trainLengths, 1);
         if (steps < 1 || tokensPerStep < 1 || evalSequences < 1 || parallel < 1 || vocab < 5) {
             throw new IllegalArgumentException(
                     "--steps, --tokens-per-step, --eval-sequences and --parallel must be >= 1 and"

@@ -218,9 +218,73 @@ class BadInputCatalogueTest {
                                 "x"),
                         new Case(
                                 "`ttt parity` on a missing folder",
-                                "not checked: no config.json in",
+                                "no such folder (expected a reference case folder with"
+                                        + " config.json and tensors.safetensors or tensors.npz",
                                 "parity",
-                                tmp.resolve("nothing").toString()));
+                                tmp.resolve("nothing").toString()),
+                        new Case(
+                                "`ttt bench speed --quick --repeats 0`",
+                                "--repeats must be an integer >= 1, got 0",
+                                "bench",
+                                "speed",
+                                "--quick",
+                                "--repeats",
+                                "0"),
+                        new Case(
+                                "`ttt bench speed --quick --threads 0`",
+                                "--threads must be an integer from 1 to 1024, got 0",
+                                "bench",
+                                "speed",
+                                "--quick",
+                                "--threads",
+                                "0"),
+                        new Case(
+                                "`ttt bench speed --quick --official missing.json`",
+                                "--official missing.json: no such file (expected a JSON file",
+                                "bench",
+                                "speed",
+                                "--quick",
+                                "--official",
+                                "missing.json"),
+                        new Case(
+                                "`ttt bench speed --quick --out` a folder",
+                                "--out must be a file to write the report to, or '-' for none",
+                                "bench",
+                                "speed",
+                                "--quick",
+                                "--out",
+                                tmp.toString()),
+                        new Case(
+                                "`ttt bench decode-memory --layers linear,rnn`",
+                                "--layers must be one of linear, mlp, attention,"
+                                        + " linear_attention, got 'rnn'",
+                                "bench",
+                                "decode-memory",
+                                "--layers",
+                                "linear,rnn"),
+                        new Case(
+                                "`ttt bench decode-memory --layers linear --tokens 16,0`",
+                                "--tokens must be an integer >= 1, got 0",
+                                "bench",
+                                "decode-memory",
+                                "--layers",
+                                "linear",
+                                "--tokens",
+                                "16,0"),
+                        new Case(
+                                "`ttt bench decode-memory --size huge`",
+                                "--size must be one of tiny, small, base, 125m, 350m, 760m, 1b",
+                                "bench",
+                                "decode-memory",
+                                "--size",
+                                "huge"),
+                        new Case(
+                                "`ttt long-context --quick --lr 0`",
+                                "--lr must be a number > 0, got 0",
+                                "long-context",
+                                "--quick",
+                                "--lr",
+                                "0"));
 
         List<String> rows = new ArrayList<>();
         for (Case k : cases) {

@@ -67,9 +67,9 @@ class ParityCommandTest {
         String good = FIXTURES.resolve("ttt_mlp_layer_T64").toString();
         String out = CliTest.run(2, "parity", good, "no/such/case");
         assertEquals(
-                "error: CASE_DIR no/such/case: no such folder (expected a reference case folder:"
-                        + " config.json and tensors.safetensors or tensors.npz, written from the"
-                        + " official code (see docs/official-checkpoints.md))",
+                "error: CASE_DIR no/such/case: no such folder (expected a reference case folder"
+                        + " with config.json and tensors.safetensors or tensors.npz, written from"
+                        + " the official code as docs/official-checkpoints.md shows)",
                 out.strip(),
                 "a usage error, before any case runs");
         Path file = Files.writeString(tmp.resolve("case.txt"), "not a case");
@@ -84,7 +84,7 @@ class ParityCommandTest {
                 partial.contains(
                         "empty                    not checked: no config.json in "
                                 + empty
-                                + " (expected a reference case folder: config.json and"),
+                                + " (expected a reference case folder with config.json"),
                 partial);
         assertEquals(2, partial.lines().filter(l -> l.endsWith(" ok")).count(), partial);
     }
