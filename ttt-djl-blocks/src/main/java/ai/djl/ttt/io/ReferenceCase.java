@@ -8,6 +8,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -44,6 +45,11 @@ import java.util.TreeSet;
  * cannot pass by checking nothing.
  */
 public final class ReferenceCase implements AutoCloseable {
+
+    /** What a case folder holds, for the messages about a path that is not one. */
+    public static final String EXPECTED =
+            "a reference case folder with config.json and tensors.safetensors or tensors.npz,"
+                    + " written from the official code as docs/official-checkpoints.md shows";
 
     private final Path directory;
     private final String kind;
@@ -89,7 +95,12 @@ public final class ReferenceCase implements AutoCloseable {
             throws IOException, MalformedModelException {
         Path configFile = directory.resolve("config.json");
         if (!Files.isRegularFile(configFile)) {
-            throw new IOException("no config.json in " + directory);
+            throw new FileNotFoundException(
+                    (Files.isDirectory(directory) ? "no config.json in " : "no such folder ")
+                            + directory
+                            + " (expected "
+                            + EXPECTED
+                            + ")");
         }
         TttConfig config = TttConfig.load(configFile);
         JsonObject meta;

@@ -173,11 +173,23 @@ public final class LmTraining {
                         .optWeightDecay(settings.weightDecay())
                         .build();
         if (resume != null) {
+            Path file = ModelDirectory.optimizerFileToResume(modelDir, state.step);
             try {
-                optimizer.load(
-                        ModelDirectory.optimizerFile(modelDir, state.step), model.getBlock());
+                optimizer.load(file, model.getBlock());
             } catch (MalformedModelException e) {
                 throw new IOException("cannot resume: " + e.getMessage(), e);
+            }
+            // the legacy file's name holds no step, and its saves had no commit: check it
+            if (file.endsWith(ModelDirectory.LEGACY_OPTIMIZER_FILE)
+                    && optimizer.getStep() != state.step) {
+                throw new IOException(
+                        "cannot resume: "
+                                + file
+                                + " holds the optimizer state after step "
+                                + optimizer.getStep()
+                                + " but training.json names step "
+                                + state.step
+                                + " (a save of an older version that did not complete)");
             }
         }
         Evaluation evaluation = new Evaluation(data, settings);

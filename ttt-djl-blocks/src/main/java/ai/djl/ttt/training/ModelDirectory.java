@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.runtime.AtomicFiles;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
@@ -74,6 +75,12 @@ public final class ModelDirectory {
      */
     static final String HOLD_SAVE_PROPERTY = "ai.djl.ttt.test.holdCheckpointSave";
 
+    /**
+     * The optimizer state's name before checkpoints named their step: one file, overwritten at
+     * every checkpoint. Resuming reads it when the checkpoint's own file is absent.
+     */
+    public static final String LEGACY_OPTIMIZER_FILE = "optimizer.npz";
+
     private ModelDirectory() {}
 
     /**
@@ -85,6 +92,36 @@ public final class ModelDirectory {
      */
     public static Path optimizerFile(Path dir, int step) {
         return dir.resolve(String.format(Locale.ROOT, "optimizer-%04d.npz", step));
+    }
+
+    /**
+     * Returns the optimizer state to resume a checkpoint from: its {@code optimizer-NNNN.npz}, or,
+     * in a directory saved before checkpoints named their step (ttt-djl before the checkpoint
+     * commit protocol), {@code optimizer.npz}.
+     *
+     * @param dir the model directory
+     * @param step the step of the checkpoint ({@code training.json}'s)
+     * @return the file to read
+     * @throws FileNotFoundException if there is neither
+     */
+    public static Path optimizerFileToResume(Path dir, int step) throws FileNotFoundException {
+        Path file = optimizerFile(dir, step);
+        if (Files.isRegularFile(file)) {
+            return file;
+        }
+        Path legacy = dir.resolve(LEGACY_OPTIMIZER_FILE);
+        if (Files.isRegularFile(legacy)) {
+            return legacy;
+        }
+        throw new FileNotFoundException(
+                dir
+                        + " has no optimizer state for step "
+                        + step
+                        + " to resume from: expected "
+                        + file.getFileName()
+                        + " (or "
+                        + LEGACY_OPTIMIZER_FILE
+                        + ", written by older versions)");
     }
 
     private static String paramsName(int step) {

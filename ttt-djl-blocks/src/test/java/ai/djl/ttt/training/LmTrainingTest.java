@@ -22,10 +22,13 @@ import ai.djl.ttt.config.LayerType;
 import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.io.ParityCheck;
 import ai.djl.ttt.lm.CausalLm;
+import java.io.FileNotFoundException;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -153,6 +156,107 @@ class LmTrainingTest {
             assertEquals(12, state.step);
             double err = ParityCheck.relativeError(logits(loaded.model(), manager), reference);
             assertTrue(err < 1e-6, "resumed vs uninterrupted logits: " + err);
+        }
+    }
+
+    @Test
+    void aDirectoryWithTheOlderOptimizerFileResumesExactly(@TempDir Path dir) throws Exception {
+        ByteTokenizer tokenizer = new ByteTokenizer();
+        LmTraining.Data data = LmTraining.split(TestCorpus.text(600, 2), tokenizer, 0.1);
+        TrainingSettings settings =
+                new TrainingSettings(12, 4, 32, 3e-3f, 3e-4f, 2, 0.1f, 1.0f, 6, 6, 9);
+        Path a = dir.resolve("a");
+        NDArray reference;
+        try (NDManager manager = NDManager.newBaseManager();
+                Model model = newModel(config(LayerType.LINEAR), 5)) {
+            LmTraining.train(model, tokenizer, data, settings, a, null, QUIET);
+            reference = logits(model, manager);
+            reference.detach();
+        }
+        Path b = dir.resolve("b");
+        try (Model model = newModel(config(LayerType.LINEAR), 5)) {
+            assertThrows(
+                    IllegalStateException.class,
+                    () ->
+                            LmTraining.train(
+                                    model,
+                                    tokenizer,
+                                    data,
+                                    settings,
+                                    b,
+                                    null,
+                                    QUIET,
+                                    new CrashAfter(6)));
+        }
+        // the layout of older versions: one optimizer.npz, overwritten at every checkpoint
+        Path legacy = b.resolve(ModelDirectory.LEGACY_OPTIMIZER_FILE);
+        Files.move(ModelDirectory.optimizerFile(b, 6), legacy);
+        Path stale = dir.resolve("stale");
+        Files.createDirectories(stale);
+        try (var files = Files.list(b)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, stale.resolve(f.getFileName()));
+            }
+        }
+
+        try (ModelDirectory.Loaded loaded = ModelDirectory.load(b, Device.cpu());
+                NDManager manager = NDManager.newBaseManager()) {
+            TrainingState state =
+                    LmTraining.train(
+                            loaded.model(), tokenizer, data, settings, b, loaded.training(), QUIET);
+            assertEquals(12, state.step);
+            double err = ParityCheck.relativeError(logits(loaded.model(), manager), reference);
+            assertTrue(err < 1e-6, "resumed from optimizer.npz vs uninterrupted logits: " + err);
+        }
+        // the next checkpoint is in the current layout
+        assertTrue(Files.isRegularFile(ModelDirectory.optimizerFile(b, 12)));
+        assertFalse(Files.exists(legacy));
+
+        // an optimizer.npz of another step than training.json's (a save that did not complete)
+        Files.copy(
+                ModelDirectory.optimizerFile(a, 12),
+                stale.resolve(ModelDirectory.LEGACY_OPTIMIZER_FILE),
+                StandardCopyOption.REPLACE_EXISTING);
+        try (ModelDirectory.Loaded loaded = ModelDirectory.load(stale, Device.cpu())) {
+            IOException mismatch =
+                    assertThrows(
+                            IOException.class,
+                            () ->
+                                    LmTraining.train(
+                                            loaded.model(),
+                                            tokenizer,
+                                            data,
+                                            settings,
+                                            stale,
+                                            loaded.training(),
+                                            QUIET));
+            assertTrue(
+                    mismatch.getMessage()
+                            .contains(
+                                    "holds the optimizer state after step 12 but training.json"
+                                            + " names step 6"),
+                    mismatch.getMessage());
+        }
+        // neither file: the message names both
+        Files.delete(stale.resolve(ModelDirectory.LEGACY_OPTIMIZER_FILE));
+        try (ModelDirectory.Loaded loaded = ModelDirectory.load(stale, Device.cpu())) {
+            FileNotFoundException none =
+                    assertThrows(
+                            FileNotFoundException.class,
+                            () ->
+                                    LmTraining.train(
+                                            loaded.model(),
+                                            tokenizer,
+                                            data,
+                                            settings,
+                                            stale,
+                                            loaded.training(),
+                                            QUIET));
+            assertEquals(
+                    stale
+                            + " has no optimizer state for step 6 to resume from: expected"
+                            + " optimizer-0006.npz (or optimizer.npz, written by older versions)",
+                    none.getMessage());
         }
     }
 

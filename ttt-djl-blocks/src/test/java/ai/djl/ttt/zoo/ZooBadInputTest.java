@@ -6,16 +6,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
+import ai.djl.modality.Classifications;
+import ai.djl.modality.cv.Image;
 import ai.djl.ndarray.NDList;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ModelLoader;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.ttt.config.LayerType;
+import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.TestModels;
 import ai.djl.ttt.training.ByteTokenizer;
 import ai.djl.ttt.training.ModelDirectory;
+import java.io.FileNotFoundException;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -77,6 +82,100 @@ class ZooBadInputTest {
         try (ZooModel<NDList, NDList> model = byFilter.loadModel()) {
             assertTrue(model.getBlock() instanceof CausalLm);
         }
+    }
+
+    @Test
+    void listingNeverThrowsBesideOtherLibrariesModelsAndTheirSearchesAreNotFound(
+            @TempDir Path models) throws Exception {
+        saveTiny(models.resolve("tiny"));
+        Path bert = models.resolve("bert-base");
+        Files.createDirectories(bert);
+        Files.writeString(bert.resolve("config.json"), BERT_CONFIG);
+        // the folder is one TttConfig rejects (keys it does not know): listing must not parse it
+        assertThrows(
+                IllegalArgumentException.class, () -> TttConfig.load(bert.resolve("config.json")));
+        Path broken = models.resolve("broken");
+        Files.createDirectories(broken);
+        Files.writeString(
+                broken.resolve("config.json"), "{\"hidden_size\": 30, \"num_attention_heads\": 4}");
+        System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
+
+        TttModelZoo zoo = new TttModelZoo();
+        assertEquals(List.of("broken", "tiny"), names(zoo));
+        // DJL's search for another library's model asks every zoo's loaders in turn and goes on
+        // only on ModelNotFoundException; optModelZoo runs that step for this zoo alone (the
+        // other zoos on the test classpath would go to the network)
+        Criteria<Image, Classifications> otherTypes =
+                Criteria.builder()
+                        .setTypes(Image.class, Classifications.class)
+                        .optModelZoo(zoo)
+                        .build();
+        assertThrows(ModelNotFoundException.class, otherTypes::loadModel);
+        Criteria<NDList, NDList> otherName =
+                Criteria.builder()
+                        .setTypes(NDList.class, NDList.class)
+                        .optModelZoo(zoo)
+                        .optArtifactId("bert-base")
+                        .build();
+        assertThrows(ModelNotFoundException.class, otherName::loadModel);
+    }
+
+    /** The Criteria model-zoo.md shows for a folder: the translator and block factory named. */
+    static Criteria<NDList, NDList> documentedOptModelPath(Path dir) {
+        return Criteria.builder()
+                .setTypes(NDList.class, NDList.class)
+                .optModelPath(dir)
+                .optTranslatorFactory(new TttTranslatorFactory())
+                .optArgument("blockFactory", new TttBlockFactory())
+                .build();
+    }
+
+    @Test
+    void optModelPathToAFolderThatIsNoTttModelSaysWhatItLacks(@TempDir Path tmp) throws Exception {
+        Path notes = tmp.resolve("notes");
+        Files.createDirectories(notes);
+        Files.writeString(notes.resolve("readme.txt"), "not a model");
+        FileNotFoundException noConfig =
+                assertThrows(FileNotFoundException.class, documentedOptModelPath(notes)::loadModel);
+        assertEquals(
+                notes
+                        + " is not a ttt-djl model folder: it has no config.json (it holds"
+                        + " readme.txt; expected config.json, ttt-lm-NNNN.params and a"
+                        + " tokenizer, as 'ttt train' writes them)",
+                noConfig.getMessage());
+
+        Path bert = tmp.resolve("bert-base");
+        Files.createDirectories(bert);
+        Files.writeString(bert.resolve("config.json"), BERT_CONFIG);
+        Files.writeString(bert.resolve("model.safetensors"), "");
+        IOException foreign =
+                assertThrows(IOException.class, documentedOptModelPath(bert)::loadModel);
+        assertTrue(
+                foreign.getMessage()
+                        .startsWith(
+                                bert
+                                        + " is not a ttt-djl model folder: config.json has"
+                                        + " model_type \"bert\", not \"ttt\" (expected"
+                                        + " config.json, ttt-lm-NNNN.params"),
+                foreign.getMessage());
+
+        Path broken = tmp.resolve("broken");
+        saveTiny(broken);
+        Files.writeString(
+                broken.resolve("config.json"), "{\"hidden_size\": 30, \"num_attention_heads\": 4}");
+        IOException invalid =
+                assertThrows(IOException.class, documentedOptModelPath(broken)::loadModel);
+        assertTrue(
+                invalid.getMessage().startsWith(broken.resolve("config.json") + ": "),
+                invalid.getMessage());
+        assertTrue(invalid.getMessage().contains("divisible"), invalid.getMessage());
+
+        // a path where nothing is: DJL's own answer, before any ttt-djl code runs
+        ModelNotFoundException missing =
+                assertThrows(
+                        ModelNotFoundException.class,
+                        documentedOptModelPath(tmp.resolve("nothing"))::loadModel);
+        assertEquals("No model matching the criteria is found.", missing.getMessage());
     }
 
     @Test

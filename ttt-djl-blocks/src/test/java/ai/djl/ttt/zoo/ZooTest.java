@@ -281,6 +281,7 @@ class ZooTest {
                         .setTypes(String.class, String.class)
                         .optModelPath(dir)
                         .optTranslatorFactory(new TttTranslatorFactory())
+                        .optArgument("blockFactory", new TttBlockFactory())
                         .optArgument("maxNewTokens", 8)
                         .build();
         try (ZooModel<NDList, NDList> model = raw.loadModel();

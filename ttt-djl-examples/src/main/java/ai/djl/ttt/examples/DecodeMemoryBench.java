@@ -69,6 +69,7 @@ final class DecodeMemoryBench implements Callable<Integer> {
     /** {@inheritDoc} */
     @Override
     public Integer call() throws Exception {
+        validate();
         if (child) {
             measure(layers.get(0), tokens.get(0));
             return 0;
@@ -89,6 +90,18 @@ final class DecodeMemoryBench implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** Checks every value before the first child JVM starts, naming the allowed ones. */
+    private void validate() {
+        layers =
+                layers.stream()
+                        .map(l -> Options.requireOneOf("--layers", l, ModelOptions.LAYERS))
+                        .toList();
+        Options.requireEachAtLeast(
+                "--tokens", tokens.stream().mapToInt(Integer::intValue).toArray(), 1);
+        size = Options.requireOneOf("--size", size, ModelOptions.SIZES);
+        device.get(); // a bad or absent device is one error line here, not a failed child
     }
 
     private String runChild(String layer, int n) throws IOException, InterruptedException {

@@ -551,6 +551,9 @@ final class LongContextCommand implements Callable<Integer> {
     }
 
     private void validate() {
+        Options.requireEachAtLeast("--lengths", lengths, 1);
+        Options.requireEachAtLeast("--pairs", pairs, 1);
+        Options.requireEachAtLeast("--train-lengths", trainLengths, 1);
         if (steps < 1 || tokensPerStep < 1 || evalSequences < 2 || parallel < 1 || vocab < 5) {
             throw new IllegalArgumentException(
                     "--steps, --tokens-per-step and --parallel must be >= 1, --eval-sequences >= 2"
@@ -560,10 +563,9 @@ final class LongContextCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--lrs needs at least one learning rate");
         }
         for (float lr : learningRates) {
-            if (!(lr > 0 && Float.isFinite(lr))) {
-                throw new IllegalArgumentException("--lrs must be positive, got " + lr);
-            }
+            Options.requirePositive("--lrs", lr);
         }
+        Options.requirePositive("--lm-lr", lmLearningRate);
         for (int heads : stateHeads) {
             if (heads < 1 || 64 % heads != 0) {
                 throw new IllegalArgumentException(

@@ -1,5 +1,7 @@
 package ai.djl.ttt.examples;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 
@@ -17,6 +19,13 @@ final class Options {
         if (value < min) {
             throw new IllegalArgumentException(
                     option + " must be an integer >= " + min + ", got " + value);
+        }
+    }
+
+    /** Requires every value of a list option to be {@code ≥ min}. */
+    static void requireEachAtLeast(String option, int[] values, long min) {
+        for (int value : values) {
+            requireAtLeast(option, value, min);
         }
     }
 
@@ -75,6 +84,21 @@ final class Options {
                             + "'");
         }
         return lower;
+    }
+
+    /**
+     * Requires a file to write a report to, or {@code -} for none: not blank and not a folder (a
+     * missing folder above it is created when the report is written).
+     */
+    static void requireOutputFile(String option, String value) {
+        if (value.isBlank() || (!"-".equals(value) && Files.isDirectory(Path.of(value)))) {
+            throw new IllegalArgumentException(
+                    option
+                            + " must be a file to write the report to, or '-' for none; got '"
+                            + value
+                            + "'"
+                            + (value.isBlank() ? "" : ", a folder"));
+        }
     }
 
     private static String format(double value) {

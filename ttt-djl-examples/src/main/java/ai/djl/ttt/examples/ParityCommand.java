@@ -7,6 +7,7 @@ import ai.djl.ttt.io.ParityCheck;
 import ai.djl.ttt.io.ReferenceCase;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -62,6 +63,19 @@ final class ParityCommand implements Callable<Integer> {
         Device on = device.get(); // before any output: a missing GPU is one error line
         Options.requirePositive("--tolerance", tolerance);
         Options.requirePositive("--tolerance-f64", toleranceF64);
+        for (Path dir : cases) {
+            // a mistyped path is a usage error, not a case that could not be checked
+            if (!Files.isDirectory(dir)) {
+                throw new IllegalArgumentException(
+                        "CASE_DIR "
+                                + dir
+                                + ": "
+                                + (Files.exists(dir) ? "not a folder" : "no such folder")
+                                + " (expected "
+                                + ReferenceCase.EXPECTED
+                                + ")");
+            }
+        }
         PrintStream out = System.out;
         out.printf(
                 Locale.ROOT,

@@ -1,5 +1,6 @@
 package ai.djl.ttt.examples;
 
+import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -24,6 +25,7 @@ import ai.djl.ttt.runtime.ScanThreads;
 import ai.djl.util.Pair;
 import ai.djl.util.PairList;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -126,6 +128,7 @@ final class SpeedBench implements Callable<Integer> {
     /** {@inheritDoc} */
     @Override
     public Integer call() throws Exception {
+        validate();
         System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
         setting = quick ? quickSetting() : fullSetting();
         // the smoke test's tiny shapes have no official counterpart
@@ -141,8 +144,9 @@ final class SpeedBench implements Callable<Integer> {
         if (memoryCase != null) {
             return measureMemoryCase();
         }
+        Device on = device.get(); // before any output: a GPU libtorch does not see is one line
         header();
-        try (NDManager manager = NDManager.newBaseManager(device.get())) {
+        try (NDManager manager = NDManager.newBaseManager(on)) {
             probes(manager);
             Map<String, double[]> prefill = layerForward(manager);
             forwardBackward(manager);
@@ -153,6 +157,20 @@ final class SpeedBench implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** Checks the options before anything is measured: a bad one would fail a long run late. */
+    private void validate() {
+        Options.requireAtLeast("--repeats", repeats, 1);
+        Options.requireBetween("--threads", threads, 1, 1024);
+        if (officialFile != null && !Files.isRegularFile(officialFile)) {
+            throw new IllegalArgumentException(
+                    "--official "
+                            + officialFile
+                            + ": no such file (expected a JSON file of the official code's"
+                            + " timings, see docs/benchmarks.md)");
+        }
+        Options.requireOutputFile("--out", out);
     }
 
     private static Setting fullSetting() {

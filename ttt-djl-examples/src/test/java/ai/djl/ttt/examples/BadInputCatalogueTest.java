@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import ai.djl.ndarray.NDList;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
+import ai.djl.ttt.zoo.TttBlockFactory;
 import ai.djl.ttt.zoo.TttTranslatorFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -217,9 +218,73 @@ class BadInputCatalogueTest {
                                 "x"),
                         new Case(
                                 "`ttt parity` on a missing folder",
-                                "not checked: no config.json in",
+                                "no such folder (expected a reference case folder with"
+                                        + " config.json and tensors.safetensors or tensors.npz",
                                 "parity",
-                                tmp.resolve("nothing").toString()));
+                                tmp.resolve("nothing").toString()),
+                        new Case(
+                                "`ttt bench speed --quick --repeats 0`",
+                                "--repeats must be an integer >= 1, got 0",
+                                "bench",
+                                "speed",
+                                "--quick",
+                                "--repeats",
+                                "0"),
+                        new Case(
+                                "`ttt bench speed --quick --threads 0`",
+                                "--threads must be an integer from 1 to 1024, got 0",
+                                "bench",
+                                "speed",
+                                "--quick",
+                                "--threads",
+                                "0"),
+                        new Case(
+                                "`ttt bench speed --quick --official missing.json`",
+                                "--official missing.json: no such file (expected a JSON file",
+                                "bench",
+                                "speed",
+                                "--quick",
+                                "--official",
+                                "missing.json"),
+                        new Case(
+                                "`ttt bench speed --quick --out` a folder",
+                                "--out must be a file to write the report to, or '-' for none",
+                                "bench",
+                                "speed",
+                                "--quick",
+                                "--out",
+                                tmp.toString()),
+                        new Case(
+                                "`ttt bench decode-memory --layers linear,rnn`",
+                                "--layers must be one of linear, mlp, attention,"
+                                        + " linear_attention, got 'rnn'",
+                                "bench",
+                                "decode-memory",
+                                "--layers",
+                                "linear,rnn"),
+                        new Case(
+                                "`ttt bench decode-memory --layers linear --tokens 16,0`",
+                                "--tokens must be an integer >= 1, got 0",
+                                "bench",
+                                "decode-memory",
+                                "--layers",
+                                "linear",
+                                "--tokens",
+                                "16,0"),
+                        new Case(
+                                "`ttt bench decode-memory --size huge`",
+                                "--size must be one of tiny, small, base, 125m, 350m, 760m, 1b",
+                                "bench",
+                                "decode-memory",
+                                "--size",
+                                "huge"),
+                        new Case(
+                                "`ttt long-context --quick --lrs 0`",
+                                "--lrs must be a number > 0, got 0",
+                                "long-context",
+                                "--quick",
+                                "--lrs",
+                                "0"));
 
         List<String> rows = new ArrayList<>();
         for (Case k : cases) {
@@ -230,10 +295,37 @@ class BadInputCatalogueTest {
             rows.add("| " + k.input() + " | `" + message.replace("|", "\\|") + "` |");
         }
 
-        // the zoo through DJL's own loader (Criteria.optModelPath)
-        rows.add(zooRow("`optModelPath` to a truncated `.params` file", truncated, tmp));
-        rows.add(zooRow("`optModelPath` to a missing folder", tmp.resolve("nothing"), tmp));
-        rows.add(zooRow("`optModelPath` to a folder that is no model at all", noConfig, tmp));
+        // the zoo through DJL's own loader (Criteria.optModelPath), as model-zoo.md shows it
+        rows.add(zooRow("`optModelPath` to a truncated `.params` file", truncated, tmp, true));
+        rows.add(zooRow("`optModelPath` to a missing folder", tmp.resolve("nothing"), tmp, true));
+        rows.add(zooRow("`optModelPath` to a folder that is no model at all", noConfig, tmp, true));
+        Path bert = tmp.resolve("bert-base");
+        Files.createDirectories(bert);
+        Files.writeString(
+                bert.resolve("config.json"),
+                "{\"architectures\": [\"BertModel\"], \"model_type\": \"bert\","
+                        + " \"hidden_size\": 768}");
+        rows.add(
+                zooRow(
+                        "`optModelPath` to another library's model folder (a Hugging Face"
+                                + " `config.json`)",
+                        bert,
+                        tmp,
+                        true));
+        Path invalid = tmp.resolve("invalid-config");
+        Files.createDirectories(invalid);
+        for (Path f : Files.list(model).toList()) {
+            Files.copy(f, invalid.resolve(f.getFileName()));
+        }
+        Files.writeString(
+                invalid.resolve("config.json"),
+                "{\"model_type\": \"ttt\", \"hidden_size\": 30, \"num_attention_heads\": 4}");
+        rows.add(
+                zooRow(
+                        "`optModelPath` to a model folder whose `config.json` is invalid",
+                        invalid,
+                        tmp,
+                        true));
         Path lost = tmp.resolve("lost-config");
         Files.createDirectories(lost);
         for (Path f : Files.list(model).toList()) {
@@ -241,7 +333,19 @@ class BadInputCatalogueTest {
                 Files.copy(f, lost.resolve(f.getFileName()));
             }
         }
-        rows.add(zooRow("`optModelPath` to a model folder that lost its `config.json`", lost, tmp));
+        rows.add(
+                zooRow(
+                        "`optModelPath` to a model folder that lost its `config.json`",
+                        lost,
+                        tmp,
+                        true));
+        rows.add(
+                zooRow(
+                        "`optModelPath` without the `blockFactory` argument, to a folder that is"
+                                + " no model at all",
+                        noConfig,
+                        tmp,
+                        false));
 
         String table = "| bad input | message |\n|---|---|\n" + String.join("\n", rows) + "\n";
         compareWithPage(table);
@@ -260,13 +364,20 @@ class BadInputCatalogueTest {
         return out.lines().findFirst().orElse("");
     }
 
-    private static String zooRow(String input, Path dir, Path tmp) {
-        Criteria<NDList, NDList> criteria =
+    /**
+     * Loads a folder through DJL's own loader with the {@code Criteria} of model-zoo.md: the
+     * translator factory and, if {@code namesBlockFactory}, the block factory named.
+     */
+    private static String zooRow(String input, Path dir, Path tmp, boolean namesBlockFactory) {
+        Criteria.Builder<NDList, NDList> builder =
                 Criteria.builder()
                         .setTypes(NDList.class, NDList.class)
                         .optModelPath(dir)
-                        .optTranslatorFactory(new TttTranslatorFactory())
-                        .build();
+                        .optTranslatorFactory(new TttTranslatorFactory());
+        if (namesBlockFactory) {
+            builder.optArgument("blockFactory", new TttBlockFactory());
+        }
+        Criteria<NDList, NDList> criteria = builder.build();
         try (ZooModel<NDList, NDList> model = criteria.loadModel()) {
             fail(input + " loaded " + model);
             return "";

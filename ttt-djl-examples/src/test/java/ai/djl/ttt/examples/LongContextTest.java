@@ -142,7 +142,7 @@ class LongContextTest {
         out = CliTest.run(2, "long-context", "--stall-contenders", "linear:mamba", "--out", x);
         assertTrue(out.contains("--stall-contenders must be TTT-MLP contenders"), out);
         out = CliTest.run(2, "long-context", "--lrs", "-1", "--out", x);
-        assertTrue(out.contains("--lrs must be positive, got -1.0"), out);
+        assertTrue(out.contains("--lrs must be a number > 0, got -1"), out);
         assertFalse(Files.exists(dir.resolve("x.md")));
     }
 

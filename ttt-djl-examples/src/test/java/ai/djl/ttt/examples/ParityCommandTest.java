@@ -63,9 +63,30 @@ class ParityCommandTest {
     }
 
     @Test
-    void missingFolderIsReported() {
-        String out = String.join("\n", run(2, "parity", "no/such/case"));
-        assertTrue(out.contains("not checked: no config.json in no/such/case"), out);
+    void aMissingFolderIsAnErrorNamingItAndWhatWasExpected(@TempDir Path tmp) throws Exception {
+        String good = FIXTURES.resolve("ttt_mlp_layer_T64").toString();
+        String out = CliTest.run(2, "parity", good, "no/such/case");
+        assertEquals(
+                "error: CASE_DIR no/such/case: no such folder (expected a reference case folder"
+                        + " with config.json and tensors.safetensors or tensors.npz, written from"
+                        + " the official code as docs/official-checkpoints.md shows)",
+                out.strip(),
+                "a usage error, before any case runs");
+        Path file = Files.writeString(tmp.resolve("case.txt"), "not a case");
+        assertTrue(
+                CliTest.run(2, "parity", file.toString())
+                        .startsWith("error: CASE_DIR " + file + ": not a folder (expected a"),
+                file.toString());
+        // a folder that is there but holds no case: reported, and the other cases still run
+        Path empty = Files.createDirectories(tmp.resolve("empty"));
+        String partial = String.join("\n", run(2, "parity", empty.toString(), good));
+        assertTrue(
+                partial.contains(
+                        "empty                    not checked: no config.json in "
+                                + empty
+                                + " (expected a reference case folder with config.json"),
+                partial);
+        assertEquals(2, partial.lines().filter(l -> l.endsWith(" ok")).count(), partial);
     }
 
     @Test
