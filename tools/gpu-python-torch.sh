@@ -20,8 +20,9 @@
 #   (default ~/.djl.ai); JNI_BUILD_DIR (default /tmp/djl-jni-<version>-<flavor>); JAVA_HOME (its
 #   include/ has jni.h); JOBS (default nproc); JNI_FORCE=1 rebuilds; JNI_DIRECT=1 compiles without
 #   CMake (as the script does when the CMake build fails).
-# Needs: a C++17 compiler (C++20 for libtorch 2.14 and later), and cmake (with ninja or make) or else only the compiler; for a CUDA
-#   torch, the CUDA toolkit's headers (nvcc on PATH or CUDA_HOME) for the cmake build.
+# Needs: a C++17 compiler (C++20 for libtorch 2.14 and later), and cmake (with ninja or make) or
+#   else only the compiler; for a CUDA torch, the CUDA toolkit (nvcc, headers; CUDA_HOME or
+#   /usr/local/cuda or nvcc on PATH) for the cmake build, its headers for the direct compile.
 set -euo pipefail
 log() { echo "gpu-python-torch: $*" >&2; }
 die() {
