@@ -152,6 +152,14 @@ final class LongContextCommand implements Callable<Integer> {
     int[] stateHeads = {};
 
     @Option(
+            names = "--state-contenders",
+            split = ",",
+            description =
+                    "the fixed-state contenders that --state-heads trains again (default: all of"
+                            + " them; --full: linear_attention:conv,linear:mamba)")
+    List<String> stateContenders;
+
+    @Option(
             names = "--stall-contenders",
             split = ",",
             description =
@@ -224,6 +232,7 @@ final class LongContextCommand implements Callable<Integer> {
             names = "--full",
             description =
                     "the whole study: --lrs 1e-3,3e-3,1e-2 --state-heads 2,16"
+                            + " --state-contenders linear_attention:conv,linear:mamba"
                             + " --stall-contenders mlp:mamba --lm-steps 300 (options given"
                             + " explicitly win)")
     boolean full;
@@ -320,6 +329,10 @@ final class LongContextCommand implements Callable<Integer> {
         ifUnset("--lrs", () -> learningRates = new float[] {1e-3f, 3e-3f, 1e-2f});
         ifUnset("--steps", () -> steps = 1000);
         ifUnset("--state-heads", () -> stateHeads = new int[] {2, 16});
+        // TTT-MLP at 2 and 16 heads would double the study's time: it has the stall runs instead
+        ifUnset(
+                "--state-contenders",
+                () -> stateContenders = List.of("linear_attention:conv", "linear:mamba"));
         ifUnset("--stall-contenders", () -> stallContenders = List.of("mlp:mamba"));
         ifUnset("--lm-steps", () -> lmSteps = 300);
     }
@@ -410,7 +423,8 @@ final class LongContextCommand implements Callable<Integer> {
      */
     List<RecallJob> variantsOf(String contender) {
         List<RecallJob> jobs = new ArrayList<>();
-        if (LongContextStudy.fixedState(contender)) {
+        if (LongContextStudy.fixedState(contender)
+                && (stateContenders == null || stateContenders.contains(contender))) {
             for (int heads : stateHeads) {
                 jobs.add(new RecallJob(contender, 0, heads, steps, 0, 0));
             }
@@ -570,6 +584,14 @@ final class LongContextCommand implements Callable<Integer> {
             if (heads < 1 || 64 % heads != 0) {
                 throw new IllegalArgumentException(
                         "--state-heads must divide the scaffold's width 64, got " + heads);
+            }
+        }
+        for (String c : stateContenders == null ? List.<String>of() : stateContenders) {
+            if (!contenders.contains(c) || !LongContextStudy.fixedState(c)) {
+                throw new IllegalArgumentException(
+                        "--state-contenders must be fixed-state contenders of --contenders (not"
+                                + " attention), got "
+                                + c);
             }
         }
         for (String c : stallContenders) {

@@ -229,7 +229,7 @@ final class LongContextReport {
                 .append(
                         String.format(
                                 Locale.ROOT,
-                                "The fixed-state contenders trained again with other head counts"
+                                "Fixed-state contenders trained again with other head counts"
                                         + " (same width and parameters; a layer's state is C²/heads"
                                         + " floats for TTT-Linear and linear attention, 8C²/heads"
                                         + " for TTT-MLP), each at the rate its sweep chose;"

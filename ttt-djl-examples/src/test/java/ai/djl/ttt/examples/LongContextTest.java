@@ -139,6 +139,8 @@ class LongContextTest {
         assertTrue(out.contains("--quick and --full exclude each other"), out);
         out = CliTest.run(2, "long-context", "--state-heads", "3", "--out", x);
         assertTrue(out.contains("--state-heads must divide the scaffold's width 64, got 3"), out);
+        out = CliTest.run(2, "long-context", "--state-contenders", "attention:conv", "--out", x);
+        assertTrue(out.contains("--state-contenders must be fixed-state contenders"), out);
         out = CliTest.run(2, "long-context", "--stall-contenders", "linear:mamba", "--out", x);
         assertTrue(out.contains("--stall-contenders must be TTT-MLP contenders"), out);
         out = CliTest.run(2, "long-context", "--lrs", "-1", "--out", x);
