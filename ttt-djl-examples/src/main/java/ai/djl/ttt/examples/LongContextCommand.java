@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -453,44 +454,50 @@ final class LongContextCommand implements Callable<Integer> {
     }
 
     private CompletableFuture<LongContextStudy.RecallRun> recallJob(ChildJobs jobs, RecallJob job) {
-        Path file = workDir.resolve(job.fileName());
-        try {
-            LongContextStudy.RecallRun done =
-                    ChildJobs.readResult(file, LongContextStudy.RecallRun.class);
-            if (done != null && recallFingerprint().equals(done.fingerprint())) {
-                System.out.println("reusing " + file);
-                return CompletableFuture.completedFuture(done);
-            }
-        } catch (IOException | RuntimeException e) {
-            System.out.println("not reusing " + file + ": " + e.getMessage());
-        }
-        return start(
+        return reuseOrStart(
                 jobs,
                 "recall:" + job.key(),
                 "recall:" + label(job),
-                file,
-                LongContextStudy.RecallRun.class);
+                workDir.resolve(job.fileName()),
+                LongContextStudy.RecallRun.class,
+                LongContextStudy.RecallRun::fingerprint,
+                recallFingerprint());
     }
 
     private CompletableFuture<LongContextStudy.PositionRun> positionJob(
             ChildJobs jobs, String contender) {
-        Path file = workDir.resolve("lm-" + contender.replace(':', '-') + ".json");
+        return reuseOrStart(
+                jobs,
+                "lm:" + contender,
+                "lm:" + contender,
+                workDir.resolve("lm-" + contender.replace(':', '-') + ".json"),
+                LongContextStudy.PositionRun.class,
+                LongContextStudy.PositionRun::fingerprint,
+                lmFingerprint());
+    }
+
+    /**
+     * The result an earlier run left in {@code file} when it was made with the same settings
+     * ({@code fingerprint}), else the job {@link #start started}.
+     */
+    private <T> CompletableFuture<T> reuseOrStart(
+            ChildJobs jobs,
+            String job,
+            String label,
+            Path file,
+            Class<T> type,
+            Function<T, String> fingerprintOf,
+            String fingerprint) {
         try {
-            LongContextStudy.PositionRun done =
-                    ChildJobs.readResult(file, LongContextStudy.PositionRun.class);
-            if (done != null && lmFingerprint().equals(done.fingerprint())) {
+            T done = ChildJobs.readResult(file, type);
+            if (done != null && fingerprint.equals(fingerprintOf.apply(done))) {
                 System.out.println("reusing " + file);
                 return CompletableFuture.completedFuture(done);
             }
         } catch (IOException | RuntimeException e) {
             System.out.println("not reusing " + file + ": " + e.getMessage());
         }
-        return start(
-                jobs,
-                "lm:" + contender,
-                "lm:" + contender,
-                file,
-                LongContextStudy.PositionRun.class);
+        return start(jobs, job, label, file, type);
     }
 
     /**
