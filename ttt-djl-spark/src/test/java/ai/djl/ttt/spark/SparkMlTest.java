@@ -270,7 +270,7 @@ class SparkMlTest {
         Dataset<Row> frame = frame();
         assertEquals(
                 "model is not set: call setModel with a model directory or an archive name",
-                assertThrows(IllegalArgumentException.class, () -> scorer.transform(frame))
+                assertThrows(IllegalArgumentException.class, () -> scorer.transformSchema(SCHEMA))
                         .getMessage());
         scorer.setModel(modelDir.toString()).setInputCol("body");
         assertEquals(
