@@ -51,12 +51,15 @@ public final class SparkGenerator extends TextTransformer<SparkGenerator> {
 
     private static final long serialVersionUID = 1L;
 
+    /** The continuation column. */
     private final Param<String> continuationCol =
             new Param<>(
                     this,
                     "continuationCol",
                     "the column of the continuation (string)",
                     ParamCheck.column("continuationCol"));
+
+    /** The seed column, unset for derived seeds. */
     private final Param<String> seedCol =
             new Param<>(
                     this,
@@ -64,30 +67,40 @@ public final class SparkGenerator extends TextTransformer<SparkGenerator> {
                     "the long, int or short column whose value seeds each row's sampling; unset:"
                             + " each row's seed is derived from seed and the prompt",
                     ParamCheck.column("seedCol"));
+
+    /** The base seed of derived seeds. */
     private final LongParam seed =
             new LongParam(
                     this,
                     "seed",
                     "the base seed of the rows' derived seeds, when seedCol is unset",
                     ParamCheck.of("seed", "a long", v -> v instanceof Long));
+
+    /** The most tokens generated per row. */
     private final IntParam maxNewTokens =
             new IntParam(
                     this,
                     "maxNewTokens",
                     "the most tokens generated per row (>= 1)",
                     zooCheck("maxNewTokens"));
+
+    /** The softmax temperature. */
     private final DoubleParam temperature =
             new DoubleParam(
                     this,
                     "temperature",
                     "the softmax temperature; 0 decodes greedily (finite, >= 0)",
                     zooCheck("temperature"));
+
+    /** Top-k sampling. */
     private final IntParam topK =
             new IntParam(
                     this,
                     "topK",
                     "keeps the k most likely tokens before sampling; 0 keeps all (>= 0)",
                     zooCheck("topK"));
+
+    /** Nucleus sampling. */
     private final DoubleParam topP =
             new DoubleParam(
                     this,
@@ -95,6 +108,8 @@ public final class SparkGenerator extends TextTransformer<SparkGenerator> {
                     "keeps the nucleus of this probability before sampling; 1 keeps all (in (0,"
                             + " 1])",
                     zooCheck("topP"));
+
+    /** The stop token ids. */
     private final IntArrayParam stopTokens =
             new IntArrayParam(
                     this,

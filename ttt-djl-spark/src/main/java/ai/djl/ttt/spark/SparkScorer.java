@@ -38,18 +38,23 @@ public final class SparkScorer extends TextTransformer<SparkScorer> {
 
     private static final long serialVersionUID = 1L;
 
+    /** The log-likelihood column. */
     private final Param<String> logLikelihoodCol =
             new Param<>(
                     this,
                     "logLikelihoodCol",
                     "the column of the log-likelihood, in nats (double)",
                     ParamCheck.column("logLikelihoodCol"));
+
+    /** The token count column. */
     private final Param<String> tokensCol =
             new Param<>(
                     this,
                     "tokensCol",
                     "the column of the token count (int)",
                     ParamCheck.column("tokensCol"));
+
+    /** The bits per byte column. */
     private final Param<String> bitsPerByteCol =
             new Param<>(
                     this,

@@ -42,11 +42,22 @@ public abstract sealed class TextTransformer<T extends TextTransformer<T>> exten
 
     private static final long serialVersionUID = 1L;
 
+    /** The stage's unique id. */
     private final String uid;
+
+    /** The model's location. */
     private final Param<String> model;
+
+    /** The text column. */
     private final Param<String> inputCol;
+
+    /** The error column. */
     private final Param<String> errorCol;
+
+    /** Rows per batchPredict call. */
     private final IntParam batchSize;
+
+    /** The longest text, in tokens. */
     private final IntParam maxTokens;
 
     /**
