@@ -189,6 +189,11 @@ class SparkMlTest {
                         .optMaxTokens(200)
                         .build();
         List<Row> scoredByBuilder = byId(built.transform(frame));
+        // a ParamMap given to transform applies to that call only
+        Dataset<Row> renamed =
+                built.transform(frame, new ParamMap().put(built.bitsPerByteCol().w("b2")));
+        assertTrue(Arrays.asList(renamed.columns()).contains("b2"));
+        assertEquals("bpb", built.getBitsPerByteCol());
         for (int i = 0; i < before.size(); i++) {
             assertEquals(
                     (double) before.get(i).getAs("ll"),
