@@ -73,8 +73,7 @@ public final class SparkGenerator extends TextTransformer<SparkGenerator> {
             new LongParam(
                     this,
                     "seed",
-                    "the base seed of the rows' derived seeds, when seedCol is unset",
-                    ParamCheck.of("seed", "a long", v -> v instanceof Long));
+                    "the base seed of the rows' derived seeds, when seedCol is unset");
 
     /** The most tokens generated per row. */
     private final IntParam maxNewTokens =
