@@ -1,34 +1,32 @@
 package ai.djl.ttt.spark;
 
-import java.util.Arrays;
-import java.util.List;
-import java.util.stream.Collectors;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructField;
-import org.apache.spark.sql.types.StructType;
-
 /**
- * The settings that {@link SparkScorer} and {@link SparkGenerator} share: the model, the text
- * column, the error column, the batch size and the length limit.
+ * The builder settings that {@link SparkScorer} and {@link SparkGenerator} share: the model, the
+ * text column, the error column, the batch size and the length limit. A builder is the DJL-style
+ * way to make a stage; it sets the same {@code Params} as the stage's own setters (Spark ML's
+ * style), checks each value at once, and {@code build()} also checks that the settings are complete
+ * (a model is set) and go together, so that a bad stage fails where it is made.
  *
  * @param <T> the concrete builder
  */
 public abstract class BaseBuilder<T extends BaseBuilder<T>> {
 
     /** The default rows per {@code batchPredict} call. */
-    public static final int DEFAULT_BATCH_SIZE = 16;
+    public static final int DEFAULT_BATCH_SIZE = TextTransformer.DEFAULT_BATCH_SIZE;
 
     /** The default longest text, in tokens. */
-    public static final int DEFAULT_MAX_TOKENS = 4096;
+    public static final int DEFAULT_MAX_TOKENS = TextTransformer.DEFAULT_MAX_TOKENS;
 
-    ModelLocation location;
-    String inputCol = "text";
-    String errorCol = "error";
-    int batchSize = DEFAULT_BATCH_SIZE;
-    int maxTokens = DEFAULT_MAX_TOKENS;
+    private final TextTransformer<?> stage;
 
-    /** Creates a builder with the defaults. */
-    protected BaseBuilder() {}
+    /**
+     * Creates a builder that collects its settings on a stage.
+     *
+     * @param stage a new stage with the defaults
+     */
+    BaseBuilder(TextTransformer<?> stage) {
+        this.stage = stage;
+    }
 
     /**
      * Returns this builder.
@@ -43,9 +41,10 @@ public abstract class BaseBuilder<T extends BaseBuilder<T>> {
      *
      * @param location the path or archive name
      * @return this builder
+     * @throws IllegalArgumentException if the location is null or blank
      */
     public T setModel(String location) {
-        this.location = ModelLocation.of(location);
+        stage.setModel(location);
         return self();
     }
 
@@ -56,7 +55,7 @@ public abstract class BaseBuilder<T extends BaseBuilder<T>> {
      * @return this builder
      */
     public T optInputCol(String column) {
-        this.inputCol = column;
+        stage.setInputCol(column);
         return self();
     }
 
@@ -68,85 +67,33 @@ public abstract class BaseBuilder<T extends BaseBuilder<T>> {
      * @return this builder
      */
     public T optErrorCol(String column) {
-        this.errorCol = column;
+        stage.setErrorCol(column);
         return self();
     }
 
     /**
      * Sets how many rows go to the model per {@code batchPredict} call (default {@value
-     * #DEFAULT_BATCH_SIZE}): the rows of a call run one at a time but share one native memory
-     * scope, freed after the call, so a task's peak memory grows with the batch size.
+     * #DEFAULT_BATCH_SIZE}); see {@link TextTransformer#setBatchSize}.
      *
      * @param size rows per call, at least 1
      * @return this builder
+     * @throws IllegalArgumentException if the size is below 1
      */
     public T optBatchSize(int size) {
-        this.batchSize = size;
+        stage.setBatchSize(size);
         return self();
     }
 
     /**
-     * Sets the longest text a row may have, in tokens (default {@value #DEFAULT_MAX_TOKENS}); a
-     * longer row gets a null result and an error. Scoring holds about three {@code (T, V)} float
-     * arrays per task, so the limit bounds an executor's native memory.
+     * Sets the longest text a row may have, in tokens (default {@value #DEFAULT_MAX_TOKENS}); see
+     * {@link TextTransformer#setMaxTokens}.
      *
      * @param tokens the limit, at least 1
      * @return this builder
+     * @throws IllegalArgumentException if the limit is below 1
      */
     public T optMaxTokens(int tokens) {
-        this.maxTokens = tokens;
+        stage.setMaxTokens(tokens);
         return self();
-    }
-
-    /** Checks the shared settings; the message names what was expected and what came. */
-    RowOptions options() {
-        if (location == null) {
-            throw new IllegalArgumentException(
-                    "no model: call setModel with a model directory or an archive name");
-        }
-        if (batchSize < 1) {
-            throw new IllegalArgumentException("batchSize must be >= 1, got " + batchSize);
-        }
-        if (maxTokens < 1) {
-            throw new IllegalArgumentException("maxTokens must be >= 1, got " + maxTokens);
-        }
-        return new RowOptions(location, batchSize, maxTokens);
-    }
-
-    /**
-     * The index of the text column in a schema, checking that it is a string and that none of the
-     * output columns exists yet.
-     */
-    static int textIndex(StructType schema, String inputCol, String... outputs) {
-        List<String> names = Arrays.asList(schema.fieldNames());
-        int index = names.indexOf(inputCol);
-        if (index < 0) {
-            throw new IllegalArgumentException(
-                    "no column '"
-                            + inputCol
-                            + "' to read the texts from; the columns are "
-                            + names);
-        }
-        StructField field = schema.fields()[index];
-        if (!DataTypes.StringType.equals(field.dataType())) {
-            throw new IllegalArgumentException(
-                    "the text column '"
-                            + inputCol
-                            + "' must be a string column, got "
-                            + field.dataType().simpleString());
-        }
-        List<String> taken =
-                Arrays.stream(outputs).filter(names::contains).collect(Collectors.toList());
-        if (!taken.isEmpty()) {
-            throw new IllegalArgumentException(
-                    "the output column(s) "
-                            + taken
-                            + " exist already; choose other names (opt...Col) or drop them");
-        }
-        if (Arrays.stream(outputs).distinct().count() != outputs.length) {
-            throw new IllegalArgumentException(
-                    "the output columns must have distinct names, got " + Arrays.asList(outputs));
-        }
-        return index;
     }
 }

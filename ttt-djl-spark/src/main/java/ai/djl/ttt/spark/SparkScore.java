@@ -110,11 +110,7 @@ public final class SparkScore implements Callable<Integer> {
             throw new IllegalArgumentException("--format must be parquet or csv, got " + format);
         }
         SparkScorer scorer =
-                SparkScorer.builder()
-                        .setModel(model)
-                        .optBatchSize(batchSize)
-                        .optMaxTokens(maxTokens)
-                        .build();
+                new SparkScorer().setModel(model).setBatchSize(batchSize).setMaxTokens(maxTokens);
         SparkSession spark =
                 SparkSession.builder()
                         .appName("ttt-djl spark-score")

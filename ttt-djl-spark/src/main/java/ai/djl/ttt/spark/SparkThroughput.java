@@ -99,11 +99,10 @@ public final class SparkThroughput implements Callable<Integer> {
         ModelLocation location = ModelLocation.of(model.toString());
         ExecutorModels.Loaded loaded = ExecutorModels.get(location);
         SparkScorer scorer =
-                SparkScorer.builder()
+                new SparkScorer()
                         .setModel(model.toString())
-                        .optBatchSize(batchSize)
-                        .optMaxTokens(Integer.MAX_VALUE)
-                        .build();
+                        .setBatchSize(batchSize)
+                        .setMaxTokens(Integer.MAX_VALUE);
         String[] ways = {"one Predictor", "Spark local[1]", "Spark local[2]"};
         double[][] seconds = new double[ways.length][repeats];
         for (int round = -1; round < repeats; round++) { // round -1 warms up

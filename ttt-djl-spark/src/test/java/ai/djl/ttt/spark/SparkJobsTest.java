@@ -348,7 +348,7 @@ class SparkJobsTest {
                                         .build()
                                         .transform(frame));
         assertEquals(
-                "no column 'body' to read the texts from; the columns are [id, text]",
+                "no column 'body' (inputCol) to read the texts from; the columns are [id, text]",
                 noColumn.getMessage());
         IllegalArgumentException notText =
                 assertThrows(
@@ -360,7 +360,8 @@ class SparkJobsTest {
                                         .build()
                                         .transform(frame));
         assertEquals(
-                "the text column 'id' must be a string column, got bigint", notText.getMessage());
+                "the text column 'id' (inputCol) must be a string column, got bigint",
+                notText.getMessage());
         IllegalArgumentException taken =
                 assertThrows(
                         IllegalArgumentException.class,
