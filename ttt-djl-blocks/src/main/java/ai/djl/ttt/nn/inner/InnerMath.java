@@ -196,6 +196,14 @@ public final class InnerMath {
         if (x.getDataType() != DataType.FLOAT32) {
             return new Gelu(geluTanh(x, c), geluTanhDerivative(x, c));
         }
+        return geluTanhShared(x, c);
+    }
+
+    /**
+     * The shared-tanh computation of {@link #geluTanhWithDerivative}, in any data type (its test
+     * checks the algebra in float64, where the rounding does not hide a wrong term).
+     */
+    static Gelu geluTanhShared(NDArray x, Scalars c) {
         NDArray xSquared = x.mul(x);
         // √(2/π) (x + 0.044715 x³) = (0.044715 √(2/π) x² + √(2/π)) x
         NDArray t = xSquared.mul(c.cubicSqrt2OverPi).add(c.sqrt2OverPi).mul(x).tanh();
