@@ -35,7 +35,8 @@ expected="$(block output)"
 
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 echo "own-project-check: building the page's project in $work (mvn -o package)" >&2
-if ! (cd "$work" && mvn -o -q -B -ntp "$@" package > "$work/log" 2>&1); then
+if ! (cd "$work" && MAVEN_OPTS="${MAVEN_OPTS:-} -Djansi.noreset=true" \
+    mvn -o -q -B -ntp "$@" package > "$work/log" 2>&1); then
   cat "$work/log" >&2
   echo "own-project-check: FAIL: the page's project does not build" >&2
   exit 1
