@@ -47,7 +47,7 @@ class InnerMathTest {
             }
             double err =
                     ParityCheck.relativeError(InnerMath.geluTanhDerivative(x), x.getGradient());
-            // the official gelu_bwd rounds sqrt(2/pi) to 0.79788456 (spec §1.6)
+            // the official gelu_bwd rounds sqrt(2/pi) to 0.79788456 (reference.md §1.6)
             assertTrue(err < 1e-8, "gelu_bwd vs autograd: " + err);
             double gelu1 = InnerMath.geluTanh(m.create(new double[] {1.0})).getDouble(0);
             assertTrue(Math.abs(gelu1 - 0.8411919906082768) < 1e-15, "tanh-GELU(1) = " + gelu1);
