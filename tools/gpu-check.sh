@@ -29,7 +29,8 @@ fi
 cd "$root"
 echo "gpu-check: building with -P$profile (mvn package) ..." >&2
 # the classpath from Maven, not target/lib: that folder may still hold the other profile's libtorch
-mvn -q -B -ntp -P"$profile" -DskipTests \
+# jansi.noreset: no bare colour resets (ESC[0m) from Maven's console library (see bin/ttt)
+MAVEN_OPTS="${MAVEN_OPTS:-} -Djansi.noreset=true" mvn -q -B -ntp -P"$profile" -DskipTests \
   -Dmdep.outputFile=target/gpu-check-classpath.txt -Dmdep.includeScope=runtime \
   package dependency:build-classpath >&2
 classpath="$root/ttt-djl-examples/target/ttt-djl-examples.jar:$(cat ttt-djl-examples/target/gpu-check-classpath.txt)"

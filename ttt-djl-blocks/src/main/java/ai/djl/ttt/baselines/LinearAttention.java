@@ -23,7 +23,7 @@ import java.util.List;
  * starts from {@code W₀ = 0} and is trained by <em>batch</em> gradient descent (every gradient
  * taken at {@code W₀}) with a fixed rate and no inner LayerNorm or residual. Then the inner loss
  * {@code ½‖k W − v‖²} has gradient {@code −kᵀ v} at {@code W₀ = 0}, so {@code W_t = η Σ_{s≤t} k_sᵀ
- * v_s} and the output is {@code z_t = q_t W_t} (paper §2.6; spec §1.4 with these choices).
+ * v_s} and the output is {@code z_t = q_t W_t} (paper §2.6; reference.md §1.4 with these choices).
  *
  * <p>Per head, with {@code η = 1/f}: {@code Z = (Q Kᵀ ⊙ M) V / f} (M the causal mask) plus {@code Q
  * S / f} for the sum {@code S} of {@code kᵀ v} over earlier tokens, computed in blocks of 64 tokens

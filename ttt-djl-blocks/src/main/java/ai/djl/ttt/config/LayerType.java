@@ -13,9 +13,14 @@ import java.util.stream.Collectors;
  * {@code "linear_attention"}, so that TTT and its baselines share one code path.
  */
 public enum LayerType {
-    /** TTT-Linear: the hidden state is a linear map {@code f(x) = x W + b} per head (spec §1.4). */
+    /**
+     * TTT-Linear: the hidden state is a linear map {@code f(x) = x W + b} per head (reference.md
+     * §1.4).
+     */
     LINEAR("linear", "TTT-Linear"),
-    /** TTT-MLP: the hidden state is a two-layer MLP with a tanh-GELU, width 4f (spec §1.6). */
+    /**
+     * TTT-MLP: the hidden state is a two-layer MLP with a tanh-GELU, width 4f (reference.md §1.6).
+     */
     MLP("mlp", "TTT-MLP"),
     /**
      * The Llama-style causal self-attention baseline (RoPE on absolute positions, key/value cache),
@@ -65,8 +70,8 @@ public enum LayerType {
     }
 
     /**
-     * Returns the paper's inner base learning rate {@code ttt_base_lr} for this layer type (spec
-     * §6.2, §8): 0.1 for TTT-MLP, 1.0 (the official default) for the others.
+     * Returns the paper's inner base learning rate {@code ttt_base_lr} for this layer type
+     * (reference.md §6.2, §8): 0.1 for TTT-MLP, 1.0 (the official default) for the others.
      *
      * @return the rate
      */

@@ -27,8 +27,8 @@ import java.util.function.Function;
 
 /**
  * Every hyper-parameter of a TTT layer and of the language model around it, with the names, the
- * defaults and the presets of the official {@code TTTConfig} (ttt-lm-pytorch {@code ttt.py}, spec
- * §6).
+ * defaults and the presets of the official {@code TTTConfig} (ttt-lm-pytorch {@code ttt.py},
+ * reference.md §6).
  *
  * <p>The defaults are the official code's defaults, which are the <em>Transformer backbone</em>
  * variant of the paper (no pre-conv, separate Q/K projections, no gate). The paper's own models use
@@ -45,7 +45,7 @@ import java.util.function.Function;
  */
 public final class TttConfig {
 
-    /** The names of the official size presets ({@code TTT_STANDARD_CONFIGS}, spec §6.1). */
+    /** The names of the official size presets ({@code TTT_STANDARD_CONFIGS}, reference.md §6.1). */
     public static final List<String> PRESETS = List.of("125m", "350m", "760m", "1b");
 
     /**
@@ -160,7 +160,7 @@ public final class TttConfig {
     /**
      * Returns the configuration of the paper's model of the given size: the Mamba backbone
      * (pre-conv, shared Q/K with causal convs, GELU gate) and the paper's inner learning rate (1.0
-     * for TTT-Linear, 0.1 for TTT-MLP; spec §6.2, §8).
+     * for TTT-Linear, 0.1 for TTT-MLP; reference.md §6.2, §8).
      *
      * @param size one of {@link #PRESETS}
      * @param type the inner model
@@ -820,7 +820,7 @@ public final class TttConfig {
 
         /**
          * Sets the paper's Mamba-backbone flags: {@code pre_conv}, {@code share_qk} and {@code
-         * use_gate} all true (paper Fig. 13; spec §2, §6.2).
+         * use_gate} all true (paper Fig. 13; reference.md §2, §6.2).
          *
          * @return this builder
          */

@@ -23,8 +23,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Official PyTorch weights for TTT layers: the state-dict names of {@code ttt.py} (spec §7) and
- * their loading into a {@link TttLayer}.
+ * Official PyTorch weights for TTT layers: the state-dict names of {@code ttt.py} (reference.md §7)
+ * and their loading into a {@link TttLayer}.
  *
  * <p>The official shapes are kept as they are (DJL's {@code Linear} and {@code Conv1d} store
  * weights in PyTorch's {@code (out, in)} and {@code (C, 1, k)} layouts), so loading is a copy, with
@@ -55,10 +55,10 @@ public final class OfficialWeights {
 
     /**
      * Returns a language model's parameters under their official {@code TTTForCausalLM} state-dict
-     * names (spec §7), e.g. {@code model.layers.0.seq_modeling_block.W1}. With tied embeddings
-     * there is no {@code lm_head.weight} parameter. The attention baseline's layers use the names
-     * {@code q_proj, k_proj, v_proj, o_proj} in place of a TTT layer's; linear attention adds
-     * {@code post_norm}.
+     * names (reference.md §7), e.g. {@code model.layers.0.seq_modeling_block.W1}. With tied
+     * embeddings there is no {@code lm_head.weight} parameter. The attention baseline's layers use
+     * the names {@code q_proj, k_proj, v_proj, o_proj} in place of a TTT layer's; linear attention
+     * adds {@code post_norm}.
      *
      * @param model the model
      * @return official name → parameter

@@ -29,7 +29,8 @@ import java.util.List;
 
 /**
  * A causal language model built of {@link ResidualBlock}s: the official {@code TTTForCausalLM}
- * (spec §2) for TTT-Linear and TTT-MLP layers, or the attention baseline with the same scaffold.
+ * (reference.md §2) for TTT-Linear and TTT-MLP layers, or the attention baseline with the same
+ * scaffold.
  *
  * <pre>
  * h = embed_tokens[ids]                          (B, T) → (B, T, C)

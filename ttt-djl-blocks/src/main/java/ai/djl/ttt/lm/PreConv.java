@@ -16,9 +16,9 @@ import ai.djl.ttt.nn.RmsNorm;
 import ai.djl.util.PairList;
 
 /**
- * The Mamba backbone's temporal convolution before each TTT sub-block ({@code pre_conv}, spec §2):
- * {@code conv(RMSNorm(h))}, a causal depthwise convolution of kernel {@code conv_kernel} with bias
- * and no activation. The residual block adds it to {@code h}.
+ * The Mamba backbone's temporal convolution before each TTT sub-block ({@code pre_conv},
+ * reference.md §2): {@code conv(RMSNorm(h))}, a causal depthwise convolution of kernel {@code
+ * conv_kernel} with bias and no activation. The residual block adds it to {@code h}.
  *
  * <p>Children {@code norm} ({@link RmsNorm}) and {@code conv} (DJL {@link Conv1d}, {@code (C, 1,
  * k)}, PyTorch's default init U(±1/√k)). Its state is the window of the last {@code k − 1} normed

@@ -17,7 +17,7 @@ import ai.djl.ttt.runtime.ScanThreads;
 import ai.djl.util.PairList;
 
 /**
- * One block of the language model (the official {@code Block}, spec §2), pre-norm residual:
+ * One block of the language model (the official {@code Block}, reference.md §2), pre-norm residual:
  *
  * <pre>
  * if pre_conv:  h = h + conv(RMSNorm_conv(h))

@@ -9,11 +9,11 @@ import ai.djl.nn.convolutional.Conv1d;
 /**
  * A causal depthwise convolution over time that can be run in chunks: the output at step {@code t}
  * is {@code bias[c] + Σ_i w[c,0,i] · x[t−k+1+i, c]}, where inputs before the start of the sequence
- * are zero (spec §1.2.1; the official {@code Conv1d(padding=k−1)(x)[..., :T]}).
+ * are zero (reference.md §1.2.1; the official {@code Conv1d(padding=k−1)(x)[..., :T]}).
  *
  * <p>Instead of zero padding, a chunk is left-padded with the last {@code k − 1} inputs of the
  * previous chunk (its <em>window</em>), so prefill, chunked prefill and token-by-token decode give
- * the same numbers. The window is the conv part of the recurrent state (spec §3).
+ * the same numbers. The window is the conv part of the recurrent state (reference.md §3).
  */
 public final class CausalConv {
 

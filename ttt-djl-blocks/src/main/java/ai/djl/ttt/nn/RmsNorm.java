@@ -12,8 +12,8 @@ import ai.djl.util.PairList;
 
 /**
  * Root-mean-square normalisation over the last axis (Zhang &amp; Sennrich 2019), as the official
- * {@code RMSNorm} (spec §2): {@code y = x · rsqrt(mean(x²) + ε) · w}, with {@code w} initialised to
- * ones. DJL has no RMSNorm block.
+ * {@code RMSNorm} (reference.md §2): {@code y = x · rsqrt(mean(x²) + ε) · w}, with {@code w}
+ * initialised to ones. DJL has no RMSNorm block.
  *
  * <p>Input {@code (…, C)}, output the same shape; parameter {@code weight (C)}.
  */

@@ -14,8 +14,8 @@ import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
 
 /**
- * The feed-forward sub-block of Llama-style models and of the official TTT blocks (spec §2): {@code
- * down(silu(gate(x)) ⊙ up(x))}, all projections without bias, {@code C → I → C}.
+ * The feed-forward sub-block of Llama-style models and of the official TTT blocks (reference.md
+ * §2): {@code down(silu(gate(x)) ⊙ up(x))}, all projections without bias, {@code C → I → C}.
  *
  * <p>Children {@code gate_proj (I, C)}, {@code up_proj (I, C)}, {@code down_proj (C, I)}, each
  * initialised N(0, initializer_range).

@@ -48,7 +48,7 @@ import java.util.function.UnaryOperator;
  * of the inner model.
  *
  * <p>Input {@code X}: {@code (B, T, C)}, any {@code T ≥ 1}; output {@code (B, T, C)}. Data flows
- * one way (spec §1.2):
+ * one way (reference.md §1.2):
  *
  * <ol>
  *   <li>projections {@code XQ, XK, XV = X Wq, X Wk, X Wv} (or, with {@code share_qk}, one
@@ -67,10 +67,10 @@ import java.util.function.UnaryOperator;
  * can be prefilled in chunks of any size, starting at any offset, and then decoded token by token,
  * with results equal to one forward over the whole sequence.
  *
- * <p>Parameters and their initialisation follow the official {@code TTTBase} (spec §1.1): {@code
- * learnable_token_idx (b)}, {@code learnable_ttt_lr_weight (H, 1, C)}, {@code learnable_ttt_lr_bias
- * (H, 1)}, {@code ttt_norm_weight, ttt_norm_bias (H, f)}, the inner weights, the {@code
- * q/k/v/o/g_proj} linears, the {@code conv_q/conv_k} convolutions and {@code post_norm}.
+ * <p>Parameters and their initialisation follow the official {@code TTTBase} (reference.md §1.1):
+ * {@code learnable_token_idx (b)}, {@code learnable_ttt_lr_weight (H, 1, C)}, {@code
+ * learnable_ttt_lr_bias (H, 1)}, {@code ttt_norm_weight, ttt_norm_bias (H, f)}, the inner weights,
+ * the {@code q/k/v/o/g_proj} linears, the {@code conv_q/conv_k} convolutions and {@code post_norm}.
  */
 public abstract class TttLayer extends AbstractBlock implements SequenceLayer<TttState> {
 
@@ -298,7 +298,8 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
     }
 
     /**
-     * Decodes one token per row in the primal form (spec §3). Rows may be at different positions.
+     * Decodes one token per row in the primal form (reference.md §3). Rows may be at different
+     * positions.
      *
      * @param parameterStore the parameter store
      * @param token the next token's input {@code (B, 1, C)}
@@ -391,7 +392,10 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         return result;
     }
 
-    /** The whole layer, in the order of spec §1.2; the state after the chunk only if asked for. */
+    /**
+     * The whole layer, in the order of reference.md §1.2; the state after the chunk only if asked
+     * for.
+     */
     private Output<TttState> run(
             ParameterStore ps,
             NDArray x,
@@ -502,7 +506,10 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                 TttLayer::arraysOf);
     }
 
-    /** Heads, RoPE at position mod b, the target and the inner learning rates (spec §1.2.2–6). */
+    /**
+     * Heads, RoPE at position mod b, the target and the inner learning rates (reference.md
+     * §1.2.2–6).
+     */
     private Scan.Inputs scanInputs(
             ParameterStore ps, NDArray x, Projections p, long[] starts, boolean training) {
         NDArray query = splitHeads(p.query());
@@ -555,12 +562,12 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                 .reshape(batch * s.get(0), 1, s.get(1));
     }
 
-    /** {@code XQ + LN_h(Z̄)}, merge heads, post_norm, gate, o_proj (spec §1.2.8–12). */
+    /** {@code XQ + LN_h(Z̄)}, merge heads, post_norm, gate, o_proj (reference.md §1.2.8–12). */
     private NDArray output(
             ParameterStore ps, NDArray x, NDArray query, NDArray innerOutput, boolean training) {
         NDArray gamma = value(ps, normWeight, x, training);
         NDArray beta = value(ps, normBias, x, training);
-        // the residual inside the inner model adds the test view XQ (spec §14.4)
+        // the residual inside the inner model adds the test view XQ (reference.md §14.4)
         NDArray y = query.add(InnerMath.layerNorm(innerOutput, gamma, beta)).reshape(x.getShape());
         y = postNorm.forward(ps, new NDList(y), training).head();
         if (gateProjection != null) {
@@ -582,7 +589,9 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         return arrays;
     }
 
-    /** XQ, XK, XV {@code (B, T, C)} (spec §1.2.1), and the next conv window with share_qk. */
+    /**
+     * XQ, XK, XV {@code (B, T, C)} (reference.md §1.2.1), and the next conv window with share_qk.
+     */
     private Projections project(ParameterStore ps, NDArray x, NDArray window, boolean training) {
         NDList in = new NDList(x);
         NDArray value = valueProjection.forward(ps, in, training).head();
@@ -593,7 +602,7 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
                     value,
                     null);
         }
-        // one projection, two different causal convolutions over time (spec §14.7)
+        // one projection, two different causal convolutions over time (reference.md §14.7)
         NDArray shared = queryProjection.forward(ps, in, training).head();
         int kernel = config.getConvKernel();
         NDArray padded = CausalConv.withHistory(shared, window, kernel);
@@ -761,7 +770,7 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         return linear;
     }
 
-    /** PyTorch's default Conv1d init: U(±1/√fan_in), fan_in = kernel width (spec §2). */
+    /** PyTorch's default Conv1d init: U(±1/√fan_in), fan_in = kernel width (reference.md §2). */
     private Conv1d depthwiseConv() {
         int kernel = config.getConvKernel();
         Conv1d conv =

@@ -4,7 +4,7 @@ import ai.djl.ttt.config.LayerType;
 
 /**
  * TTT-Linear: a {@link TttLayer} whose hidden state is a linear map per head, {@code f(x) = x +
- * LN_h(x W1 + b1)} with {@code W1 (H, f, f)} and {@code b1 (H, 1, f)} (spec §1.4).
+ * LN_h(x W1 + b1)} with {@code W1 (H, f, f)} and {@code b1 (H, 1, f)} (reference.md §1.4).
  *
  * <pre>{@code
  * TttConfig config = TttConfig.builder().setHiddenSize(64).setNumAttentionHeads(4).build();

@@ -13,7 +13,8 @@ import java.util.List;
 
 /**
  * The recurrent state of one TTT layer between calls: what a caller keeps to prefill a prompt in
- * chunks and then decode one token at a time (spec §3). Its size does not grow with the sequence.
+ * chunks and then decode one token at a time (reference.md §3). Its size does not grow with the
+ * sequence.
  *
  * <ul>
  *   <li>{@code positions}: the absolute position of the next token, per batch row;

@@ -14,6 +14,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.function.IntFunction;
 import java.util.function.Supplier;
@@ -80,6 +81,9 @@ public final class ScanThreads {
                         return t;
                     });
 
+    /** How many times {@link #run(NDArray, int, IntFunction, Function)} ran more than one slice. */
+    private static final AtomicLong SPLIT_RUNS = new AtomicLong();
+
     /** libtorch's thread count before {@link #run} narrowed it on this thread, if it did. */
     private static final ThreadLocal<Integer> NARROWED_FROM = new ThreadLocal<>();
 
@@ -122,6 +126,7 @@ public final class ScanThreads {
         if (slices == 1) {
             return List.of(run(like, () -> work.apply(0)));
         }
+        SPLIT_RUNS.incrementAndGet();
         List<Future<T>> futures = new ArrayList<>();
         for (int i = 1; i < slices; i++) {
             int slice = i;
@@ -160,6 +165,16 @@ public final class ScanThreads {
             }
         }
         return results;
+    }
+
+    /**
+     * Returns how many times work was split over more than one slice (threads) since the JVM
+     * started: lets a test show that the split it compares with one loop really ran.
+     *
+     * @return the count of split runs
+     */
+    public static long splitRuns() {
+        return SPLIT_RUNS.get();
     }
 
     /** A worker's result, waiting through interrupts (the flag is set again after). */

@@ -17,7 +17,7 @@ import java.util.List;
  * gradients together exceeds {@code max}, every gradient is scaled by {@code max / norm}.
  *
  * <p>DJL's {@code Optimizer.optClipGrad} is not a substitute: on PyTorch it clamps each value from
- * above only, so negative gradients are not clipped at all (djl-notes §0.4).
+ * above only, so negative gradients are not clipped at all (djl-notes.md §0.4).
  */
 public final class GradientClipping {
 

@@ -10,7 +10,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** Our layers against tensors produced by the official ttt.py (spec §1; fixtures README). */
+/**
+ * Our layers against tensors produced by the official ttt.py (reference.md §1; fixtures README).
+ */
 class OfficialParityTest {
 
     static Path fixture(String name) {

@@ -8,7 +8,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ttt.config.TttConfig;
 import org.junit.jupiter.api.Test;
 
-/** The dual form (spec §1.4, §1.6) computes exactly what the primal form (§1.5) computes. */
+/**
+ * The dual form (reference.md §1.4, §1.6) computes exactly what the primal form (§1.5) computes.
+ */
 class DualPrimalTest {
 
     @Test

@@ -46,8 +46,21 @@ class InnerLossStatsTest {
 
                 String what = config.getLayerType() + " shareQk=" + config.isShareQk();
                 assertEquals(4, dual.size(), what);
-                // the first mini-batch starts from the initial weights
-                assertEquals(dual.initial()[0], dual.before()[0], 0, what);
+                // each mini-batch is measured on its own tokens: without the shared-QK
+                // convolution (which looks back across the cut) mini-batch i alone, as a sequence
+                // of its own (RoPE positions restart at every mini-batch), has the same keys and
+                // targets, and the initial weights are W0 in both passes
+                if (!config.isShareQk()) {
+                    for (int i = 0; i < dual.size(); i++) {
+                        NDArray alone = x.get(":, {}:{}", 16 * i, 16 * (i + 1));
+                        float expected = measure(layer, alone, "DUAL").initial()[0];
+                        assertEquals(
+                                expected,
+                                dual.initial()[i],
+                                1e-6 * expected,
+                                what + " initial[" + i + "]: " + dual);
+                    }
+                }
                 // one gradient step on a mini-batch lowers that mini-batch's loss
                 for (int i = 0; i < dual.size(); i++) {
                     assertTrue(
@@ -57,6 +70,43 @@ class InnerLossStatsTest {
                 assertArrayEquals(primal.initial(), dual.initial(), 1e-6f, what);
                 assertArrayEquals(primal.before(), dual.before(), 1e-6f, what);
                 assertArrayEquals(primal.after(), dual.after(), 1e-6f, what);
+            }
+        }
+    }
+
+    /**
+     * On an input that repeats one mini-batch of tokens, every mini-batch has the same keys and
+     * targets (positions restart at each mini-batch; the shared-QK convolution's window repeats
+     * from the second on), so the three measurements are tied: {@code before[i]} (the weights after
+     * mini-batch i − 1) equals {@code after[i − 1]}, and {@code initial} is the same everywhere.
+     * Each side comes from a different mini-batch, so measuring with the wrong weights breaks an
+     * equality.
+     */
+    @Test
+    void onARepeatedMiniBatchTheMeasurementsAreTied() {
+        for (TttConfig config : TestLayers.smallConfigs()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                TttLayer layer = TestLayers.layer(config, manager, DataType.FLOAT64, 5);
+                NDArray block = TestLayers.input(manager, 2, 16, 32, 17, DataType.FLOAT64);
+                NDArray x = block.tile(new long[] {1, 4, 1});
+                InnerLossStats stats = measure(layer, x, "DUAL");
+                String what = config.getLayerType() + " shareQk=" + config.isShareQk();
+                assertEquals(4, stats.size(), what);
+                for (int i = 2; i < 4; i++) {
+                    assertEquals(
+                            stats.after()[i - 1],
+                            stats.before()[i],
+                            1e-6 * stats.after()[i - 1],
+                            what + " before[" + i + "] vs after[" + (i - 1) + "]: " + stats);
+                    assertEquals(
+                            stats.initial()[1],
+                            stats.initial()[i],
+                            1e-6 * stats.initial()[1],
+                            what + " initial[" + i + "]: " + stats);
+                }
+                // and learning shows: the repeated mini-batch is reconstructed better each time
+                assertTrue(stats.before()[3] < stats.before()[2], what + ": " + stats);
+                assertTrue(stats.before()[2] < stats.initial()[2], what + ": " + stats);
             }
         }
     }

@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * One forward over a sequence equals prefill + token-by-token decode, and equals chunked prefill
- * with chunks of any size at any offset (spec §3; the official code only allows 16-aligned chunks).
+ * with chunks of any size at any offset (reference.md §3; the official code only allows 16-aligned
+ * chunks).
  */
 class PrefillDecodeTest {
 

@@ -8,8 +8,10 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
 import ai.djl.ttt.config.TttConfig;
+import ai.djl.ttt.runtime.ScanThreads;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -38,7 +40,19 @@ class ScanSplitTest {
                 NDArray[] single = run(layer, x);
                 System.setProperty(PARALLEL, "true");
                 System.setProperty(SPLIT_MIN, "0");
-                NDArray[] split = run(layer, x);
+                // the split uses one slice per libtorch thread: three, whatever the machine has
+                int threads = JniUtils.getNumThreads();
+                long splitsBefore = ScanThreads.splitRuns();
+                NDArray[] split;
+                try {
+                    JniUtils.setNumThreads(3);
+                    split = run(layer, x);
+                } finally {
+                    JniUtils.setNumThreads(threads);
+                }
+                assertTrue(
+                        ScanThreads.splitRuns() > splitsBefore,
+                        config.getLayerType() + ": the loop was not split");
                 for (int i = 0; i < single.length; i++) {
                     double err = TestLayers.relativeError(split[i], single[i]);
                     assertEquals(0, err, 1e-15, config.getLayerType() + " output " + i);
@@ -56,7 +70,16 @@ class ScanSplitTest {
             try (NDManager sub = manager.newSubManager()) {
                 NDArray x = TestLayers.input(sub, 2, 40, 32, 1, DataType.FLOAT32);
                 int before = sub.getManagedArrays().size();
-                NDArray y = TestLayers.forward(layer, x, "DUAL");
+                int threads = JniUtils.getNumThreads();
+                long splitsBefore = ScanThreads.splitRuns();
+                NDArray y;
+                try {
+                    JniUtils.setNumThreads(2);
+                    y = TestLayers.forward(layer, x, "DUAL");
+                } finally {
+                    JniUtils.setNumThreads(threads);
+                }
+                assertTrue(ScanThreads.splitRuns() > splitsBefore, "the loop was not split");
                 int after = sub.getManagedArrays().size();
                 assertEquals(before + 1, after, "only the output remains");
                 assertTrue(y.isNaN().sum().getLong() == 0);

@@ -53,6 +53,11 @@ import java.util.stream.Stream;
  * tolerance: Adam's first step divides the gradient by its own magnitude, which magnifies the
  * rounding of gradients near zero.
  *
+ * <p>Run on the CPU, the "device vs cpu" rows compare the CPU with a copy of itself: they are
+ * labelled "cpu vs cpu (copy)" and only show that the copy and the comparison work. The checks that
+ * mean something on any device stand beside them: the parity cases, prefill + decode against the
+ * forward pass, and whether the training step lowers the loss of the batch it trained on.
+ *
  * <p>Usage: {@code GpuCheck [--device cpu|gpu|gpu:N] [--tolerance X] [--cases DIR]}; exit status 0
  * when every check passes, 1 otherwise, 2 for bad arguments.
  */
@@ -147,7 +152,7 @@ public final class GpuCheck {
     }
 
     private void print() {
-        String format = "%-34s %-22s %11s %9s  %s%n";
+        String format = "%-37s %-22s %11s %9s  %s%n";
         System.out.printf(
                 Locale.ROOT, format, "check", "largest error in", "rel. error", "limit", "");
         for (String[] r : rows) {
@@ -196,6 +201,7 @@ public final class GpuCheck {
                         .mambaBackbone()
                         .build();
         String name = type.officialName();
+        String versus = device.isGpu() ? "device vs cpu" : "cpu vs cpu (copy)";
         try (Model cpu = Model.newInstance("cpu", Device.cpu());
                 Model dev = Model.newInstance("dev", device)) {
             Engine.getInstance().setRandomSeed(7);
@@ -216,7 +222,7 @@ public final class GpuCheck {
                                 .forward(new ParameterStore(cm, false), new NDList(cpuIds), false)
                                 .head();
                 row(
-                        "forward " + name + ": device vs cpu",
+                        "forward " + name + ": " + versus,
                         "logits",
                         ParityCheck.relativeError(full.toDevice(Device.cpu(), true), reference),
                         tolerance);
@@ -232,11 +238,19 @@ public final class GpuCheck {
                         ParityCheck.relativeError(NDArrays.concat(pieces, 1), full),
                         tolerance);
             }
+            double[] losses = new double[2];
             row(
-                    "train step " + name + ": device vs cpu",
+                    "train step " + name + ": " + versus,
                     "parameter updates",
-                    trainStepError(cpu, dev, tokens),
+                    trainStepError(cpu, dev, tokens, losses),
                     10 * tolerance);
+            // AdamW's first step moves every weight by about the learning rate against its
+            // gradient: the batch's own loss must fall, on any device
+            row(
+                    "train step " + name + ": loss falls",
+                    String.format(Locale.ROOT, "loss %.4f -> %.4f", losses[0], losses[1]),
+                    losses[1] / losses[0],
+                    1 - 1e-4);
         }
     }
 
@@ -256,11 +270,16 @@ public final class GpuCheck {
         return lm;
     }
 
-    /** One step of the recipe on each model; the relative error of the device's updates. */
-    private static double trainStepError(Model cpu, Model dev, long[] tokens) {
+    /**
+     * One step of the recipe on each model; the relative error of the device's updates. {@code
+     * losses} receives the device model's loss on the batch before and after its step.
+     */
+    private static double trainStepError(Model cpu, Model dev, long[] tokens, double[] losses) {
         List<NDArray> before = snapshot(cpu);
         step(cpu, tokens);
+        losses[0] = loss(dev, tokens);
         step(dev, tokens);
+        losses[1] = loss(dev, tokens);
         double num = 0;
         double den = 0;
         List<NDArray> afterCpu = snapshot(cpu);
@@ -300,6 +319,25 @@ public final class GpuCheck {
             NDList y = new NDList(all.get(":, 1:48"));
             Batch batch = new Batch(m, x, y, 4, new StackBatchifier(), new StackBatchifier(), 0, 1);
             step.run(batch, 1.0f);
+        }
+    }
+
+    /** The model's mean next-token loss on the training batch, without autograd. */
+    private static double loss(Model model, long[] tokens) {
+        try (NDManager m = model.getNDManager().newSubManager();
+                NoGrad off = NoGrad.open(m)) {
+            NDArray all = m.create(tokens, new Shape(4, 48));
+            NDArray logits =
+                    model.getBlock()
+                            .forward(
+                                    new ParameterStore(m, false),
+                                    new NDList(all.get(":, 0:47")),
+                                    false)
+                            .head();
+            return new LmLoss()
+                    .evaluate(new NDList(all.get(":, 1:48")), new NDList(logits))
+                    .toType(DataType.FLOAT64, false)
+                    .getDouble();
         }
     }
 

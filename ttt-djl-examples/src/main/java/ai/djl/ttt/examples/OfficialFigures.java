@@ -16,10 +16,10 @@ import java.util.Set;
 /**
  * The official {@code ttt.py}'s timings that the speed benchmark's tables set beside ours.
  *
- * <p>By default they are the figures issue 4 states (a 2-core machine, torch CPU eager, B = 1, 125m
- * layer shape). Those were not measured on the machine that runs the benchmark, so a ratio against
- * them mixes two machines; {@link #read} takes figures measured on the same machine instead, from a
- * JSON file:
+ * <p>By default they are figures measured once on another machine (a 2-core machine, torch CPU
+ * eager, B = 1, 125m layer shape; listed in docs/benchmarks.md, "The default official figures").
+ * Those were not measured on the machine that runs the benchmark, so a ratio against them mixes two
+ * machines; {@link #read} takes figures measured on the same machine instead, from a JSON file:
  *
  * <pre>{@code
  * {
@@ -57,11 +57,12 @@ final class OfficialFigures {
     }
 
     /**
-     * Returns the figures stated in issue 4.
+     * Returns the default figures, measured on another machine (docs/benchmarks.md, "The default
+     * official figures").
      *
-     * @return the issue's figures
+     * @return the default figures
      */
-    static OfficialFigures issue4() {
+    static OfficialFigures measuredElsewhere() {
         int[] lengths = {512, 1024, 2048, 4096};
         double[] linear = {44, 88, 176, 363};
         double[] mlp = {104, 200, 406, 831};
@@ -73,8 +74,8 @@ final class OfficialFigures {
             forward.get("mlp").put(lengths[i], mlp[i]);
         }
         return new OfficialFigures(
-                "issue 4's figures (ttt.py on another 2-core machine, torch CPU eager), not"
-                        + " measured on this machine",
+                "the default figures of docs/benchmarks.md (ttt.py on another 2-core machine,"
+                        + " torch CPU eager), not measured on this machine",
                 forward,
                 Map.of("linear", 1217.0, "mlp", 2507.0),
                 Map.of("linear", 90.0, "mlp", 104.0));

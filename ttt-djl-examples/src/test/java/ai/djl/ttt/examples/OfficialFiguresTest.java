@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,12 +33,28 @@ class OfficialFiguresTest {
     }
 
     @Test
-    void issueFiguresAreTheDefault() {
-        OfficialFigures f = OfficialFigures.issue4();
+    void theDefaultFiguresAreThoseOfBenchmarksMd() throws Exception {
+        OfficialFigures f = OfficialFigures.measuredElsewhere();
         assertEquals(176, f.forward("linear", 2048));
         assertEquals(831, f.forward("mlp", 4096));
         assertEquals(1217, f.forwardBackward("linear"));
         assertEquals(104, f.decode("mlp"));
+        // the page's table lists exactly these
+        String page = Files.readString(Path.of("../docs/benchmarks.md"));
+        for (String[] row : new String[][] {{"TTT-Linear", "linear"}, {"TTT-MLP", "mlp"}}) {
+            String expected =
+                    String.format(
+                            Locale.ROOT,
+                            "| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |",
+                            row[0],
+                            f.forward(row[1], 512),
+                            f.forward(row[1], 1024),
+                            f.forward(row[1], 2048),
+                            f.forward(row[1], 4096),
+                            f.forwardBackward(row[1]),
+                            f.decode(row[1]));
+            assertTrue(page.contains(expected + "\n"), expected + " is not in docs/benchmarks.md");
+        }
     }
 
     @Test

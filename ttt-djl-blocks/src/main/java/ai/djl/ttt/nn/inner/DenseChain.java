@@ -17,7 +17,7 @@ import java.util.List;
  * hidden widths the configuration sets ({@code f → h_1 → … → f}). Its output goes through the
  * per-head LayerNorm of the {@link ReconstructionLoss}. Every formula below holds per dense layer,
  * which is how all depths share one implementation: a hidden layer only adds the chain rule through
- * the GELU, {@code G_l = (G_{l+1} W_{l+1}ᵀ) ⊙ gelu'(Z_l)} (spec §1.6).
+ * the GELU, {@code G_l = (G_{l+1} W_{l+1}ᵀ) ⊙ gelu'(Z_l)} (reference.md §1.6).
  *
  * <p>Inputs of a dense layer carry a trailing 1 and weights their bias as a last row ({@link
  * FastWeights}), so {@code X W + b} is one product {@code [X, 1] [W; b]}.
@@ -75,7 +75,7 @@ public final class DenseChain implements InnerModel {
      * {@inheritDoc}
      *
      * <p>{@code W_l (H, w_{l−1}, w_l)} drawn from N(0, 0.02²) and {@code b_l (H, 1, w_l)} zero, as
-     * {@code TTTLinear}/{@code TTTMLP} (spec §1.1), named {@code W1, b1, W2, b2, …}.
+     * {@code TTTLinear}/{@code TTTMLP} (reference.md §1.1), named {@code W1, b1, W2, b2, …}.
      */
     @Override
     public List<Weight> weights(int heads) {
@@ -312,7 +312,7 @@ public final class DenseChain implements InnerModel {
 
     /**
      * The forward of the training view through the chain and the gradient of the inner loss with
-     * respect to every dense layer's output (spec §1.3, §1.6).
+     * respect to every dense layer's output (reference.md §1.3, §1.6).
      *
      * @param firstOutput {@code [XK, 1] W_0}, already computed
      */

@@ -13,7 +13,7 @@ import java.util.function.UnaryOperator;
 /**
  * The hidden state of a TTT layer: the weights of the inner model, one copy per sequence and head,
  * as they stand at the last completed mini-batch boundary, plus the learning-rate-weighted sum of
- * the gradients of the tokens read since then (spec §3).
+ * the gradients of the tokens read since then (reference.md §3).
  *
  * <p>Layout. Heads are folded into the batch ({@code N = B·H}, row {@code b·H + h}), and each dense
  * layer {@code l} of the inner model keeps its bias as an extra last row of its weight — the

@@ -5,9 +5,10 @@ package ai.djl.ttt.nn.inner;
  *
  * <ul>
  *   <li>{@link #DUAL}: a few matrix products per mini-batch, never materialising per-token weights;
- *       the paper's hardware-efficient form for prefill and training (paper §2.5, spec §1.4).
+ *       the paper's hardware-efficient form for prefill and training (paper §2.5, reference.md
+ *       §1.4).
  *   <li>{@link #PRIMAL}: each token's weights {@code W̄_n} are materialised, {@code (b, f, f)} per
- *       head; the recurrent form, cheapest for one token at a time (spec §1.5).
+ *       head; the recurrent form, cheapest for one token at a time (reference.md §1.5).
  * </ul>
  *
  * <p>Whatever the choice, a chunk that starts inside a mini-batch runs its first, partial

@@ -17,13 +17,19 @@ import ai.djl.ndarray.types.Shape;
  */
 public final class InnerMath {
 
-    /** Epsilon of the per-head {@code ttt_norm} (hard-coded 1e-6 in {@code ttt.py}, spec §0). */
+    /**
+     * Epsilon of the per-head {@code ttt_norm} (hard-coded 1e-6 in {@code ttt.py}, reference.md
+     * §0).
+     */
     public static final double TTT_NORM_EPS = 1e-6;
 
     /** √(2/π), the tanh-GELU constant used by {@code F.gelu(approximate="tanh")}. */
     private static final double SQRT_2_OVER_PI = 0.7978845608028654;
 
-    /** The constants of the official hand-written {@code gelu_bwd} (ttt.py 509–512, spec §1.6). */
+    /**
+     * The constants of the official hand-written {@code gelu_bwd} (ttt.py 509–512, reference.md
+     * §1.6).
+     */
     private static final double GELU_BWD_C = 0.79788456;
 
     private static final double GELU_BWD_C3 = 0.1070322243;
@@ -33,7 +39,7 @@ public final class InnerMath {
 
     /**
      * The per-head LayerNorm {@code LN_h(z) = γ_h ⊙ (z − μ)/sqrt(var + ε) + β_h} over the last
-     * axis, with the biased variance (spec §0; {@code ln_fwd}, ttt.py 461–475).
+     * axis, with the biased variance (reference.md §0; {@code ln_fwd}, ttt.py 461–475).
      *
      * @param z the activations, last axis f
      * @param gamma the scale, broadcastable to {@code z} (e.g. {@code (H, 1, f)} or {@code (H, f)})
@@ -57,8 +63,8 @@ public final class InnerMath {
 
     /**
      * The gradient with respect to {@code Z} of the inner loss {@code ℓ = ½ ‖LN_h(Z) − target‖²}
-     * (sum over f, per token), in the closed form of the official {@code ln_fused_l2_bwd} (spec
-     * §1.3):
+     * (sum over f, per token), in the closed form of the official {@code ln_fused_l2_bwd}
+     * (reference.md §1.3):
      *
      * <pre>
      * x̂ = (Z − μ)/σ,  gy = γ x̂ + β − target,  gx̂ = gy γ
@@ -155,8 +161,8 @@ public final class InnerMath {
 
     /**
      * The derivative of {@link #geluTanh}, with the constants of the official {@code gelu_bwd}
-     * (spec §1.6): {@code t = tanh(0.79788456 x (1 + 0.044715 x²))}, {@code gelu'(x) = 0.5 x (1 −
-     * t²)(0.79788456 + 0.1070322243 x²) + 0.5 (1 + t)}.
+     * (reference.md §1.6): {@code t = tanh(0.79788456 x (1 + 0.044715 x²))}, {@code gelu'(x) = 0.5
+     * x (1 − t²)(0.79788456 + 0.1070322243 x²) + 0.5 (1 + t)}.
      *
      * @param x the pre-activation
      * @return {@code gelu_tanh'(x)}
@@ -196,13 +202,21 @@ public final class InnerMath {
         if (x.getDataType() != DataType.FLOAT32) {
             return new Gelu(geluTanh(x, c), geluTanhDerivative(x, c));
         }
+        return geluTanhShared(x, c);
+    }
+
+    /**
+     * The shared-tanh computation of {@link #geluTanhWithDerivative}, in any data type (its test
+     * checks the algebra in float64, where the rounding does not hide a wrong term).
+     */
+    static Gelu geluTanhShared(NDArray x, Scalars c) {
         NDArray xSquared = x.mul(x);
         // √(2/π) (x + 0.044715 x³) = (0.044715 √(2/π) x² + √(2/π)) x
         NDArray t = xSquared.mul(c.cubicSqrt2OverPi).add(c.sqrt2OverPi).mul(x).tanh();
         NDArray halfX = x.mul(c.half);
         NDArray onePlusT = t.add(c.one); // shared by the value and the derivative
         NDArray gelu = onePlusT.mul(halfX);
-        // gelu' = ½ x (1 − t²)(c + c₃ x²) + ½ (1 + t)  (spec §1.6)
+        // gelu' = ½ x (1 − t²)(c + c₃ x²) + ½ (1 + t)  (reference.md §1.6)
         NDArray slope = c.one.sub(t.mul(t)).mul(xSquared.mul(c.bwdC3).add(c.bwdC));
         NDArray derivative = slope.mul(halfX).add(onePlusT.mul(c.half));
         return new Gelu(gelu, derivative);

@@ -49,7 +49,8 @@ public interface InnerModel {
     FastWeights initialState(List<NDArray> weights, long batch);
 
     /**
-     * One mini-batch in the dual form (spec §1.4, §1.6), without materialising per-token weights.
+     * One mini-batch in the dual form (reference.md §1.4, §1.6), without materialising per-token
+     * weights.
      *
      * @param state the weights at the start of the mini-batch; must have no pending gradients
      * @param batch the mini-batch and its loss, built with {@link MiniBatch#dual}
@@ -61,8 +62,8 @@ public interface InnerModel {
     Step dualStep(FastWeights state, MiniBatch batch, InnerOptimizer optimizer, boolean inPlace);
 
     /**
-     * Tokens in the primal form (spec §1.5): the recurrent form used to decode one token at a time.
-     * It can start anywhere inside a mini-batch, continuing the pending gradients.
+     * Tokens in the primal form (reference.md §1.5): the recurrent form used to decode one token at
+     * a time. It can start anywhere inside a mini-batch, continuing the pending gradients.
      *
      * @param state the weights at the last boundary and the pending gradients
      * @param batch the tokens and their loss, built with {@link MiniBatch#primal}

@@ -7,7 +7,8 @@ import ai.djl.nn.core.Linear;
 
 /**
  * The inner learner of a TTT layer: mini-batch gradient descent with learned token-wise and
- * head-wise learning rates (spec §1.2.6, §14.5). Token {@code i} of a mini-batch sees the weights
+ * head-wise learning rates (reference.md §1.2.6, §14.5). Token {@code i} of a mini-batch sees the
+ * weights
  *
  * <pre>
  * W_i = W − tok_i · gW_i,     gW_i = Σ_{j≤i} lr_j ∇ℓ_j(W) = Σ_{j≤i} lr_j X_jᵀ G_j
@@ -41,7 +42,8 @@ public final class InnerOptimizer {
     }
 
     /**
-     * The head-wise learning rate of every token, read from the layer's input (spec §1.2.6, §14.1).
+     * The head-wise learning rate of every token, read from the layer's input (reference.md §1.2.6,
+     * §14.1).
      *
      * @param x the layer's input {@code (B, T, C)}
      * @param weight {@code learnable_ttt_lr_weight} {@code (H, 1, C)}
@@ -55,7 +57,7 @@ public final class InnerOptimizer {
     }
 
     /**
-     * The token-wise factors of a mini-batch (spec §1.2.6).
+     * The token-wise factors of a mini-batch (reference.md §1.2.6).
      *
      * @param learnable {@code learnable_token_idx} {@code (b)}
      * @param like an array of the forward pass, whose manager owns the result
@@ -73,8 +75,8 @@ public final class InnerOptimizer {
     }
 
     /**
-     * The η matrices of the dual form for mini-batches that start at a boundary (spec §1.2.6,
-     * §14.2).
+     * The η matrices of the dual form for mini-batches that start at a boundary (reference.md
+     * §1.2.6, §14.2).
      *
      * @param tokenFactor {@code tok_i} of the mini-batch's tokens, {@code (k, 1)}
      * @param learningRate {@code lr_j}, {@code (n, N, k, 1)}

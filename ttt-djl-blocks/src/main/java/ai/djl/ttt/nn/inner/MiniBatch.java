@@ -4,10 +4,10 @@ import ai.djl.ndarray.NDArray;
 
 /**
  * The inputs of one inner-loop step: {@code k ≤ b} consecutive tokens of one mini-batch, for every
- * sequence and head ({@code N = B·H}), with everything that could be computed before the scan (spec
- * §1.4, §1.5), and the loss they are learned on. Keys and queries carry a trailing column of ones
- * (the homogeneous form of {@link FastWeights}). Built with {@link #dual} or {@link #primal}; the
- * parts the other form needs are {@code null}.
+ * sequence and head ({@code N = B·H}), with everything that could be computed before the scan
+ * (reference.md §1.4, §1.5), and the loss they are learned on. Keys and queries carry a trailing
+ * column of ones (the homogeneous form of {@link FastWeights}). Built with {@link #dual} or {@link
+ * #primal}; the parts the other form needs are {@code null}.
  *
  * @param loss the reconstruction loss of this pass
  * @param keyQuery {@code [XK, 1]} stacked over {@code [XQ, 1]} along the tokens, {@code (N, 2k, f +

@@ -5,9 +5,9 @@ import ai.djl.ndarray.index.NDIndex;
 
 /**
  * The inner model's self-supervised loss for one forward pass: {@code ℓ = ½ ‖LN_h(f(XK)) − (XV −
- * XK)‖²} (spec §1.3), with the per-head LayerNorm {@code ttt_norm} (γ, β) laid out per folded row.
- * Any inner model reconstructs through it; only the gradient with respect to the model's output
- * enters a step ({@link #gradient}).
+ * XK)‖²} (reference.md §1.3), with the per-head LayerNorm {@code ttt_norm} (γ, β) laid out per
+ * folded row. Any inner model reconstructs through it; only the gradient with respect to the
+ * model's output enters a step ({@link #gradient}).
  */
 public final class ReconstructionLoss {
 
@@ -67,8 +67,8 @@ public final class ReconstructionLoss {
     }
 
     /**
-     * Returns the gradient of the loss with respect to the inner model's output {@code Z} (spec
-     * §1.3, the official {@code ln_fused_l2_bwd}).
+     * Returns the gradient of the loss with respect to the inner model's output {@code Z}
+     * (reference.md §1.3, the official {@code ln_fused_l2_bwd}).
      *
      * @param z the inner model's output on the training view, {@code (N, k, f)}
      * @param shift {@link #shift} of the tokens' targets

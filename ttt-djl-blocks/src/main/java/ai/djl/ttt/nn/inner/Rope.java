@@ -9,8 +9,8 @@ import ai.djl.ndarray.types.Shape;
 /**
  * Rotary position embedding as the official TTT layers apply it to XQ and XK: rotation of
  * <em>adjacent</em> channel pairs {@code (2i, 2i+1)} by the angle {@code p · θ^(−2i/f)}, where
- * {@code p} is the absolute position <em>modulo the mini-batch size</em> (spec §1.2.3 and §14.3).
- * The attention baseline uses the same rotation with plain absolute positions.
+ * {@code p} is the absolute position <em>modulo the mini-batch size</em> (reference.md §1.2.3 and
+ * §14.3). The attention baseline uses the same rotation with plain absolute positions.
  *
  * <p>The official code reaches this with {@code permute_qk → rotate_half → undo_permute_qk}; the
  * net effect is the pairwise (GPT-J, complex-number) form, which is what this class computes:
@@ -34,8 +34,8 @@ public final class Rope {
      *     single value shared by all rows
      * @param length T, the number of tokens
      * @param headDim f (even)
-     * @param period positions are taken modulo this: the mini-batch size b for TTT layers (spec
-     *     §14.3), {@link Long#MAX_VALUE} for plain absolute positions
+     * @param period positions are taken modulo this: the mini-batch size b for TTT layers
+     *     (reference.md §14.3), {@link Long#MAX_VALUE} for plain absolute positions
      * @param theta the RoPE base θ
      * @return {@code {cos, sin}}, each {@code (starts.length, T, 1, f)}; {@code sin} carries the
      *     sign of each channel's term

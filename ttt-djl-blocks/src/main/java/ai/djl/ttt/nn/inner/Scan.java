@@ -15,7 +15,7 @@ import java.util.List;
 
 /**
  * The only sequential part of a TTT layer: the loop over mini-batches that carries the inner
- * weights from one mini-batch to the next (spec §1.2.7, §1.7).
+ * weights from one mini-batch to the next (reference.md §1.2.7, §1.7).
  *
  * <p>A chunk of {@code T} tokens that starts at absolute position {@code s} is cut at the
  * mini-batch boundaries (multiples of {@code b}) into at most three groups:
