@@ -9,18 +9,30 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.norm.LayerNorm;
+import ai.djl.ttt.config.LayerType;
 import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.ResidualBlock;
 import ai.djl.ttt.nn.TttLayer;
+import ai.djl.ttt.runtime.AtomicFiles;
 import ai.djl.ttt.runtime.NoGrad;
 import ai.djl.util.Pair;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Official PyTorch weights for TTT layers: the state-dict names of {@code ttt.py} (spec §7) and
@@ -30,14 +42,38 @@ import java.util.Map;
  * weights in PyTorch's {@code (out, in)} and {@code (C, 1, k)} layouts), so loading is a copy, with
  * a cast to the layer's data type.
  *
+ * <p>The other way, {@link #save(CausalLm, Path)} exports a model as the official code reads it: a
+ * folder with {@code config.json} (official keys) and {@code model.safetensors} (official names,
+ * shapes and order), for {@code TTTForCausalLM.from_pretrained(dir)}.
+ *
  * <pre>{@code
  * // one layer of an official TTTForCausalLM checkpoint
  * TttLayer layer = OfficialWeights.loadLayer(
  *         Path.of("config.json"), Path.of("model.safetensors"),
  *         "model.layers.0.seq_modeling_block.", manager, DataType.FLOAT32);
+ *
+ * // a ttt-djl model, for the official code
+ * OfficialWeights.save(model, Path.of("exported"));
  * }</pre>
  */
 public final class OfficialWeights {
+
+    /**
+     * The state dict file of an export (HuggingFace's name, which {@code from_pretrained} reads).
+     */
+    public static final String SAFETENSORS_FILE = "model.safetensors";
+
+    /** The config file of an export. */
+    public static final String CONFIG_FILE = "config.json";
+
+    /** The inner MLP of the official TTT-MLP: one hidden layer of width 4f. */
+    private static final List<Integer> OFFICIAL_MLP_HIDDEN = List.of(4);
+
+    /**
+     * The safetensors metadata of an export: HuggingFace's {@code from_pretrained} refuses a file
+     * whose {@code format} is not a framework it knows.
+     */
+    private static final Map<String, String> METADATA = Map.of("format", "pt");
 
     private OfficialWeights() {}
 
@@ -195,6 +231,196 @@ public final class OfficialWeights {
      */
     public static void load(TttLayer layer, StateDict dict) {
         copyAll(parameterNames(layer), dict, layer.getClass().getSimpleName());
+    }
+
+    /**
+     * Exports a language model in the official PyTorch format; see {@link #save(CausalLm, Path,
+     * List)}.
+     *
+     * @param model the initialised model
+     * @param dir the folder to create (must not exist)
+     * @throws IOException if the folder exists or cannot be written
+     * @throws IllegalArgumentException if the official code cannot express the model (see {@link
+     *     #requireOfficial})
+     */
+    public static void save(CausalLm model, Path dir) throws IOException {
+        save(model, dir, List.of());
+    }
+
+    /**
+     * Exports a language model as the official {@code TTTForCausalLM.from_pretrained(dir)} reads
+     * it: a new folder with
+     *
+     * <ul>
+     *   <li>{@code config.json}: the official {@code TTTConfig} keys (see {@link
+     *       #officialConfigJson}), plus HuggingFace's {@code architectures}, {@code model_type} and
+     *       {@code torch_dtype};
+     *   <li>{@code model.safetensors}: every parameter under its official name, in the official
+     *       {@code state_dict()} order, with its shape and data type, and, with tied embeddings,
+     *       the embedding a second time as {@code lm_head.weight} (the official {@code
+     *       state_dict()} holds both names, so a strict {@code load_state_dict} needs both);
+     *   <li>{@code extraFiles}, copied (e.g. the tokenizer).
+     * </ul>
+     *
+     * The folder is written under a temporary name beside it and renamed when complete, so it never
+     * exists half-written. Reading it back with {@link #loadModel(Path, Path, NDManager, DataType)}
+     * gives the same model.
+     *
+     * @param model the initialised model
+     * @param dir the folder to create (must not exist)
+     * @param extraFiles files to copy into the folder under their own names
+     * @throws IOException if the folder exists, a file cannot be copied or writing fails
+     * @throws IllegalArgumentException if the official code cannot express the model (see {@link
+     *     #requireOfficial})
+     */
+    public static void save(CausalLm model, Path dir, List<Path> extraFiles) throws IOException {
+        TttConfig config = model.getConfig();
+        requireOfficial(config);
+        Map<String, Parameter> names = parameterNames(model);
+        requireAllNamed(model, names);
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        names.forEach((name, p) -> tensors.put(name, arrayOf(name, p)));
+        if (model.getLmHead() == null) {
+            tensors.put("lm_head.weight", tensors.get("model.embed_tokens.weight"));
+        }
+        String json =
+                officialConfigJson(
+                        config, "TTTForCausalLM", tensors.values().iterator().next().getDataType());
+        writeFolder(dir, json, tensors, extraFiles);
+    }
+
+    /**
+     * Exports one TTT layer in the official format: a new folder with {@code config.json} (the
+     * layer's config, official keys) and {@code model.safetensors} (the layer's parameters under
+     * their official names without a prefix: the {@code state_dict()} of an official {@code
+     * TTTLinear}/{@code TTTMLP}), written as {@link #save(CausalLm, Path, List)} writes a model.
+     *
+     * @param layer the initialised layer
+     * @param dir the folder to create (must not exist)
+     * @throws IOException if the folder exists or cannot be written
+     * @throws IllegalArgumentException if the official code cannot express the layer
+     */
+    public static void save(TttLayer layer, Path dir) throws IOException {
+        TttConfig config = layer.getConfig();
+        requireOfficial(config);
+        Map<String, Parameter> names = parameterNames(layer);
+        requireAllNamed(layer, names);
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        names.forEach((name, p) -> tensors.put(name, arrayOf(name, p)));
+        String json =
+                officialConfigJson(
+                        config,
+                        config.getLayerType() == LayerType.MLP ? "TTTMLP" : "TTTLinear",
+                        tensors.values().iterator().next().getDataType());
+        writeFolder(dir, json, tensors, List.of());
+    }
+
+    /**
+     * Checks that the official code can express a config: its {@code TTTConfig} knows only the
+     * layer types {@code linear} and {@code mlp}, and its TTT-MLP's inner model is {@code f → 4f →
+     * f}.
+     *
+     * @param config the config
+     * @throws IllegalArgumentException naming the setting that has no official counterpart
+     */
+    public static void requireOfficial(TttConfig config) {
+        LayerType type = config.getLayerType();
+        if (!type.isTtt()) {
+            throw new IllegalArgumentException(
+                    "ttt_layer_type '"
+                            + type.officialName()
+                            + "' ("
+                            + type.displayName()
+                            + ") has no official counterpart: the official TTTConfig knows only"
+                            + " 'linear' and 'mlp'");
+        }
+        List<Integer> hidden = config.getInnerHiddenMultiples();
+        if (type == LayerType.MLP && !OFFICIAL_MLP_HIDDEN.equals(hidden)) {
+            throw new IllegalArgumentException(
+                    "ttt_inner_hidden_multiples "
+                            + hidden
+                            + " has no official counterpart: the official TTT-MLP's inner model is"
+                            + " f -> 4f -> f (ttt_inner_hidden_multiples [4])");
+        }
+    }
+
+    /**
+     * Returns a config as the official code reads it: every official {@code TTTConfig} key, without
+     * ttt-djl's own {@code ttt_inner_hidden_multiples} (which {@link #requireOfficial} limits to
+     * the official inner model), plus HuggingFace's bookkeeping keys {@code architectures}, {@code
+     * model_type} ({@code "ttt"}, the official {@code TTTConfig.model_type}) and {@code
+     * torch_dtype}, which ttt-djl reads and ignores.
+     *
+     * @param config the config (see {@link #requireOfficial})
+     * @param architecture the official class the file is for, e.g. {@code TTTForCausalLM}
+     * @param dataType the parameters' data type
+     * @return pretty-printed JSON
+     */
+    public static String officialConfigJson(
+            TttConfig config, String architecture, DataType dataType) {
+        requireOfficial(config);
+        JsonObject json = JsonParser.parseString(config.toJson()).getAsJsonObject();
+        json.remove("ttt_inner_hidden_multiples");
+        JsonArray architectures = new JsonArray();
+        architectures.add(architecture);
+        json.add("architectures", architectures);
+        json.addProperty("model_type", "ttt");
+        json.addProperty("torch_dtype", dataType.name().toLowerCase(Locale.ROOT));
+        return new GsonBuilder()
+                        .setPrettyPrinting()
+                        .serializeNulls()
+                        .disableHtmlEscaping()
+                        .create()
+                        .toJson(json)
+                + "\n";
+    }
+
+    /** Refuses a block with a parameter that has no official name (it would not be exported). */
+    private static void requireAllNamed(Block block, Map<String, Parameter> names) {
+        Set<Parameter> named = Collections.newSetFromMap(new IdentityHashMap<>());
+        named.addAll(names.values());
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            if (!named.contains(p.getValue())) {
+                throw new IllegalArgumentException(
+                        "parameter '"
+                                + p.getKey()
+                                + "' of "
+                                + block.getClass().getSimpleName()
+                                + " has no official name");
+            }
+        }
+    }
+
+    private static NDArray arrayOf(String name, Parameter p) {
+        if (!p.isInitialized()) {
+            throw new IllegalArgumentException(
+                    "parameter '"
+                            + name
+                            + "' is not initialised: initialise or load the model first");
+        }
+        return p.getArray();
+    }
+
+    /** Writes an export folder atomically. */
+    private static void writeFolder(
+            Path dir, String configJson, Map<String, NDArray> tensors, List<Path> extraFiles)
+            throws IOException {
+        for (Path f : extraFiles) {
+            String n = f.getFileName().toString();
+            if (n.equals(CONFIG_FILE) || n.equals(SAFETENSORS_FILE)) {
+                throw new IllegalArgumentException(
+                        "extra file " + f + " would replace the export's own " + n);
+            }
+        }
+        AtomicFiles.createFolderAtomically(
+                dir,
+                tmp -> {
+                    Files.writeString(tmp.resolve(CONFIG_FILE), configJson, StandardCharsets.UTF_8);
+                    Safetensors.save(tmp.resolve(SAFETENSORS_FILE), tensors, METADATA);
+                    for (Path f : extraFiles) {
+                        Files.copy(f, tmp.resolve(f.getFileName().toString()));
+                    }
+                });
     }
 
     /** Strict copy: reports every missing, mis-shaped and unexpected tensor, or copies all. */

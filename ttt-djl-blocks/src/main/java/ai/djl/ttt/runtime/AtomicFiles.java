@@ -2,9 +2,14 @@ package ai.djl.ttt.runtime;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
 
 /**
  * Atomic file writes: a temporary file in the same directory, then a move into place, so that a
@@ -56,6 +61,48 @@ public final class AtomicFiles {
                     tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /**
+     * Creates a new folder atomically: {@code writer} fills a temporary sibling folder, which is
+     * then renamed to {@code dir}, so the folder either appears complete or not at all. Refuses to
+     * overwrite: {@code dir} must not exist (checked before writing; the rename itself does not
+     * replace a folder that holds anything).
+     *
+     * @param dir the folder to create (its parent is created if needed)
+     * @param writer what writes the content into the (temporary) folder it is given
+     * @throws FileAlreadyExistsException if {@code dir} already exists
+     * @throws IOException if writing fails; nothing is then left behind
+     */
+    public static void createFolderAtomically(Path dir, Writer writer) throws IOException {
+        Path target = dir.toAbsolutePath().normalize();
+        if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+            throw new FileAlreadyExistsException(
+                    target.toString(), null, "refusing to overwrite it: choose a new folder");
+        }
+        Path parent = target.getParent();
+        Files.createDirectories(parent);
+        Path tmp = Files.createTempDirectory(parent, "." + target.getFileName() + ".");
+        try {
+            writer.write(tmp);
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            deleteTree(tmp);
+        }
+    }
+
+    /** Deletes a folder and everything in it, if it exists. */
+    private static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        List<Path> paths;
+        try (Stream<Path> walk = Files.walk(dir)) {
+            paths = walk.sorted(Comparator.reverseOrder()).toList();
+        }
+        for (Path p : paths) {
+            Files.deleteIfExists(p);
         }
     }
 }
