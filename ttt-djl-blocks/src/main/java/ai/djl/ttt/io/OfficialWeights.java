@@ -345,9 +345,9 @@ public final class OfficialWeights {
     }
 
     /**
-     * Returns a config as the official code reads it: every official {@code TTTConfig} key, without
-     * ttt-djl's own {@code ttt_inner_hidden_multiples} (which {@link #requireOfficial} limits to
-     * the official inner model), plus HuggingFace's bookkeeping keys {@code architectures}, {@code
+     * Returns a config as the official code reads it: every official {@code TTTConfig} key (and
+     * not ttt-djl's own {@code ttt_inner_hidden_multiples}: {@link #requireOfficial} limits it to
+     * the official inner model, which {@link TttConfig#toJson()} leaves out), plus HuggingFace's bookkeeping keys {@code architectures}, {@code
      * model_type} ({@code "ttt"}, the official {@code TTTConfig.model_type}) and {@code
      * torch_dtype}, which ttt-djl reads and ignores.
      *
@@ -360,7 +360,6 @@ public final class OfficialWeights {
             TttConfig config, String architecture, DataType dataType) {
         requireOfficial(config);
         JsonObject json = JsonParser.parseString(config.toJson()).getAsJsonObject();
-        json.remove("ttt_inner_hidden_multiples");
         JsonArray architectures = new JsonArray();
         architectures.add(architecture);
         json.add("architectures", architectures);
