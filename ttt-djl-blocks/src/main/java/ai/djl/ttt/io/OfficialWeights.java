@@ -345,11 +345,11 @@ public final class OfficialWeights {
     }
 
     /**
-     * Returns a config as the official code reads it: every official {@code TTTConfig} key (and
-     * not ttt-djl's own {@code ttt_inner_hidden_multiples}: {@link #requireOfficial} limits it to
-     * the official inner model, which {@link TttConfig#toJson()} leaves out), plus HuggingFace's bookkeeping keys {@code architectures}, {@code
-     * model_type} ({@code "ttt"}, the official {@code TTTConfig.model_type}) and {@code
-     * torch_dtype}, which ttt-djl reads and ignores.
+     * Returns a config as the official code reads it: every official {@code TTTConfig} key (and not
+     * ttt-djl's own {@code ttt_inner_hidden_multiples}: {@link #requireOfficial} limits it to the
+     * official inner model, which {@link TttConfig#toJson()} leaves out), plus HuggingFace's
+     * bookkeeping keys {@code architectures}, {@code model_type} ({@code "ttt"}, the official
+     * {@code TTTConfig.model_type}) and {@code torch_dtype}, which ttt-djl reads and ignores.
      *
      * @param config the config (see {@link #requireOfficial})
      * @param architecture the official class the file is for, e.g. {@code TTTForCausalLM}
