@@ -2,6 +2,7 @@ package ai.djl.ttt.io;
 
 import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -21,7 +22,9 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import java.io.BufferedOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -65,6 +68,46 @@ public final class OfficialWeights {
 
     /** The config file of an export. */
     public static final String CONFIG_FILE = "config.json";
+
+    /** The state dict file of an export under the JAX code's names. */
+    public static final String NPZ_FILE = "model.npz";
+
+    /** Whose names and layouts an export uses. */
+    public enum Format {
+        /** ttt-lm-pytorch's {@code TTTForCausalLM} state dict, in {@value #SAFETENSORS_FILE}. */
+        PYTORCH,
+        /**
+         * ttt-lm-jax's flax parameter names and layouts ({@link JaxNames}), in numpy's {@value
+         * #NPZ_FILE}.
+         */
+        JAX;
+
+        /**
+         * Returns the format of a name, {@code pytorch} or {@code jax} (any case).
+         *
+         * @param name the name
+         * @return the format
+         * @throws IllegalArgumentException for any other name
+         */
+        public static Format fromName(String name) {
+            for (Format f : values()) {
+                if (f.name().equalsIgnoreCase(name.trim())) {
+                    return f;
+                }
+            }
+            throw new IllegalArgumentException(
+                    "unknown export format '" + name + "': expected pytorch or jax");
+        }
+
+        /**
+         * Returns the name of the tensors file this format writes.
+         *
+         * @return {@value #SAFETENSORS_FILE} or {@value #NPZ_FILE}
+         */
+        public String weightsFile() {
+            return this == PYTORCH ? SAFETENSORS_FILE : NPZ_FILE;
+        }
+    }
 
     /** The inner MLP of the official TTT-MLP: one hidden layer of width 4f. */
     private static final List<Integer> OFFICIAL_MLP_HIDDEN = List.of(4);
@@ -153,12 +196,24 @@ public final class OfficialWeights {
 
     /**
      * Copies official tensors into an initialised language model; strict as {@link #load(TttLayer,
-     * StateDict)}.
+     * StateDict)}. The tensors may be under the PyTorch names or under the JAX code's (a dict that
+     * holds {@value JaxNames#EMBEDDING} is converted with {@link JaxNames}).
      *
      * @param model the model
      * @param dict the tensors under their official names
      */
     public static void load(CausalLm model, StateDict dict) {
+        StateDict pytorch = JaxNames.asPytorch(dict, model.getEmbedding().getArray().getManager());
+        try {
+            loadPytorchNames(model, pytorch);
+        } finally {
+            if (pytorch != dict) {
+                pytorch.close();
+            }
+        }
+    }
+
+    private static void loadPytorchNames(CausalLm model, StateDict dict) {
         StateDict used = dict;
         if (model.getLmHead() == null && dict.contains("lm_head.weight")) {
             // the official tied model stores the same tensor under both names
@@ -274,8 +329,38 @@ public final class OfficialWeights {
      *     #requireOfficial})
      */
     public static void save(CausalLm model, Path dir, List<Path> extraFiles) throws IOException {
+        save(model, dir, Format.PYTORCH, extraFiles);
+    }
+
+    /**
+     * Exports a language model in the official PyTorch format (see {@link #save(CausalLm, Path,
+     * List)}) or under the JAX code's names: then the folder holds {@code config.json} (the same
+     * official keys, which ttt-djl reads back) and {@value #NPZ_FILE}, every parameter under its
+     * flax name ({@code params/model/h/0/seq_modeling_block/wq/kernel}, …) in the JAX layout
+     * ({@link JaxNames}; a tied model has no {@code lm_head} kernel). The JAX code ties the shared
+     * Q/K projection to the gate ({@code ttt_linear}/{@code ttt_mlp} have both, the {@code _base}
+     * layers neither), so a model with one but not the other is refused in that format.
+     *
+     * @param model the initialised model
+     * @param dir the folder to create (must not exist)
+     * @param format whose names and layouts
+     * @param extraFiles files to copy into the folder under their own names
+     * @throws IOException if the folder exists, a file cannot be copied or writing fails
+     * @throws IllegalArgumentException if the official code cannot express the model
+     */
+    public static void save(CausalLm model, Path dir, Format format, List<Path> extraFiles)
+            throws IOException {
         TttConfig config = model.getConfig();
         requireOfficial(config);
+        if (format == Format.JAX && config.isShareQk() != config.isUseGate()) {
+            throw new IllegalArgumentException(
+                    "share_qk "
+                            + config.isShareQk()
+                            + " with use_gate "
+                            + config.isUseGate()
+                            + " has no JAX counterpart: the JAX code's ttt_linear/ttt_mlp have"
+                            + " both, ttt_linear_base/ttt_mlp_base neither (export it as pytorch)");
+        }
         Map<String, Parameter> names = parameterNames(model);
         requireAllNamed(model, names);
         Map<String, NDArray> tensors = new LinkedHashMap<>();
@@ -283,10 +368,46 @@ public final class OfficialWeights {
         if (model.getLmHead() == null) {
             tensors.put("lm_head.weight", tensors.get("model.embed_tokens.weight"));
         }
-        String json =
-                officialConfigJson(
-                        config, "TTTForCausalLM", tensors.values().iterator().next().getDataType());
-        writeFolder(dir, json, tensors, extraFiles);
+        NDArray first = tensors.values().iterator().next();
+        String json = officialConfigJson(config, "TTTForCausalLM", first.getDataType());
+        if (format == Format.PYTORCH) {
+            writeFolder(
+                    dir,
+                    json,
+                    tmp -> writeSafetensors(tmp.resolve(SAFETENSORS_FILE), tensors),
+                    extraFiles);
+            return;
+        }
+        try (NDManager scratch = first.getManager().newSubManager()) {
+            Map<String, NDArray> jax =
+                    JaxNames.fromPytorch(tensors, model.getLmHead() == null, scratch);
+            writeFolder(
+                    dir, json, tmp -> writeNpz(tmp.resolve(NPZ_FILE), jax, scratch), extraFiles);
+        }
+    }
+
+    /** Writes the tensors into the export's (temporary) folder, with plain file permissions. */
+    private static void writeSafetensors(Path file, Map<String, NDArray> tensors)
+            throws IOException {
+        try (OutputStream os = new BufferedOutputStream(Files.newOutputStream(file), 1 << 20)) {
+            Safetensors.write(os, tensors, METADATA);
+        }
+    }
+
+    /** Writes named arrays as numpy's {@code .npz} (DJL's encoder writes standard files). */
+    private static void writeNpz(Path file, Map<String, NDArray> tensors, NDManager scratch)
+            throws IOException {
+        NDList list = new NDList();
+        for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
+            // a handle of its own to name, so that no parameter's array is renamed
+            NDArray named = e.getValue().reshape(e.getValue().getShape());
+            named.attach(scratch);
+            named.setName(e.getKey());
+            list.add(named);
+        }
+        try (OutputStream os = new BufferedOutputStream(Files.newOutputStream(file), 1 << 20)) {
+            list.encode(os, NDList.Encoding.NPZ);
+        }
     }
 
     /**
@@ -312,7 +433,11 @@ public final class OfficialWeights {
                         config,
                         config.getLayerType() == LayerType.MLP ? "TTTMLP" : "TTTLinear",
                         tensors.values().iterator().next().getDataType());
-        writeFolder(dir, json, tensors, List.of());
+        writeFolder(
+                dir,
+                json,
+                tmp -> writeSafetensors(tmp.resolve(SAFETENSORS_FILE), tensors),
+                List.of());
     }
 
     /**
@@ -400,13 +525,13 @@ public final class OfficialWeights {
         return p.getArray();
     }
 
-    /** Writes an export folder atomically. */
+    /** Writes an export folder atomically: config, tensors (by {@code weights}), extra files. */
     private static void writeFolder(
-            Path dir, String configJson, Map<String, NDArray> tensors, List<Path> extraFiles)
+            Path dir, String configJson, AtomicFiles.Writer weights, List<Path> extraFiles)
             throws IOException {
         for (Path f : extraFiles) {
             String n = f.getFileName().toString();
-            if (n.equals(CONFIG_FILE) || n.equals(SAFETENSORS_FILE)) {
+            if (n.equals(CONFIG_FILE) || n.equals(SAFETENSORS_FILE) || n.equals(NPZ_FILE)) {
                 throw new IllegalArgumentException(
                         "extra file " + f + " would replace the export's own " + n);
             }
@@ -415,7 +540,7 @@ public final class OfficialWeights {
                 dir,
                 tmp -> {
                     Files.writeString(tmp.resolve(CONFIG_FILE), configJson, StandardCharsets.UTF_8);
-                    Safetensors.save(tmp.resolve(SAFETENSORS_FILE), tensors, METADATA);
+                    weights.write(tmp);
                     for (Path f : extraFiles) {
                         Files.copy(f, tmp.resolve(f.getFileName().toString()));
                     }

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.SecureRandom;
 import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
@@ -17,6 +18,8 @@ import java.util.stream.Stream;
  * through here (model directories, docs pages, charts).
  */
 public final class AtomicFiles {
+
+    private static final SecureRandom RANDOM = new SecureRandom();
 
     private AtomicFiles() {}
 
@@ -83,7 +86,22 @@ public final class AtomicFiles {
         }
         Path parent = target.getParent();
         Files.createDirectories(parent);
-        Path tmp = Files.createTempDirectory(parent, "." + target.getFileName() + ".");
+        // a plain mkdir (not createTempDirectory, which is owner-only): the folder gets the
+        // permissions any new folder gets, as the one it becomes should
+        Path tmp = null;
+        while (tmp == null) {
+            try {
+                tmp =
+                        Files.createDirectory(
+                                parent.resolve(
+                                        "."
+                                                + target.getFileName()
+                                                + ".tmp-"
+                                                + Long.toHexString(RANDOM.nextLong())));
+            } catch (FileAlreadyExistsException e) {
+                // drawn twice: draw again
+            }
+        }
         try {
             writer.write(tmp);
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);

@@ -307,6 +307,169 @@ class OfficialExportTest {
         }
     }
 
+    @Test
+    void jaxExportLoadsBackWithBitIdenticalLogits(@TempDir Path tmp) throws Exception {
+        int n = 0;
+        for (LayerType type : List.of(LayerType.LINEAR, LayerType.MLP)) {
+            for (boolean mamba : List.of(false, true)) {
+                TttConfig.Builder b = TestModels.tiny(type).toBuilder();
+                if (!mamba) {
+                    b.transformerBackbone();
+                }
+                TttConfig config = b.setTieWordEmbeddings(n != 1).build();
+                try (NDManager manager = NDManager.newBaseManager()) {
+                    CausalLm model = TestModels.model(config, manager, 21 + n);
+                    NDArray ids = TestModels.ids(manager, 2, 37, config.getVocabSize(), 6);
+                    NDArray expected = logits(model, ids, manager);
+                    Path dir = tmp.resolve("jax-" + n);
+                    OfficialWeights.save(model, dir, OfficialWeights.Format.JAX, List.of());
+                    assertFalse(Files.exists(dir.resolve("model.safetensors")));
+                    CausalLm loaded =
+                            OfficialWeights.loadModel(
+                                    dir.resolve("config.json"),
+                                    dir.resolve("model.npz"),
+                                    manager,
+                                    DataType.FLOAT32);
+                    NDArray actual = logits(loaded, ids, manager);
+                    assertTrue(
+                            expected.contentEquals(actual),
+                            type + (mamba ? " mamba" : " transformer") + ": JAX round trip");
+                }
+                n++;
+            }
+        }
+    }
+
+    @Test
+    void jaxExportHasTheJaxNamesAndLayouts(@TempDir Path tmp) throws Exception {
+        TttConfig config =
+                TestModels.tiny(LayerType.MLP).toBuilder().setTieWordEmbeddings(false).build();
+        try (NDManager manager = NDManager.newBaseManager()) {
+            CausalLm model = TestModels.model(config, manager, 8);
+            Path dir = tmp.resolve("jax");
+            OfficialWeights.save(model, dir, OfficialWeights.Format.JAX, List.of());
+            Map<String, Parameter> pt = OfficialWeights.parameterNames(model);
+            try (StateDict jax = StateDict.load(manager, dir.resolve("model.npz"))) {
+                String h = "params/model/h/1/";
+                String s = h + "seq_modeling_block/";
+                // the docs' table, name by name, for the second block of a Mamba-backbone TTT-MLP
+                Set<String> expected = new java.util.TreeSet<>();
+                for (String name :
+                        List.of(
+                                "wq/kernel",
+                                "wv/kernel",
+                                "wo/kernel",
+                                "wg/kernel",
+                                "conv_q/kernel",
+                                "conv_q/bias",
+                                "conv_k/kernel",
+                                "conv_k/bias",
+                                "learnable_ttt_lr/kernel",
+                                "learnable_ttt_lr/bias",
+                                "learnable_token_idx",
+                                "ttt_norm/scale",
+                                "ttt_norm/bias",
+                                "ttt_dense_0",
+                                "ttt_bias_0",
+                                "ttt_dense_1",
+                                "ttt_bias_1",
+                                "post_norm/scale",
+                                "post_norm/bias")) {
+                    expected.add(s + name);
+                }
+                for (String name :
+                        List.of(
+                                "feed_forward/w1/kernel",
+                                "feed_forward/w2/kernel",
+                                "feed_forward/w3/kernel",
+                                "seq_norm/kernel",
+                                "ffn_norm/kernel",
+                                "conv/conv1/kernel",
+                                "conv/conv1/bias",
+                                "conv/conv_norm/kernel")) {
+                    expected.add(h + name);
+                }
+                Set<String> actual = new java.util.TreeSet<>();
+                jax.names().stream().filter(x -> x.startsWith(h)).forEach(actual::add);
+                assertEquals(expected, actual);
+                assertEquals(pt.size(), jax.names().size());
+                assertTrue(jax.contains("params/model/wte/embedding"));
+                assertTrue(jax.contains("params/model/ln_f/kernel"));
+
+                String p = "model.layers.1.";
+                assertSame(
+                        jax.get(s + "wq/kernel"),
+                        pt.get(p + "seq_modeling_block.q_proj.weight"),
+                        1,
+                        0);
+                assertSame(
+                        jax.get(h + "feed_forward/w1/kernel"),
+                        pt.get(p + "mlp.gate_proj.weight"),
+                        1,
+                        0);
+                assertSame(
+                        jax.get(h + "feed_forward/w2/kernel"),
+                        pt.get(p + "mlp.down_proj.weight"),
+                        1,
+                        0);
+                assertSame(
+                        jax.get(h + "feed_forward/w3/kernel"),
+                        pt.get(p + "mlp.up_proj.weight"),
+                        1,
+                        0);
+                // conv: w_jax[i, 0, c] = w_pt[c, 0, i]; the lr gate: (H, C, 1) from (H, 1, C)
+                assertSame(
+                        jax.get(s + "conv_q/kernel"),
+                        pt.get(p + "seq_modeling_block.conv_q.weight"),
+                        2,
+                        1,
+                        0);
+                assertSame(
+                        jax.get(h + "conv/conv1/kernel"), pt.get(p + "conv.conv.weight"), 2, 1, 0);
+                assertSame(
+                        jax.get(s + "learnable_ttt_lr/kernel"),
+                        pt.get(p + "seq_modeling_block.learnable_ttt_lr_weight"),
+                        0,
+                        2,
+                        1);
+                assertSame(jax.get(s + "ttt_dense_1"), pt.get(p + "seq_modeling_block.W2"));
+                assertSame(
+                        jax.get(s + "ttt_norm/scale"),
+                        pt.get(p + "seq_modeling_block.ttt_norm_weight"));
+                assertSame(jax.get("params/lm_head/kernel"), pt.get("lm_head.weight"), 1, 0);
+            }
+        }
+    }
+
+    @Test
+    void jaxExportRefusesAQkSharingWithoutTheGate(@TempDir Path tmp) throws Exception {
+        TttConfig config = TestModels.tiny(LayerType.LINEAR).toBuilder().setUseGate(false).build();
+        try (NDManager manager = NDManager.newBaseManager()) {
+            CausalLm model = TestModels.model(config, manager, 2);
+            IllegalArgumentException e =
+                    assertThrows(
+                            IllegalArgumentException.class,
+                            () ->
+                                    OfficialWeights.save(
+                                            model,
+                                            tmp.resolve("jax"),
+                                            OfficialWeights.Format.JAX,
+                                            List.of()));
+            assertTrue(
+                    e.getMessage().contains("share_qk true with use_gate false"), e.getMessage());
+            assertFalse(Files.exists(tmp.resolve("jax")));
+            OfficialWeights.save(model, tmp.resolve("pytorch")); // the PyTorch code has it
+        }
+    }
+
+    /** The JAX array equals the PyTorch parameter with its axes permuted. */
+    private static void assertSame(NDArray jax, Parameter pytorch, int... axes) {
+        NDArray expected =
+                axes.length == 0 ? pytorch.getArray() : pytorch.getArray().transpose(axes);
+        assertEquals(expected.getShape(), jax.getShape());
+        assertTrue(expected.contentEquals(jax), "values of " + jax.getName());
+    }
+
     private static NDArray logits(CausalLm model, NDArray ids, NDManager manager) {
         return model.forward(new ParameterStore(manager, false), new NDList(ids), false).head();
     }

@@ -25,7 +25,8 @@ import picocli.CommandLine.Option;
             "Writes a model saved by 'ttt train' in the official format: config.json (the"
                     + " official TTTConfig keys) and model.safetensors (the official"
                     + " TTTForCausalLM state-dict names), which ttt-lm-pytorch's"
-                    + " TTTForCausalLM.from_pretrained(OUT) loads; the tokenizer file comes along.",
+                    + " TTTForCausalLM.from_pretrained(OUT) loads; the tokenizer file comes along."
+                    + " With --format jax, model.npz holds ttt-lm-jax's parameter names instead.",
             "Refuses a model the official code cannot express (the attention baselines, an"
                     + " inner MLP of another depth) and an OUT that exists; OUT is written under a"
                     + " temporary name and renamed when complete."
@@ -48,7 +49,8 @@ final class ExportCommand implements Callable<Integer> {
             names = "--format",
             defaultValue = "pytorch",
             description =
-                    "pytorch (model.safetensors under ttt-lm-pytorch's names; default ${DEFAULT-VALUE})")
+                    "pytorch: model.safetensors under ttt-lm-pytorch's names; jax: model.npz under"
+                            + " ttt-lm-jax's names and layouts (default ${DEFAULT-VALUE})")
     String format;
 
     @Mixin DeviceOptions device;
@@ -56,9 +58,12 @@ final class ExportCommand implements Callable<Integer> {
     /** {@inheritDoc} */
     @Override
     public Integer call() throws Exception {
-        String chosen = format.trim().toLowerCase(Locale.ROOT);
-        if (!chosen.equals("pytorch")) {
-            throw new IllegalArgumentException("--format " + format + ": expected pytorch");
+        OfficialWeights.Format chosen;
+        try {
+            chosen = OfficialWeights.Format.fromName(format);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(
+                    "--format " + format + ": expected pytorch or jax", e);
         }
         if (Files.exists(out, LinkOption.NOFOLLOW_LINKS)) {
             throw new IllegalArgumentException(
@@ -90,7 +95,7 @@ final class ExportCommand implements Callable<Integer> {
             }
         }
         try (ModelDirectory.Loaded loaded = ModelDirectory.load(modelDir, device.get())) {
-            OfficialWeights.save(loaded.lm(), out, tokenizer);
+            OfficialWeights.save(loaded.lm(), out, chosen, tokenizer);
             TttConfig c = loaded.lm().getConfig();
             System.out.printf(
                     Locale.ROOT,
@@ -106,9 +111,12 @@ final class ExportCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "  %-20s %,12d bytes%n", f.getFileName(), Files.size(f));
         }
         System.out.println(
-                "load it with the official code: TTTForCausalLM.from_pretrained(\""
-                        + out
-                        + "\") (see docs/official-checkpoints.md)");
+                chosen == OfficialWeights.Format.PYTORCH
+                        ? "load it with the official code: TTTForCausalLM.from_pretrained(\""
+                                + out
+                                + "\") (see docs/official-checkpoints.md)"
+                        : "model.npz holds the JAX code's parameter names and layouts (see"
+                                + " docs/official-checkpoints.md)");
         return 0;
     }
 
