@@ -22,11 +22,13 @@ import picocli.CommandLine.Option;
         name = "export",
         mixinStandardHelpOptions = true,
         description = {
-            "Writes a model saved by 'ttt train' in the official format: config.json (the"
-                    + " official TTTConfig keys) and model.safetensors (the official"
+            "Writes a model saved by 'ttt train' in the official format, for the official"
+                    + " PyTorch code (or under the JAX code's names).",
+            "pytorch: config.json (the official TTTConfig keys) and model.safetensors (the"
                     + " TTTForCausalLM state-dict names), which ttt-lm-pytorch's"
-                    + " TTTForCausalLM.from_pretrained(OUT) loads; the tokenizer file comes along."
-                    + " With --format jax, model.npz holds ttt-lm-jax's parameter names instead.",
+                    + " TTTForCausalLM.from_pretrained(OUT) loads; jax: config.json and model.npz"
+                    + " under ttt-lm-jax's parameter names and layouts. The tokenizer file comes"
+                    + " along.",
             "Refuses a model the official code cannot express (the attention baselines, an"
                     + " inner MLP of another depth) and an OUT that exists; OUT is written under a"
                     + " temporary name and renamed when complete."
