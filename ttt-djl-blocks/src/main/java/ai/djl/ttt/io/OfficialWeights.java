@@ -47,7 +47,8 @@ import java.util.Set;
  *
  * <p>The other way, {@link #save(CausalLm, Path)} exports a model as the official code reads it: a
  * folder with {@code config.json} (official keys) and {@code model.safetensors} (official names,
- * shapes and order), for {@code TTTForCausalLM.from_pretrained(dir)}.
+ * shapes and order), for {@code TTTForCausalLM.from_pretrained(dir)}; or, with {@link Format#JAX},
+ * the JAX code's parameter names ({@link JaxNames}), which loading also reads.
  *
  * <pre>{@code
  * // one layer of an official TTTForCausalLM checkpoint

@@ -23,8 +23,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A model exported in the official format ({@link OfficialWeights#save}) loads through DJL's
- * Criteria as the official checkpoint it is, and computes what the saved model computes.
+ * A model exported in the official format ({@link OfficialWeights#save}), under the PyTorch or the
+ * JAX names, loads through DJL's Criteria as the official checkpoint it is, and computes what the
+ * saved model computes.
  */
 class ExportedModelZooTest {
 
@@ -44,6 +45,8 @@ class ExportedModelZooTest {
             ModelDirectory.save(saved, model, new ByteTokenizer(), null, null);
             OfficialWeights.save(
                     lm, models.resolve("exported"), List.of(saved.resolve("tokenizer.txt")));
+            OfficialWeights.save(
+                    lm, models.resolve("exported-jax"), OfficialWeights.Format.JAX, List.of());
         }
     }
 
@@ -61,14 +64,22 @@ class ExportedModelZooTest {
                                 .optFilter("format", "official")
                                 .build()
                                 .loadModel();
+                ZooModel<NDList, NDList> jax =
+                        ZooTest.zoo(NDList.class, NDList.class, "exported-jax")
+                                .build()
+                                .loadModel();
                 Predictor<NDList, NDList> a = saved.newPredictor();
                 Predictor<NDList, NDList> b = exported.newPredictor();
+                Predictor<NDList, NDList> c = jax.newPredictor();
                 NDManager manager = NDManager.newBaseManager()) {
             NDArray ids = TestModels.ids(manager, 2, 35, 256, 4);
             NDArray expected = a.predict(new NDList(ids)).head();
             NDArray actual = b.predict(new NDList(ids)).head();
             assertEquals(expected.getShape(), actual.getShape());
             assertTrue(expected.contentEquals(actual), "logits of the exported folder differ");
+            assertTrue(
+                    expected.contentEquals(c.predict(new NDList(ids)).head()),
+                    "logits of the folder exported under the JAX names differ");
         }
         // the byte tokenizer came along (tokenizer.txt), so text in, text out works the same
         String[] texts = new String[2];
