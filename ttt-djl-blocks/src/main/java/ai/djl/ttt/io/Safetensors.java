@@ -34,7 +34,7 @@ import java.util.Map;
  * Tensors are written in the order given (the order of a state dict), so the same tensors always
  * give the same bytes. DJL 0.35.1's own encoder ({@code NDList.encode(os, SAFETENSORS)}) is not
  * used: it neither pads the header to 8 bytes nor keeps the tensors' order (docs/official-
- * checkpoints.md, "Exporting").
+ * checkpoints.md, "Exporting a ttt-djl model for the official code").
  */
 public final class Safetensors {
 
