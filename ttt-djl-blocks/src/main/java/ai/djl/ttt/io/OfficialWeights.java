@@ -114,8 +114,8 @@ public final class OfficialWeights {
     private static final List<Integer> OFFICIAL_MLP_HIDDEN = List.of(4);
 
     /**
-     * The safetensors metadata of an export: HuggingFace's {@code from_pretrained} refuses a file
-     * whose {@code format} is not a framework it knows.
+     * The safetensors metadata of an export: the framework tag that HuggingFace's {@code
+     * from_pretrained} checks ({@code pt}, as its {@code save_pretrained} writes it).
      */
     private static final Map<String, String> METADATA = Map.of("format", "pt");
 
