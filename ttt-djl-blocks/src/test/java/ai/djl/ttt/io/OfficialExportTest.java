@@ -167,6 +167,28 @@ class OfficialExportTest {
     }
 
     @Test
+    void savesAFileAtomicallyWithTheSameBytesAsTheStream(@TempDir Path tmp) throws Exception {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Map<String, NDArray> tensors = new LinkedHashMap<>();
+            tensors.put("b", manager.arange(6f).reshape(2, 3));
+            tensors.put("a", manager.create(new long[] {7, -1}));
+            tensors.put("c", manager.create(new double[] {0.5}));
+            Path file = tmp.resolve("t.safetensors");
+            Safetensors.save(file, tensors, Map.of());
+            ByteArrayOutputStream stream = new ByteArrayOutputStream();
+            Safetensors.write(stream, tensors, Map.of());
+            assertArrayEquals(stream.toByteArray(), Files.readAllBytes(file));
+            SpecReader r = SpecReader.read(file);
+            assertEquals(List.of("b", "a", "c"), r.names());
+            assertEquals(Map.of(), r.metadata());
+            assertArrayEquals(new float[] {0, 1, 2, 3, 4, 5}, r.floats("b"));
+            try (Stream<Path> files = Files.list(tmp)) {
+                assertEquals(List.of(file), files.toList()); // no temporary file left
+            }
+        }
+    }
+
+    @Test
     void exportOfAnOfficialCheckpointKeepsItsNamesOrderAndBytes(@TempDir Path tmp)
             throws Exception {
         SpecReader official = SpecReader.read(DECODE.resolve("tensors.safetensors"));
