@@ -2,6 +2,7 @@ package ai.djl.ttt.io;
 
 import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -9,18 +10,32 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.norm.LayerNorm;
+import ai.djl.ttt.config.LayerType;
 import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.ResidualBlock;
 import ai.djl.ttt.nn.TttLayer;
+import ai.djl.ttt.runtime.AtomicFiles;
 import ai.djl.ttt.runtime.NoGrad;
 import ai.djl.util.Pair;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.BufferedOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Official PyTorch weights for TTT layers: the state-dict names of {@code ttt.py} (reference.md §7)
@@ -30,14 +45,79 @@ import java.util.Map;
  * weights in PyTorch's {@code (out, in)} and {@code (C, 1, k)} layouts), so loading is a copy, with
  * a cast to the layer's data type.
  *
+ * <p>The other way, {@link #save(CausalLm, Path)} exports a model as the official code reads it: a
+ * folder with {@code config.json} (official keys) and {@code model.safetensors} (official names,
+ * shapes and order), for {@code TTTForCausalLM.from_pretrained(dir)}; or, with {@link Format#JAX},
+ * the JAX code's parameter names ({@link JaxNames}), which loading also reads.
+ *
  * <pre>{@code
  * // one layer of an official TTTForCausalLM checkpoint
  * TttLayer layer = OfficialWeights.loadLayer(
  *         Path.of("config.json"), Path.of("model.safetensors"),
  *         "model.layers.0.seq_modeling_block.", manager, DataType.FLOAT32);
+ *
+ * // a ttt-djl model, for the official code
+ * OfficialWeights.save(model, Path.of("exported"));
  * }</pre>
  */
 public final class OfficialWeights {
+
+    /**
+     * The state dict file of an export (HuggingFace's name, which {@code from_pretrained} reads).
+     */
+    public static final String SAFETENSORS_FILE = "model.safetensors";
+
+    /** The config file of an export. */
+    public static final String CONFIG_FILE = "config.json";
+
+    /** The state dict file of an export under the JAX code's names. */
+    public static final String NPZ_FILE = "model.npz";
+
+    /** Whose names and layouts an export uses. */
+    public enum Format {
+        /** ttt-lm-pytorch's {@code TTTForCausalLM} state dict, in {@value #SAFETENSORS_FILE}. */
+        PYTORCH,
+        /**
+         * ttt-lm-jax's flax parameter names and layouts ({@link JaxNames}), in numpy's {@value
+         * #NPZ_FILE}.
+         */
+        JAX;
+
+        /**
+         * Returns the format of a name, {@code pytorch} or {@code jax} (any case).
+         *
+         * @param name the name
+         * @return the format
+         * @throws IllegalArgumentException for any other name
+         */
+        public static Format fromName(String name) {
+            for (Format f : values()) {
+                if (f.name().equalsIgnoreCase(name.trim())) {
+                    return f;
+                }
+            }
+            throw new IllegalArgumentException(
+                    "unknown export format '" + name + "': expected pytorch or jax");
+        }
+
+        /**
+         * Returns the name of the tensors file this format writes.
+         *
+         * @return {@value #SAFETENSORS_FILE} or {@value #NPZ_FILE}
+         */
+        public String weightsFile() {
+            return this == PYTORCH ? SAFETENSORS_FILE : NPZ_FILE;
+        }
+    }
+
+    /** The inner MLP of the official TTT-MLP: one hidden layer of width 4f. */
+    private static final List<Integer> OFFICIAL_MLP_HIDDEN = List.of(4);
+
+    /**
+     * The safetensors metadata of an export: the framework tag that HuggingFace's {@code
+     * from_pretrained} checks ({@code pt}, as its {@code save_pretrained} writes it).
+     */
+    private static final Map<String, String> METADATA = Map.of("format", "pt");
 
     private OfficialWeights() {}
 
@@ -117,12 +197,24 @@ public final class OfficialWeights {
 
     /**
      * Copies official tensors into an initialised language model; strict as {@link #load(TttLayer,
-     * StateDict)}.
+     * StateDict)}. The tensors may be under the PyTorch names or under the JAX code's (a dict that
+     * holds {@value JaxNames#EMBEDDING} is converted with {@link JaxNames}).
      *
      * @param model the model
      * @param dict the tensors under their official names
      */
     public static void load(CausalLm model, StateDict dict) {
+        StateDict pytorch = JaxNames.asPytorch(dict, model.getEmbedding().getArray().getManager());
+        try {
+            loadPytorchNames(model, pytorch);
+        } finally {
+            if (pytorch != dict) {
+                pytorch.close();
+            }
+        }
+    }
+
+    private static void loadPytorchNames(CausalLm model, StateDict dict) {
         StateDict used = dict;
         if (model.getLmHead() == null && dict.contains("lm_head.weight")) {
             // the official tied model stores the same tensor under both names
@@ -195,6 +287,265 @@ public final class OfficialWeights {
      */
     public static void load(TttLayer layer, StateDict dict) {
         copyAll(parameterNames(layer), dict, layer.getClass().getSimpleName());
+    }
+
+    /**
+     * Exports a language model in the official PyTorch format; see {@link #save(CausalLm, Path,
+     * List)}.
+     *
+     * @param model the initialised model
+     * @param dir the folder to create (must not exist)
+     * @throws IOException if the folder exists or cannot be written
+     * @throws IllegalArgumentException if the official code cannot express the model (see {@link
+     *     #requireOfficial})
+     */
+    public static void save(CausalLm model, Path dir) throws IOException {
+        save(model, dir, List.of());
+    }
+
+    /**
+     * Exports a language model as the official {@code TTTForCausalLM.from_pretrained(dir)} reads
+     * it: a new folder with
+     *
+     * <ul>
+     *   <li>{@code config.json}: the official {@code TTTConfig} keys (see {@link
+     *       #officialConfigJson}), plus HuggingFace's {@code architectures}, {@code model_type} and
+     *       {@code torch_dtype};
+     *   <li>{@code model.safetensors}: every parameter under its official name, in the official
+     *       {@code state_dict()} order, with its shape and data type, and, with tied embeddings,
+     *       the embedding a second time as {@code lm_head.weight} (the official {@code
+     *       state_dict()} holds both names, so a strict {@code load_state_dict} needs both);
+     *   <li>{@code extraFiles}, copied (e.g. the tokenizer).
+     * </ul>
+     *
+     * The folder is written under a temporary name beside it and renamed when complete, so it never
+     * exists half-written. Reading it back with {@link #loadModel(Path, Path, NDManager, DataType)}
+     * gives the same model.
+     *
+     * @param model the initialised model
+     * @param dir the folder to create (must not exist)
+     * @param extraFiles files to copy into the folder under their own names
+     * @throws IOException if the folder exists, a file cannot be copied or writing fails
+     * @throws IllegalArgumentException if the official code cannot express the model (see {@link
+     *     #requireOfficial})
+     */
+    public static void save(CausalLm model, Path dir, List<Path> extraFiles) throws IOException {
+        save(model, dir, Format.PYTORCH, extraFiles);
+    }
+
+    /**
+     * Exports a language model in the official PyTorch format (see {@link #save(CausalLm, Path,
+     * List)}) or under the JAX code's names: then the folder holds {@code config.json} (the same
+     * official keys, which ttt-djl reads back) and {@value #NPZ_FILE}, every parameter under its
+     * flax name ({@code params/model/h/0/seq_modeling_block/wq/kernel}, …) in the JAX layout
+     * ({@link JaxNames}; a tied model has no {@code lm_head} kernel). The JAX code ties the shared
+     * Q/K projection to the gate ({@code ttt_linear}/{@code ttt_mlp} have both, the {@code _base}
+     * layers neither), so a model with one but not the other is refused in that format.
+     *
+     * @param model the initialised model
+     * @param dir the folder to create (must not exist)
+     * @param format whose names and layouts
+     * @param extraFiles files to copy into the folder under their own names
+     * @throws IOException if the folder exists, a file cannot be copied or writing fails
+     * @throws IllegalArgumentException if the official code cannot express the model
+     */
+    public static void save(CausalLm model, Path dir, Format format, List<Path> extraFiles)
+            throws IOException {
+        TttConfig config = model.getConfig();
+        requireOfficial(config);
+        if (format == Format.JAX && config.isShareQk() != config.isUseGate()) {
+            throw new IllegalArgumentException(
+                    "share_qk "
+                            + config.isShareQk()
+                            + " with use_gate "
+                            + config.isUseGate()
+                            + " has no JAX counterpart: the JAX code's ttt_linear/ttt_mlp have"
+                            + " both, ttt_linear_base/ttt_mlp_base neither (export it as pytorch)");
+        }
+        Map<String, Parameter> names = parameterNames(model);
+        requireAllNamed(model, names);
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        names.forEach((name, p) -> tensors.put(name, arrayOf(name, p)));
+        if (model.getLmHead() == null) {
+            tensors.put("lm_head.weight", tensors.get("model.embed_tokens.weight"));
+        }
+        NDArray first = tensors.values().iterator().next();
+        String json = officialConfigJson(config, "TTTForCausalLM", first.getDataType());
+        if (format == Format.PYTORCH) {
+            writeFolder(
+                    dir,
+                    json,
+                    tmp -> writeSafetensors(tmp.resolve(SAFETENSORS_FILE), tensors),
+                    extraFiles);
+            return;
+        }
+        try (NDManager scratch = first.getManager().newSubManager()) {
+            Map<String, NDArray> jax =
+                    JaxNames.fromPytorch(tensors, model.getLmHead() == null, scratch);
+            writeFolder(
+                    dir, json, tmp -> writeNpz(tmp.resolve(NPZ_FILE), jax, scratch), extraFiles);
+        }
+    }
+
+    /** Writes the tensors into the export's (temporary) folder, with plain file permissions. */
+    private static void writeSafetensors(Path file, Map<String, NDArray> tensors)
+            throws IOException {
+        try (OutputStream os = new BufferedOutputStream(Files.newOutputStream(file), 1 << 20)) {
+            Safetensors.write(os, tensors, METADATA);
+        }
+    }
+
+    /** Writes named arrays as numpy's {@code .npz} (DJL's encoder writes standard files). */
+    private static void writeNpz(Path file, Map<String, NDArray> tensors, NDManager scratch)
+            throws IOException {
+        NDList list = new NDList();
+        for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
+            // a handle of its own to name, so that no parameter's array is renamed
+            NDArray named = e.getValue().reshape(e.getValue().getShape());
+            named.attach(scratch);
+            named.setName(e.getKey());
+            list.add(named);
+        }
+        try (OutputStream os = new BufferedOutputStream(Files.newOutputStream(file), 1 << 20)) {
+            list.encode(os, NDList.Encoding.NPZ);
+        }
+    }
+
+    /**
+     * Exports one TTT layer in the official format: a new folder with {@code config.json} (the
+     * layer's config, official keys) and {@code model.safetensors} (the layer's parameters under
+     * their official names without a prefix: the {@code state_dict()} of an official {@code
+     * TTTLinear}/{@code TTTMLP}), written as {@link #save(CausalLm, Path, List)} writes a model.
+     *
+     * @param layer the initialised layer
+     * @param dir the folder to create (must not exist)
+     * @throws IOException if the folder exists or cannot be written
+     * @throws IllegalArgumentException if the official code cannot express the layer
+     */
+    public static void save(TttLayer layer, Path dir) throws IOException {
+        TttConfig config = layer.getConfig();
+        requireOfficial(config);
+        Map<String, Parameter> names = parameterNames(layer);
+        requireAllNamed(layer, names);
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        names.forEach((name, p) -> tensors.put(name, arrayOf(name, p)));
+        String json =
+                officialConfigJson(
+                        config,
+                        config.getLayerType() == LayerType.MLP ? "TTTMLP" : "TTTLinear",
+                        tensors.values().iterator().next().getDataType());
+        writeFolder(
+                dir,
+                json,
+                tmp -> writeSafetensors(tmp.resolve(SAFETENSORS_FILE), tensors),
+                List.of());
+    }
+
+    /**
+     * Checks that the official code can express a config: its {@code TTTConfig} knows only the
+     * layer types {@code linear} and {@code mlp}, and its TTT-MLP's inner model is {@code f → 4f →
+     * f}.
+     *
+     * @param config the config
+     * @throws IllegalArgumentException naming the setting that has no official counterpart
+     */
+    public static void requireOfficial(TttConfig config) {
+        LayerType type = config.getLayerType();
+        if (!type.isTtt()) {
+            throw new IllegalArgumentException(
+                    "ttt_layer_type '"
+                            + type.officialName()
+                            + "' ("
+                            + type.displayName()
+                            + ") has no official counterpart: the official TTTConfig knows only"
+                            + " 'linear' and 'mlp'");
+        }
+        List<Integer> hidden = config.getInnerHiddenMultiples();
+        if (type == LayerType.MLP && !OFFICIAL_MLP_HIDDEN.equals(hidden)) {
+            throw new IllegalArgumentException(
+                    "ttt_inner_hidden_multiples "
+                            + hidden
+                            + " has no official counterpart: the official TTT-MLP's inner model is"
+                            + " f -> 4f -> f (ttt_inner_hidden_multiples [4])");
+        }
+    }
+
+    /**
+     * Returns a config as the official code reads it: every official {@code TTTConfig} key (and not
+     * ttt-djl's own {@code ttt_inner_hidden_multiples}: {@link #requireOfficial} limits it to the
+     * official inner model, which {@link TttConfig#toJson()} leaves out), plus HuggingFace's
+     * bookkeeping keys {@code architectures}, {@code model_type} ({@code "ttt"}, the official
+     * {@code TTTConfig.model_type}) and {@code torch_dtype}, which ttt-djl reads and ignores.
+     *
+     * @param config the config (see {@link #requireOfficial})
+     * @param architecture the official class the file is for, e.g. {@code TTTForCausalLM}
+     * @param dataType the parameters' data type
+     * @return pretty-printed JSON
+     */
+    public static String officialConfigJson(
+            TttConfig config, String architecture, DataType dataType) {
+        requireOfficial(config);
+        JsonObject json = JsonParser.parseString(config.toJson()).getAsJsonObject();
+        JsonArray architectures = new JsonArray();
+        architectures.add(architecture);
+        json.add("architectures", architectures);
+        json.addProperty("model_type", "ttt");
+        json.addProperty("torch_dtype", dataType.name().toLowerCase(Locale.ROOT));
+        return new GsonBuilder()
+                        .setPrettyPrinting()
+                        .serializeNulls()
+                        .disableHtmlEscaping()
+                        .create()
+                        .toJson(json)
+                + "\n";
+    }
+
+    /** Refuses a block with a parameter that has no official name (it would not be exported). */
+    private static void requireAllNamed(Block block, Map<String, Parameter> names) {
+        Set<Parameter> named = Collections.newSetFromMap(new IdentityHashMap<>());
+        named.addAll(names.values());
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            if (!named.contains(p.getValue())) {
+                throw new IllegalArgumentException(
+                        "parameter '"
+                                + p.getKey()
+                                + "' of "
+                                + block.getClass().getSimpleName()
+                                + " has no official name");
+            }
+        }
+    }
+
+    private static NDArray arrayOf(String name, Parameter p) {
+        if (!p.isInitialized()) {
+            throw new IllegalArgumentException(
+                    "parameter '"
+                            + name
+                            + "' is not initialised: initialise or load the model first");
+        }
+        return p.getArray();
+    }
+
+    /** Writes an export folder atomically: config, tensors (by {@code weights}), extra files. */
+    private static void writeFolder(
+            Path dir, String configJson, AtomicFiles.Writer weights, List<Path> extraFiles)
+            throws IOException {
+        for (Path f : extraFiles) {
+            String n = f.getFileName().toString();
+            if (n.equals(CONFIG_FILE) || n.equals(SAFETENSORS_FILE) || n.equals(NPZ_FILE)) {
+                throw new IllegalArgumentException(
+                        "extra file " + f + " would replace the export's own " + n);
+            }
+        }
+        AtomicFiles.createFolderAtomically(
+                dir,
+                tmp -> {
+                    Files.writeString(tmp.resolve(CONFIG_FILE), configJson, StandardCharsets.UTF_8);
+                    weights.write(tmp);
+                    for (Path f : extraFiles) {
+                        Files.copy(f, tmp.resolve(f.getFileName().toString()));
+                    }
+                });
     }
 
     /** Strict copy: reports every missing, mis-shaped and unexpected tensor, or copies all. */

@@ -2,9 +2,15 @@ package ai.djl.ttt.runtime;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.SecureRandom;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
 
 /**
  * Atomic file writes: a temporary file in the same directory, then a move into place, so that a
@@ -12,6 +18,8 @@ import java.nio.file.StandardCopyOption;
  * through here (model directories, docs pages, charts).
  */
 public final class AtomicFiles {
+
+    private static final SecureRandom RANDOM = new SecureRandom();
 
     private AtomicFiles() {}
 
@@ -56,6 +64,63 @@ public final class AtomicFiles {
                     tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /**
+     * Creates a new folder atomically: {@code writer} fills a temporary sibling folder, which is
+     * then renamed to {@code dir}, so the folder either appears complete or not at all. Refuses to
+     * overwrite: {@code dir} must not exist (checked before writing; the rename itself does not
+     * replace a folder that holds anything).
+     *
+     * @param dir the folder to create (its parent is created if needed)
+     * @param writer what writes the content into the (temporary) folder it is given
+     * @throws FileAlreadyExistsException if {@code dir} already exists
+     * @throws IOException if writing fails; nothing is then left behind
+     */
+    public static void createFolderAtomically(Path dir, Writer writer) throws IOException {
+        Path target = dir.toAbsolutePath().normalize();
+        if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+            throw new FileAlreadyExistsException(
+                    target.toString(), null, "refusing to overwrite it: choose a new folder");
+        }
+        Path parent = target.getParent();
+        Files.createDirectories(parent);
+        // a plain mkdir (not createTempDirectory, which is owner-only): the folder gets the
+        // permissions any new folder gets, as the one it becomes should
+        Path tmp = null;
+        while (tmp == null) {
+            try {
+                tmp =
+                        Files.createDirectory(
+                                parent.resolve(
+                                        "."
+                                                + target.getFileName()
+                                                + ".tmp-"
+                                                + Long.toHexString(RANDOM.nextLong())));
+            } catch (FileAlreadyExistsException e) {
+                // drawn twice: draw again
+            }
+        }
+        try {
+            writer.write(tmp);
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            deleteTree(tmp);
+        }
+    }
+
+    /** Deletes a folder and everything in it, if it exists. */
+    private static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        List<Path> paths;
+        try (Stream<Path> walk = Files.walk(dir)) {
+            paths = walk.sorted(Comparator.reverseOrder()).toList();
+        }
+        for (Path p : paths) {
+            Files.deleteIfExists(p);
         }
     }
 }

@@ -19,7 +19,6 @@ import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.io.OfficialWeights;
 import ai.djl.ttt.io.StateDict;
 import ai.djl.ttt.lm.CausalLm;
-import ai.djl.ttt.training.HuggingFaceTextTokenizer;
 import ai.djl.ttt.training.ModelDirectory;
 import ai.djl.ttt.training.Tokenizer;
 import ai.djl.util.Progress;
@@ -41,7 +40,7 @@ import java.util.stream.Stream;
  * Loads one model directory of the {@link TttModelZoo}: a directory written by {@code ttt train}
  * ({@link ModelDirectory}), or an official checkpoint (its {@code config.json} and one {@code
  * .safetensors} or {@code .npz} state dict under the official {@code TTTForCausalLM} names, plus an
- * optional {@code tokenizer.json}).
+ * optional {@code tokenizer.json}, or the byte tokenizer's {@code tokenizer.txt}).
  */
 final class TttModelLoader implements ModelLoader {
 
@@ -126,8 +125,11 @@ final class TttModelLoader implements ModelLoader {
             tokenizer = loaded.tokenizer();
         } else {
             model = loadOfficial(device);
-            Path json = dir.resolve("tokenizer.json");
-            tokenizer = Files.isRegularFile(json) ? HuggingFaceTextTokenizer.load(json) : null;
+            // tokenizer.json, or the byte tokenizer's marker that 'ttt export' copies along
+            boolean hasTokenizer =
+                    Files.isRegularFile(dir.resolve("tokenizer.json"))
+                            || Files.isRegularFile(dir.resolve("tokenizer.txt"));
+            tokenizer = hasTokenizer ? Tokenizer.load(dir) : null;
         }
         Map<String, Object> arguments = new HashMap<>();
         if (criteria.getArguments() != null) {

@@ -37,6 +37,7 @@ import picocli.CommandLine.ScopeType;
             GenerateCommand.class,
             EvalCommand.class,
             ParityCommand.class,
+            ExportCommand.class,
             BenchCommand.class,
             LongContextCommand.class,
             SoakCommand.class,

@@ -66,6 +66,11 @@ class BadInputCatalogueTest {
         Path noConfig = tmp.resolve("notes");
         Files.createDirectories(noConfig);
         Files.writeString(noConfig.resolve("readme.txt"), "not a model");
+        Path deepMlp = tmp.resolve("deep-mlp");
+        Files.createDirectories(deepMlp);
+        Files.writeString(
+                deepMlp.resolve("config.json"),
+                "{\"ttt_layer_type\": \"mlp\", \"ttt_inner_hidden_multiples\": [4, 4]}");
         String m = model.toString();
         String c = corpus.toString();
 
@@ -222,6 +227,33 @@ class BadInputCatalogueTest {
                                         + " config.json and tensors.safetensors or tensors.npz",
                                 "parity",
                                 tmp.resolve("nothing").toString()),
+                        new Case(
+                                "`ttt export --out` a folder that exists",
+                                "already exists: export never overwrites",
+                                "export",
+                                "--model-dir",
+                                m,
+                                "--out",
+                                m),
+                        new Case(
+                                "`ttt export --format onnx`",
+                                "--format onnx: expected pytorch or jax",
+                                "export",
+                                "--model-dir",
+                                m,
+                                "--out",
+                                tmp.resolve("exported").toString(),
+                                "--format",
+                                "onnx"),
+                        new Case(
+                                "`ttt export` of a model the official code cannot express (an"
+                                        + " inner MLP `f → 4f → 4f → f`)",
+                                "ttt_inner_hidden_multiples [4, 4] has no official counterpart",
+                                "export",
+                                "--model-dir",
+                                deepMlp.toString(),
+                                "--out",
+                                tmp.resolve("exported").toString()),
                         new Case(
                                 "`ttt bench speed --quick --repeats 0`",
                                 "--repeats must be an integer >= 1, got 0",
