@@ -64,10 +64,15 @@ public final class ModelDirectory {
                     + keyLines(SERVING_KEYS)
                     + "# generation defaults (Criteria arguments and request parameters override):\n"
                     + "# maxNewTokens=64\n"
-                    + "# temperature=0\n"
-                    + "# topK=0\n"
+                    + "# temperature=0.8\n"
+                    + "# topK=40\n"
                     + "# topP=1\n"
-                    + "# seed=42\n";
+                    + "# seed=42\n"
+                    + "# ceilings (a request may lower, never raise them; see docs/reliability.md):\n"
+                    + "# maxPromptTokens=4096\n"
+                    + "# maxNewTokensLimit=1024\n"
+                    + "# maxBatchSize=32\n"
+                    + "# timeoutMs=60000\n";
 
     /**
      * The system property that makes a save of the given step stop before its commit and wait

@@ -78,6 +78,13 @@ public class TttZooModel<I, O> extends ZooModel<I, O> {
          */
         @Override
         public List<Q> batchPredict(List<P> inputs) throws TranslateException {
+            if (translator instanceof Limited.Translator limited) {
+                try {
+                    limited.getLimits().checkBatch(inputs.size()); // before anything is allocated
+                } catch (RequestLimitException e) {
+                    throw new TranslateException(e.getMessage(), e);
+                }
+            }
             try (NoGrad off = NoGrad.open(manager)) {
                 return super.batchPredict(inputs);
             }
