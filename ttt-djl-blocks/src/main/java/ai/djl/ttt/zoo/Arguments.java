@@ -107,10 +107,13 @@ final class Arguments {
 
     /** A value in a message: quoted, at most a few dozen characters (with the full length). */
     static String echo(String text) {
-        String shown =
-                text.length() > MAX_ECHO
-                        ? text.substring(0, MAX_ECHO) + "… (" + text.length() + " characters)"
-                        : text;
-        return "\"" + shown + "\"";
+        return "\"" + clip(text) + "\"";
+    }
+
+    /** At most a few dozen characters of a text, with its full length if it was cut. */
+    static String clip(String text) {
+        return text.length() > MAX_ECHO
+                ? text.substring(0, MAX_ECHO) + "… (" + text.length() + " characters)"
+                : text;
     }
 }

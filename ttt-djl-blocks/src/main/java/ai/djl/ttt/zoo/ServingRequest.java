@@ -110,7 +110,7 @@ record ServingRequest(String text, boolean score, SamplingConfig sampling, Long 
                 || !inputs.getAsJsonPrimitive().isString()) {
             throw new IllegalArgumentException(
                     "\"inputs\": expected one text (a JSON string), got "
-                            + (inputs == null ? "none" : Arguments.echo(inputs.toString())));
+                            + (inputs == null ? "none" : Arguments.clip(inputs.toString())));
         }
         JsonObject parameters = new JsonObject();
         JsonElement given = object.get("parameters");
@@ -118,7 +118,7 @@ record ServingRequest(String text, boolean score, SamplingConfig sampling, Long 
             if (!given.isJsonObject()) {
                 throw new IllegalArgumentException(
                         "\"parameters\": expected a JSON object, got "
-                                + Arguments.echo(given.toString()));
+                                + Arguments.clip(given.toString()));
             }
             parameters = given.getAsJsonObject();
         }
@@ -191,7 +191,7 @@ record ServingRequest(String text, boolean score, SamplingConfig sampling, Long 
         }
         throw new IllegalArgumentException(
                 "\"task\": expected \"generate\" or \"score\", got "
-                        + Arguments.echo(task.toString()));
+                        + Arguments.clip(task.toString()));
     }
 
     private static long integer(String key, JsonElement v, long min, long max) {
@@ -246,7 +246,7 @@ record ServingRequest(String text, boolean score, SamplingConfig sampling, Long 
                         + "\": expected "
                         + expected
                         + ", got "
-                        + Arguments.echo(got.toString()));
+                        + Arguments.clip(got.toString()));
     }
 
     /** Where the parser stopped ("line 1 column 12"), without Gson's advice and links. */

@@ -82,7 +82,6 @@ public final class ServingTranslator
     @Override
     public NDList processInput(TranslatorContext ctx, Input input) throws Exception {
         ServingRequest request = ServingRequest.parse(input, defaults);
-        limits.checkNewTokens(request.sampling().getMaxNewTokens());
         ServingLimits own = limits.withTimeout(limits.timeout(request.timeoutMs()));
         if (request.score()) {
             ScoringTranslator scoring = new ScoringTranslator(tokenizer, own);
