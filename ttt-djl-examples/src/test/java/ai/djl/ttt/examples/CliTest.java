@@ -115,6 +115,18 @@ class CliTest {
                         "--max-tokens",
                         "12");
         assertTrue(generated.startsWith("the state"), generated);
+        // one default decoding for the CLI and the zoo (temperature 0.8, top-k 40, seed 42)
+        try (ai.djl.repository.zoo.ZooModel<String, String> zoo =
+                        ai.djl.repository.zoo.Criteria.builder()
+                                .setTypes(String.class, String.class)
+                                .optModelPath(model)
+                                .optTranslatorFactory(new ai.djl.ttt.zoo.TttTranslatorFactory())
+                                .optArgument("maxNewTokens", 12)
+                                .build()
+                                .loadModel();
+                ai.djl.inference.Predictor<String, String> predictor = zoo.newPredictor()) {
+            assertEquals("the state" + predictor.predict("the state"), generated.strip());
+        }
 
         String batch =
                 run(

@@ -62,7 +62,8 @@ public final class SparkGenerator {
     }
 
     /**
-     * Returns a builder: greedy decoding of at most 64 tokens, base seed 42.
+     * Returns a builder: the zoo's default decoding (temperature 0.8, top-k 40, as {@code ttt
+     * generate}) of at most 64 tokens, base seed 42.
      *
      * @return a new builder
      */
@@ -243,7 +244,7 @@ public final class SparkGenerator {
         }
 
         /**
-         * Sets the softmax temperature (default 0: greedy).
+         * Sets the softmax temperature (default 0.8, as the zoo and {@code ttt generate}; 0 is greedy).
          *
          * @param t the temperature
          * @return this builder
@@ -254,7 +255,7 @@ public final class SparkGenerator {
         }
 
         /**
-         * Keeps the k most likely tokens before sampling (default 0: all).
+         * Keeps the k most likely tokens before sampling (default 40, as the zoo; 0 keeps all).
          *
          * @param k the number of tokens
          * @return this builder
