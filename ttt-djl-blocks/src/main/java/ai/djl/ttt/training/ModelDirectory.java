@@ -7,6 +7,8 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.runtime.AtomicFiles;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonParser;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.StringReader;
@@ -14,12 +16,15 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -134,8 +139,10 @@ public final class ModelDirectory {
     }
 
     /**
-     * Whether a file name is one that {@link #save} writes (or leaves as a temporary file when
-     * killed): what {@link #clear} deletes.
+     * Whether a file name is one that {@link #save} writes (or leaves as a temporary file or
+     * staging folder when killed): what {@link #clear} and {@link #replace} may delete. Temporary
+     * names are matched exactly ({@code .NAME<digits>.tmp} of a model file, {@code
+     * .staging<digits>}), so that another tool's {@code .staging-backup} is not one.
      */
     private static boolean isModelFile(String n) {
         return n.equals("config.json")
@@ -145,7 +152,87 @@ public final class ModelDirectory {
                 || n.equals("training.json")
                 || (n.startsWith(MODEL_NAME + "-") && n.endsWith(".params"))
                 || (n.startsWith("optimizer") && n.endsWith(".npz"))
-                || (n.startsWith(".") && (n.endsWith(".tmp") || n.startsWith(".staging")));
+                || isLeftover(n);
+    }
+
+    private static final Pattern TEMPORARY = Pattern.compile("\\.(.+?)\\d+\\.tmp");
+    private static final Pattern STAGING = Pattern.compile("\\.staging\\d+");
+
+    /** A temporary file of {@code AtomicFiles} or a staging folder of {@link #save}. */
+    private static boolean isLeftover(String n) {
+        Matcher tmp = TEMPORARY.matcher(n);
+        return STAGING.matcher(n).matches() || (tmp.matches() && isModelFile(tmp.group(1)));
+    }
+
+    /** The most of a config.json or serving.properties read to tell whose it is. */
+    private static final long MAX_MARKER_FILE = 1 << 20;
+
+    /**
+     * Lists the files of a directory that have a model file's name but were not written by ttt-djl
+     * (another tool's {@code config.json} or {@code serving.properties}, or a tokenizer or training
+     * record beside no ttt-djl {@code config.json}): {@code ttt train --overwrite} must not replace
+     * them, and refuses before it starts.
+     *
+     * @param dir the directory
+     * @return each such file's name with why it is foreign; empty if none (or no directory)
+     * @throws IOException if the directory cannot be listed
+     */
+    public static List<String> foreignFiles(Path dir) throws IOException {
+        List<String> foreign = new ArrayList<>();
+        if (!Files.isDirectory(dir)) {
+            return foreign;
+        }
+        String config = foreignConfig(dir.resolve("config.json"));
+        if (config != null) {
+            foreign.add("config.json (" + config + ")");
+        }
+        Path serving = dir.resolve("serving.properties");
+        if (Files.exists(serving) && !isTttServingProperties(serving)) {
+            foreign.add("serving.properties (it names no ttt-djl block factory)");
+        }
+        boolean tttModel = config == null && Files.isRegularFile(dir.resolve("config.json"));
+        if (!tttModel) {
+            for (String name : List.of("tokenizer.json", "tokenizer.txt", "training.json")) {
+                if (Files.exists(dir.resolve(name))) {
+                    foreign.add(name + " (beside no ttt-djl config.json)");
+                }
+            }
+        }
+        return foreign;
+    }
+
+    /** Why a config.json is not one ttt-djl wrote, or {@code null} (also when there is none). */
+    private static String foreignConfig(Path file) throws IOException {
+        if (!Files.exists(file)) {
+            return null;
+        }
+        if (!Files.isRegularFile(file) || Files.size(file) > MAX_MARKER_FILE) {
+            return "not a ttt-djl model config: not a file, or over 1 MB";
+        }
+        try {
+            JsonElement root = JsonParser.parseString(Files.readString(file));
+            JsonElement type =
+                    root.isJsonObject() ? root.getAsJsonObject().get("model_type") : null;
+            if (type != null && !"ttt".equals(type.isJsonPrimitive() ? type.getAsString() : "")) {
+                return "not a ttt-djl model config: model_type " + clip(type.toString());
+            }
+            TttConfig.load(file);
+            return null;
+        } catch (IOException | RuntimeException e) {
+            return "not a ttt-djl model config";
+        }
+    }
+
+    private static String clip(String s) {
+        return s.length() > 40 ? s.substring(0, 40) + "…" : s;
+    }
+
+    private static boolean isTttServingProperties(Path file) throws IOException {
+        if (!Files.isRegularFile(file) || Files.size(file) > MAX_MARKER_FILE) {
+            return false;
+        }
+        return Files.readString(file, StandardCharsets.ISO_8859_1)
+                .contains(SERVING_KEYS.get("blockFactory"));
     }
 
     /**
@@ -181,6 +268,52 @@ public final class ModelDirectory {
                 deleteRecursively(f);
             }
         }
+    }
+
+    /**
+     * Replaces the model of {@code dir} with the complete model of {@code staging} (a folder beside
+     * it that a new run trained into), keeping every other file of {@code dir}: the new files are
+     * moved in, {@code training.json} (the commit) last, then the old model's files that the new
+     * model does not have are deleted, and {@code staging} is removed. What {@code ttt train
+     * --overwrite} does once the new run has its final checkpoint, so that a run that fails leaves
+     * the previous model as it was.
+     *
+     * @param dir the model directory (created if needed)
+     * @param staging the new model's directory, on the same file system
+     * @throws IOException if a file cannot be moved or deleted
+     */
+    public static void replace(Path dir, Path staging) throws IOException {
+        Files.createDirectories(dir);
+        List<String> incoming = new ArrayList<>();
+        for (Path f : list(staging)) {
+            String n = f.getFileName().toString();
+            if (isModelFile(n) && !isLeftover(n)) {
+                incoming.add(n);
+            }
+        }
+        // weights and optimizer state first, the description next, the commit last
+        incoming.sort(
+                java.util.Comparator.comparingInt(
+                        n ->
+                                n.equals("training.json")
+                                        ? 3
+                                        : n.equals("config.json")
+                                                ? 2
+                                                : n.endsWith(".params") ? 0 : 1));
+        for (String n : incoming) {
+            Files.move(
+                    staging.resolve(n),
+                    dir.resolve(n),
+                    StandardCopyOption.REPLACE_EXISTING,
+                    StandardCopyOption.ATOMIC_MOVE);
+        }
+        for (Path f : list(dir)) {
+            String n = f.getFileName().toString();
+            if (isModelFile(n) && !incoming.contains(n)) {
+                deleteRecursively(f);
+            }
+        }
+        deleteRecursively(staging);
     }
 
     private static List<Path> list(Path dir) throws IOException {
@@ -245,8 +378,7 @@ public final class ModelDirectory {
             String n = f.getFileName().toString();
             boolean oldParams = n.startsWith(MODEL_NAME + "-") && n.endsWith(".params");
             boolean oldOptimizer = n.startsWith("optimizer") && n.endsWith(".npz");
-            boolean leftover =
-                    n.startsWith(".") && (n.endsWith(".tmp") || n.startsWith(".staging"));
+            boolean leftover = isLeftover(n);
             if ((oldParams && !n.equals(name))
                     || (oldOptimizer && (optimizer == null || !f.equals(optimizerFile)))
                     || leftover) {
