@@ -8,6 +8,7 @@ import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.runtime.AtomicFiles;
 import com.google.gson.JsonElement;
+import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -466,12 +467,7 @@ public final class ModelDirectory {
                             + " is not a model directory: it has no config.json (expected a folder"
                             + " written by 'ttt train')");
         }
-        TttConfig config;
-        try {
-            config = TttConfig.load(dir.resolve("config.json"));
-        } catch (IllegalArgumentException e) {
-            throw new MalformedModelException(e.getMessage(), e);
-        }
+        TttConfig config = loadConfig(dir.resolve("config.json"));
         if (paramFiles(dir).isEmpty()) {
             throw new IOException("no " + MODEL_NAME + "-NNNN.params in " + dir);
         }
@@ -520,6 +516,53 @@ public final class ModelDirectory {
                     "the weights in " + dir + " are corrupt or truncated: " + e, e);
         }
         return new Loaded(model, (CausalLm) model.getBlock(), tokenizer, state);
+    }
+
+    private static final Pattern JSON_POSITION = Pattern.compile("line (\\d+) column (\\d+)");
+
+    /**
+     * Reads a {@code config.json}, reporting a bad one in one line that names the file (and, for
+     * JSON that does not parse, the line and column), without a JSON library's class names or
+     * links.
+     *
+     * @param file the config.json
+     * @return the config
+     * @throws IOException if the file cannot be read
+     * @throws MalformedModelException if it is not a valid config
+     */
+    public static TttConfig loadConfig(Path file) throws IOException, MalformedModelException {
+        try {
+            return TttConfig.load(file);
+        } catch (IllegalArgumentException | JsonParseException | ClassCastException e) {
+            throw new MalformedModelException(configMessage(file, e), e);
+        }
+    }
+
+    /** One line: the file, then the JSON position or the first line of the cause's message. */
+    private static String configMessage(Path file, Exception e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof JsonParseException) {
+                Matcher m = JSON_POSITION.matcher(String.valueOf(t.getMessage()));
+                if (m.find()) {
+                    return file
+                            + ": not valid JSON at line "
+                            + m.group(1)
+                            + " column "
+                            + m.group(2);
+                }
+            }
+        }
+        String message = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
+        String prefix = file + ": ";
+        if (message.startsWith(prefix)) {
+            message = message.substring(prefix.length());
+        }
+        // a JSON library's exception class named at the front of its message
+        message = message.replaceFirst("^([a-z]+\\.)+[A-Za-z]*Exception: ", "");
+        if (message.length() > 300) {
+            message = message.substring(0, 300) + "… (" + message.length() + " characters)";
+        }
+        return prefix + message;
     }
 
     private static List<Path> paramFiles(Path dir) throws IOException {
