@@ -52,7 +52,7 @@ public record Deadline(long endNanos, Duration timeout) {
             throw new DeadlineExceededException(
                     String.format(
                             Locale.ROOT,
-                            "stopped after %s: the request's deadline of %d ms passed",
+                            "stopped after %s: the deadline of %d ms passed",
                             progress,
                             timeout == null ? 0 : timeout.toMillis()));
         }
