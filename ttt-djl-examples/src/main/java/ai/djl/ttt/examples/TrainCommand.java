@@ -123,7 +123,10 @@ final class TrainCommand implements Callable<Integer> {
             names = "--overwrite",
             description =
                     "replace the model in a --model-dir that is not empty (without it, train"
-                            + " refuses: a second run must not silently delete the first)")
+                            + " refuses: a second run must not silently delete the first); the"
+                            + " new run trains beside it and replaces only ttt-djl's files, once"
+                            + " it has its final checkpoint: a run that fails leaves the old"
+                            + " model as it was")
     boolean overwrite;
 
     @Option(
