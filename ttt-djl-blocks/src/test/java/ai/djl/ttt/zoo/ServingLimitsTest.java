@@ -141,6 +141,40 @@ class ServingLimitsTest {
     }
 
     @Test
+    void theDefaultsRefuseTheIssuesOversizedRequests() throws Exception {
+        // issue 30's reproductions: a 256 KB prompt (failed after 21 s and ~7 GB), one of 128 KB
+        // to score, and max_new_tokens 1e9 (days): refused at once by the default ceilings
+        try (ZooModel<Input, Output> serving =
+                        criteria(Input.class, Output.class).build().loadModel();
+                Predictor<Input, Output> predictor = serving.newPredictor()) {
+            int arrays = serving.getNDManager().getManagedArrays().size();
+            String[][] refused = {
+                {
+                    "{\"inputs\": \"" + "a".repeat(256 * 1024) + "\"}",
+                    "the input has 262144 tokens, more than the limit of 4096 (maxPromptTokens)"
+                },
+                {
+                    "{\"inputs\": \""
+                            + "a".repeat(128 * 1024)
+                            + "\", \"parameters\": {\"task\": \"score\"}}",
+                    "the input has 131072 tokens, more than the limit of 4096 (maxPromptTokens)"
+                },
+                {
+                    "{\"inputs\": \"a\", \"parameters\": {\"max_new_tokens\": 1000000000}}",
+                    "max_new_tokens 1000000000 is over the limit of 1024 (maxNewTokensLimit)"
+                }
+            };
+            for (String[] c : refused) {
+                TranslateException e =
+                        assertThrows(TranslateException.class, () -> predictor.predict(json(c[0])));
+                String message = cause(e, RequestLimitException.class).getMessage();
+                assertTrue(message.startsWith(c[1]), message);
+            }
+            assertEquals(arrays, serving.getNDManager().getManagedArrays().size());
+        }
+    }
+
+    @Test
     void theZooPredictorRefusesABatchBeforeItsFirstInput() throws Exception {
         String previous = System.getProperty(TttModelZoo.MODELS_PROPERTY);
         System.setProperty(TttModelZoo.MODELS_PROPERTY, dir.toString());
