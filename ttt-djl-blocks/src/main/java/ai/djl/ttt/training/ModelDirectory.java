@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
@@ -272,6 +273,34 @@ public final class ModelDirectory {
     }
 
     /**
+     * Creates the folder a run that will {@link #replace} the model of {@code dir} trains into:
+     * beside {@code dir} (the same file system, so that the swap is renames), named {@code
+     * .NAME.overwriteNNNN}.
+     *
+     * @param dir the model directory
+     * @return the new, empty folder
+     * @throws IOException if it cannot be created
+     */
+    public static Path newStaging(Path dir) throws IOException {
+        Path absolute = dir.toAbsolutePath();
+        return Files.createTempDirectory(
+                absolute.getParent(), "." + absolute.getFileName() + ".overwrite");
+    }
+
+    /**
+     * Deletes a folder made by {@link #newStaging} and what it holds (a failed run's checkpoint);
+     * nothing if it is gone already (after {@link #replace}).
+     *
+     * @param staging the folder
+     * @throws IOException if a file cannot be deleted
+     */
+    public static void discardStaging(Path staging) throws IOException {
+        if (Files.isDirectory(staging, LinkOption.NOFOLLOW_LINKS)) {
+            deleteRecursively(staging);
+        }
+    }
+
+    /**
      * Replaces the model of {@code dir} with the complete model of {@code staging} (a folder beside
      * it that a new run trained into), keeping every other file of {@code dir}: the new files are
      * moved in, {@code training.json} (the commit) last, then the old model's files that the new
@@ -324,7 +353,8 @@ public final class ModelDirectory {
     }
 
     private static void deleteRecursively(Path f) throws IOException {
-        if (Files.isDirectory(f)) {
+        // a link is deleted, never followed: what it points to is not the model's
+        if (Files.isDirectory(f, LinkOption.NOFOLLOW_LINKS)) {
             for (Path child : list(f)) {
                 deleteRecursively(child);
             }

@@ -205,8 +205,11 @@ final class TrainCommand implements Callable<Integer> {
             }
             // --overwrite: the new run trains beside the old model, which it replaces only once
             // the new one has its final checkpoint; a run that fails leaves the old one as it was
-            Path target = replacing ? stagingFolder(dir) : dir;
+            Path target = dir;
             try (Model trained = m) {
+                if (replacing) {
+                    target = ModelDirectory.newStaging(dir);
+                }
                 CausalLm lm = (CausalLm) trained.getBlock();
                 TttConfig config = lm.getConfig();
                 TrainingSettings settings = resumeFrom != null ? resumeFrom.settings : settings();
@@ -240,33 +243,12 @@ final class TrainCommand implements Callable<Integer> {
                     sample(lm, trained, tokenizer, data, out);
                 }
             } finally {
-                if (replacing) {
-                    deleteRecursively(target); // gone after a swap; a failed run's files
+                if (replacing && !target.equals(dir)) {
+                    ModelDirectory.discardStaging(target); // a failed run's; gone after a swap
                 }
             }
         }
         return 0;
-    }
-
-    /** A new folder beside the model directory (same file system: the swap is renames). */
-    private static Path stagingFolder(Path dir) throws java.io.IOException {
-        Path absolute = dir.toAbsolutePath();
-        return Files.createTempDirectory(
-                absolute.getParent(), "." + absolute.getFileName() + ".overwrite");
-    }
-
-    private static void deleteRecursively(Path f) throws java.io.IOException {
-        if (!Files.exists(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        if (Files.isDirectory(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            try (java.util.stream.Stream<Path> children = Files.list(f)) {
-                for (Path child : children.toList()) {
-                    deleteRecursively(child);
-                }
-            }
-        }
-        Files.deleteIfExists(f);
     }
 
     /** Checks every option, naming the option and its allowed values. */

@@ -179,8 +179,13 @@ class TrainOverwriteTest {
         assertTrue(child.waitFor(60, TimeUnit.SECONDS));
         assertSame(before, model, "killed during the new run");
 
-        // a run that succeeds replaces the model and keeps the other files
+        // a run that succeeds replaces the model and keeps the other files; a link among the
+        // model's names is deleted, never followed
+        Path precious = Files.createDirectories(tmp.resolve("precious"));
+        Files.writeString(precious.resolve("keep.txt"), "outside");
+        Files.createSymbolicLink(model.resolve("tokenizer.json"), precious);
         CliTest.run(0, train(corpus, model, 4, "--overwrite").toArray(String[]::new));
+        assertEquals("outside", Files.readString(precious.resolve("keep.txt")));
         assertTrue(Files.isRegularFile(model.resolve("ttt-lm-0004.params")));
         assertFalse(Files.exists(model.resolve("ttt-lm-0002.params")));
         assertEquals("keep", Files.readString(model.resolve(".staging-backup/keep.txt")));
