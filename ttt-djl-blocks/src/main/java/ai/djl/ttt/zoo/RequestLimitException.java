@@ -9,6 +9,7 @@ public final class RequestLimitException extends IllegalArgumentException {
 
     private static final long serialVersionUID = 1L;
 
+    /** The limit's argument name. */
     private final String limit;
 
     /**

@@ -1,6 +1,5 @@
 package ai.djl.ttt.zoo;
 
-import java.io.Serializable;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
@@ -29,10 +28,7 @@ import java.util.Map;
  * @param timeout the longest a prediction may run
  */
 public record ServingLimits(
-        int maxPromptTokens, int maxNewTokens, int maxBatchSize, Duration timeout)
-        implements Serializable {
-
-    private static final long serialVersionUID = 1L;
+        int maxPromptTokens, int maxNewTokens, int maxBatchSize, Duration timeout) {
 
     /** The argument of the prompt-length ceiling. */
     public static final String MAX_PROMPT_TOKENS = "maxPromptTokens";
@@ -77,6 +73,10 @@ public record ServingLimits(
     /**
      * Checks the values.
      *
+     * @param maxPromptTokens the most tokens of a prompt or scored text, at least 1
+     * @param maxNewTokens the most new tokens a request may ask for, at least 1
+     * @param maxBatchSize the most inputs of one batch, at least 1
+     * @param timeout the longest a prediction may run, positive
      * @throws IllegalArgumentException naming the invalid one
      */
     public ServingLimits {
