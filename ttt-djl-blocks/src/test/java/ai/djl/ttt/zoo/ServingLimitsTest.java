@@ -18,6 +18,7 @@ import ai.djl.ttt.runtime.DeadlineExceededException;
 import ai.djl.ttt.training.ByteTokenizer;
 import ai.djl.ttt.training.ModelDirectory;
 import com.google.gson.JsonParser;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CancellationException;
@@ -171,6 +172,59 @@ class ServingLimitsTest {
                 assertTrue(message.startsWith(c[1]), message);
             }
             assertEquals(arrays, serving.getNDManager().getManagedArrays().size());
+        }
+    }
+
+    @Test
+    void theOperatorsCeilingsComeFromServingProperties() throws Exception {
+        Path copy = dir.resolve("with-ceilings");
+        try (Model m = Model.newInstance(ModelDirectory.MODEL_NAME)) {
+            m.setBlock(
+                    TestModels.model(
+                            TestModels.tiny(LayerType.LINEAR).toBuilder().setVocabSize(256).build(),
+                            m.getNDManager(),
+                            5));
+            ModelDirectory.save(copy, m, new ByteTokenizer(), null, null);
+        }
+        Path properties = copy.resolve("serving.properties");
+        Files.writeString(
+                properties,
+                Files.readString(properties)
+                        + "maxPromptTokens=4\nmaxNewTokensLimit=5\nmaxNewTokens=2\n");
+        // DJL's own loader, as DJL Serving uses it
+        try (ZooModel<Input, Output> serving =
+                        Criteria.builder()
+                                .setTypes(Input.class, Output.class)
+                                .optModelPath(copy)
+                                .optTranslatorFactory(new TttTranslatorFactory())
+                                .build()
+                                .loadModel();
+                Predictor<Input, Output> predictor = serving.newPredictor()) {
+            TranslateException prompt =
+                    assertThrows(
+                            TranslateException.class,
+                            () -> predictor.predict(json("{\"inputs\": \"12345\"}")));
+            assertEquals(
+                    ServingLimits.MAX_PROMPT_TOKENS,
+                    cause(prompt, RequestLimitException.class).getLimit());
+            TranslateException raise =
+                    assertThrows(
+                            TranslateException.class,
+                            () ->
+                                    predictor.predict(
+                                            json(
+                                                    "{\"inputs\": \"1234\", \"parameters\":"
+                                                            + " {\"max_new_tokens\": 6}}")));
+            assertEquals(
+                    ServingLimits.MAX_NEW_TOKENS_LIMIT,
+                    cause(raise, RequestLimitException.class).getLimit());
+            assertEquals(2, generated(predictor, "{\"inputs\": \"1234\"}").length());
+            assertEquals(
+                    5,
+                    generated(
+                                    predictor,
+                                    "{\"inputs\": \"1234\", \"parameters\": {\"max_new_tokens\": 5}}")
+                            .length());
         }
     }
 
