@@ -244,7 +244,8 @@ public final class SparkGenerator {
         }
 
         /**
-         * Sets the softmax temperature (default 0.8, as the zoo and {@code ttt generate}; 0 is greedy).
+         * Sets the softmax temperature (default 0.8, as the zoo and {@code ttt generate}; 0 is
+         * greedy).
          *
          * @param t the temperature
          * @return this builder
