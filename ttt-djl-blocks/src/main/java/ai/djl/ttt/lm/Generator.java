@@ -3,6 +3,7 @@ package ai.djl.ttt.lm;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
+import ai.djl.ttt.runtime.Deadline;
 import ai.djl.ttt.runtime.NoGrad;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -17,6 +18,11 @@ import java.util.List;
  * attention baseline's key/value cache grows by one slot per token. A batch of prompts of different
  * lengths gives exactly what each prompt gives alone: no row ever reads another row's padding (the
  * official code ignores the attention mask).
+ *
+ * <p>Cancelling: between two steps (prompts of the prefill, decoded tokens) the generator stops if
+ * the thread was interrupted ({@code Future.cancel(true)}: a {@link
+ * java.util.concurrent.CancellationException}) or the config's timeout passed (a {@link
+ * ai.djl.ttt.runtime.DeadlineExceededException}); either way its arrays are freed.
  *
  * <p>Generation runs with autograd off on the calling thread, whatever thread that is ({@link
  * NoGrad}), and restores the thread's grad mode when it returns.
@@ -75,11 +81,12 @@ public final class Generator {
                         "prompt " + i + " is empty: generation needs at least one token");
             }
         }
+        Deadline deadline = Deadline.after(config.getTimeout());
         try (NDManager generation = manager.newSubManager();
                 NoGrad off = NoGrad.open(manager)) {
             float[][] logits = new float[prompts.size()][];
-            LmState state = prefillEach(generation, prompts, logits);
-            return decode(state, logits, config, listener);
+            LmState state = prefillEach(generation, prompts, logits, deadline);
+            return decode(state, logits, config, listener, deadline);
         }
     }
 
@@ -96,6 +103,27 @@ public final class Generator {
      */
     public List<long[]> decode(
             LmState state, float[][] logits, SamplingConfig config, TokenListener listener) {
+        return decode(state, logits, config, listener, Deadline.after(config.getTimeout()));
+    }
+
+    /**
+     * Continues sequences from a state, as {@link #decode(LmState, float[][], SamplingConfig,
+     * TokenListener)}, until a deadline that started earlier (e.g. when a request arrived, before
+     * its prompt was prefilled).
+     *
+     * @param state the state after each row's prompt (closed at the end)
+     * @param logits each row's logits for the next token, length V
+     * @param config the sampling settings (its timeout is ignored: {@code deadline} replaces it)
+     * @param listener called with each token as soon as it is chosen, or {@code null}
+     * @param deadline when to stop; checked, with the thread's interruption, before each step
+     * @return the generated ids of each row, stop token included
+     */
+    public List<long[]> decode(
+            LmState state,
+            float[][] logits,
+            SamplingConfig config,
+            TokenListener listener,
+            Deadline deadline) {
         int rows = state.getBatchSize();
         int vocab = model.getConfig().getVocabSize();
         NDManager owner = manager.newSubManager();
@@ -128,6 +156,11 @@ public final class Generator {
                 if (allDone) {
                     break;
                 }
+                deadline.check(
+                        generated.get(0).size()
+                                + " of at most "
+                                + config.getMaxNewTokens()
+                                + " new tokens");
                 try (NDManager step = owner.newSubManager()) {
                     NDArray ids = step.create(next).reshape(rows, 1);
                     CausalLm.Output out = model.prefill(parameterStore, ids, state, false);
@@ -152,9 +185,11 @@ public final class Generator {
     }
 
     /** Prefills every prompt alone and stacks the states; fills the last logits of each row. */
-    private LmState prefillEach(NDManager generation, List<long[]> prompts, float[][] logits) {
+    private LmState prefillEach(
+            NDManager generation, List<long[]> prompts, float[][] logits, Deadline deadline) {
         List<LmState> states = new ArrayList<>();
         for (int i = 0; i < prompts.size(); i++) {
+            deadline.check("prefilling " + i + " of " + prompts.size() + " prompts");
             long[] prompt = prompts.get(i);
             try (NDManager step = generation.newSubManager()) {
                 NDArray ids = step.create(prompt).reshape(1, prompt.length);

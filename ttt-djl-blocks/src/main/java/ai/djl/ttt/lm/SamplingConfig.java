@@ -1,5 +1,6 @@
 package ai.djl.ttt.lm;
 
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashSet;
@@ -23,6 +24,7 @@ public final class SamplingConfig {
     private final double topP;
     private final long seed;
     private final Set<Long> stopTokens;
+    private final Duration timeout;
 
     private SamplingConfig(Builder b) {
         maxNewTokens = b.maxNewTokens;
@@ -31,6 +33,7 @@ public final class SamplingConfig {
         topP = b.topP;
         seed = b.seed;
         stopTokens = Collections.unmodifiableSet(new LinkedHashSet<>(b.stopTokens));
+        timeout = b.timeout;
     }
 
     /**
@@ -98,6 +101,34 @@ public final class SamplingConfig {
         return stopTokens;
     }
 
+    /**
+     * Returns how long a generation may take, or {@code null} for no limit: {@link Generator} stops
+     * with a {@link ai.djl.ttt.runtime.DeadlineExceededException} at the first step after it (see
+     * {@link Builder#optTimeout}).
+     *
+     * @return the timeout, or {@code null}
+     */
+    public Duration getTimeout() {
+        return timeout;
+    }
+
+    /**
+     * Returns a builder with these settings, to change some of them.
+     *
+     * @return a new builder
+     */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.maxNewTokens = maxNewTokens;
+        b.temperature = temperature;
+        b.topK = topK;
+        b.topP = topP;
+        b.seed = seed;
+        b.stopTokens = new LinkedHashSet<>(stopTokens);
+        b.timeout = timeout;
+        return b;
+    }
+
     /** The builder of {@link SamplingConfig}. */
     public static final class Builder {
         private int maxNewTokens = 64;
@@ -106,8 +137,22 @@ public final class SamplingConfig {
         private double topP = 1.0;
         private long seed = 42;
         private Set<Long> stopTokens = new LinkedHashSet<>();
+        private Duration timeout;
 
         Builder() {}
+
+        /**
+         * Sets how long a generation may take (none by default): the clock starts when {@link
+         * Generator#generate} is called (or {@link Generator#decode}, without a deadline of its
+         * own), and the generator stops between two decode steps once it has passed.
+         *
+         * @param t a positive duration, or {@code null} for no limit
+         * @return this builder
+         */
+        public Builder optTimeout(Duration t) {
+            timeout = t;
+            return this;
+        }
 
         /**
          * Sets the most tokens generated per sequence (64 by default).
@@ -197,6 +242,9 @@ public final class SamplingConfig {
             }
             if (!(topP > 0 && topP <= 1)) {
                 throw new IllegalArgumentException("topP must be in (0, 1], got " + topP);
+            }
+            if (timeout != null && (timeout.isNegative() || timeout.isZero())) {
+                throw new IllegalArgumentException("timeout must be > 0, got " + timeout);
             }
             return new SamplingConfig(this);
         }

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.security.SecureRandom;
 import java.util.Comparator;
 import java.util.List;
@@ -16,6 +17,11 @@ import java.util.stream.Stream;
  * Atomic file writes: a temporary file in the same directory, then a move into place, so that a
  * crash never leaves a half-written file under the real name. Every file ttt-djl writes goes
  * through here (model directories, docs pages, charts).
+ *
+ * <p>Permissions: the temporary file is created as a plain new file ({@code CREATE_NEW}), so it
+ * gets what any new file gets under the process's umask (e.g. {@code -rw-r--r--} under umask 022),
+ * like the {@code .params} files DJL writes. ({@code Files.createTempFile} would make it {@code
+ * -rw-------}: a serving process running as another user could not read the model.)
  */
 public final class AtomicFiles {
 
@@ -57,7 +63,7 @@ public final class AtomicFiles {
     public static void writeAtomically(Path file, Writer writer) throws IOException {
         Path dir = file.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
+        Path tmp = newTempFile(dir, "." + file.getFileName());
         try {
             writer.write(tmp);
             Files.move(
@@ -121,6 +127,25 @@ public final class AtomicFiles {
         }
         for (Path p : paths) {
             Files.deleteIfExists(p);
+        }
+    }
+
+    /**
+     * Creates a new empty file with a random name in {@code dir}, with the permissions of any new
+     * file under the process umask.
+     */
+    private static Path newTempFile(Path dir, String prefix) throws IOException {
+        for (int attempt = 0; ; attempt++) {
+            Path tmp = dir.resolve(prefix + Long.toUnsignedString(RANDOM.nextLong()) + ".tmp");
+            try {
+                Files.newByteChannel(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)
+                        .close();
+                return tmp;
+            } catch (FileAlreadyExistsException e) {
+                if (attempt >= 100) {
+                    throw e;
+                }
+            }
         }
     }
 }

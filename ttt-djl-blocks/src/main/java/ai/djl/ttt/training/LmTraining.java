@@ -77,6 +77,28 @@ public final class LmTraining {
     }
 
     /**
+     * Checks that the training split holds at least one batch of windows, so that a run can be
+     * refused before anything is written.
+     *
+     * @param data the data
+     * @param settings the settings
+     * @throws IllegalArgumentException if it holds fewer windows than one batch
+     */
+    public static void requireOneBatch(Data data, TrainingSettings settings) {
+        int windows = Math.max(0, data.trainTokens().length - 1) / settings.contextLength();
+        if (windows < settings.batchSize()) {
+            throw new IllegalArgumentException(
+                    "the training split has "
+                            + windows
+                            + " windows of "
+                            + settings.contextLength()
+                            + " tokens, fewer than one batch of "
+                            + settings.batchSize()
+                            + ": use a larger corpus or a smaller batch/context");
+        }
+    }
+
+    /**
      * Trains, or resumes training of, a model.
      *
      * @param model the model; its block an initialised {@code CausalLm} (loaded, for a resume)
@@ -146,17 +168,7 @@ public final class LmTraining {
             throws IOException {
         TrainingState state = resume == null ? new TrainingState() : resume;
         state.settings = settings;
-        int windows = (data.trainTokens().length - 1) / settings.contextLength();
-        if (windows < settings.batchSize()) {
-            throw new IllegalArgumentException(
-                    "the training split has "
-                            + windows
-                            + " windows of "
-                            + settings.contextLength()
-                            + " tokens, fewer than one batch of "
-                            + settings.batchSize()
-                            + ": use a larger corpus or a smaller batch/context");
-        }
+        requireOneBatch(data, settings);
         TokenWindowDataset trainSet =
                 TokenWindowDataset.builder()
                         .setTokens(data.trainTokens())

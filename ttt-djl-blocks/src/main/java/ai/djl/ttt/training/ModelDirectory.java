@@ -7,19 +7,26 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.runtime.AtomicFiles;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -64,10 +71,15 @@ public final class ModelDirectory {
                     + keyLines(SERVING_KEYS)
                     + "# generation defaults (Criteria arguments and request parameters override):\n"
                     + "# maxNewTokens=64\n"
-                    + "# temperature=0\n"
-                    + "# topK=0\n"
+                    + "# temperature=0.8\n"
+                    + "# topK=40\n"
                     + "# topP=1\n"
-                    + "# seed=42\n";
+                    + "# seed=42\n"
+                    + "# ceilings (a request may lower, never raise them; see docs/reliability.md):\n"
+                    + "# maxPromptTokens=4096\n"
+                    + "# maxNewTokensLimit=1024\n"
+                    + "# maxBatchSize=32\n"
+                    + "# timeoutMs=60000\n";
 
     /**
      * The system property that makes a save of the given step stop before its commit and wait
@@ -129,8 +141,10 @@ public final class ModelDirectory {
     }
 
     /**
-     * Whether a file name is one that {@link #save} writes (or leaves as a temporary file when
-     * killed): what {@link #clear} deletes.
+     * Whether a file name is one that {@link #save} writes (or leaves as a temporary file or
+     * staging folder when killed): what {@link #clear} and {@link #replace} may delete. Temporary
+     * names are matched exactly ({@code .NAME<digits>.tmp} of a model file, {@code
+     * .staging<digits>}), so that another tool's {@code .staging-backup} is not one.
      */
     private static boolean isModelFile(String n) {
         return n.equals("config.json")
@@ -140,7 +154,87 @@ public final class ModelDirectory {
                 || n.equals("training.json")
                 || (n.startsWith(MODEL_NAME + "-") && n.endsWith(".params"))
                 || (n.startsWith("optimizer") && n.endsWith(".npz"))
-                || (n.startsWith(".") && (n.endsWith(".tmp") || n.startsWith(".staging")));
+                || isLeftover(n);
+    }
+
+    private static final Pattern TEMPORARY = Pattern.compile("\\.(.+?)\\d+\\.tmp");
+    private static final Pattern STAGING = Pattern.compile("\\.staging\\d+");
+
+    /** A temporary file of {@code AtomicFiles} or a staging folder of {@link #save}. */
+    private static boolean isLeftover(String n) {
+        Matcher tmp = TEMPORARY.matcher(n);
+        return STAGING.matcher(n).matches() || (tmp.matches() && isModelFile(tmp.group(1)));
+    }
+
+    /** The most of a config.json or serving.properties read to tell whose it is. */
+    private static final long MAX_MARKER_FILE = 1 << 20;
+
+    /**
+     * Lists the files of a directory that have a model file's name but were not written by ttt-djl
+     * (another tool's {@code config.json} or {@code serving.properties}, or a tokenizer or training
+     * record beside no ttt-djl {@code config.json}): {@code ttt train --overwrite} must not replace
+     * them, and refuses before it starts.
+     *
+     * @param dir the directory
+     * @return each such file's name with why it is foreign; empty if none (or no directory)
+     * @throws IOException if the directory cannot be listed
+     */
+    public static List<String> foreignFiles(Path dir) throws IOException {
+        List<String> foreign = new ArrayList<>();
+        if (!Files.isDirectory(dir)) {
+            return foreign;
+        }
+        String config = foreignConfig(dir.resolve("config.json"));
+        if (config != null) {
+            foreign.add("config.json (" + config + ")");
+        }
+        Path serving = dir.resolve("serving.properties");
+        if (Files.exists(serving) && !isTttServingProperties(serving)) {
+            foreign.add("serving.properties (it names no ttt-djl block factory)");
+        }
+        boolean tttModel = config == null && Files.isRegularFile(dir.resolve("config.json"));
+        if (!tttModel) {
+            for (String name : List.of("tokenizer.json", "tokenizer.txt", "training.json")) {
+                if (Files.exists(dir.resolve(name))) {
+                    foreign.add(name + " (beside no ttt-djl config.json)");
+                }
+            }
+        }
+        return foreign;
+    }
+
+    /** Why a config.json is not one ttt-djl wrote, or {@code null} (also when there is none). */
+    private static String foreignConfig(Path file) throws IOException {
+        if (!Files.exists(file)) {
+            return null;
+        }
+        if (!Files.isRegularFile(file) || Files.size(file) > MAX_MARKER_FILE) {
+            return "not a ttt-djl model config: not a file, or over 1 MB";
+        }
+        try {
+            JsonElement root = JsonParser.parseString(Files.readString(file));
+            JsonElement type =
+                    root.isJsonObject() ? root.getAsJsonObject().get("model_type") : null;
+            if (type != null && !"ttt".equals(type.isJsonPrimitive() ? type.getAsString() : "")) {
+                return "not a ttt-djl model config: model_type " + clip(type.toString());
+            }
+            TttConfig.load(file);
+            return null;
+        } catch (IOException | RuntimeException e) {
+            return "not a ttt-djl model config";
+        }
+    }
+
+    private static String clip(String s) {
+        return s.length() > 40 ? s.substring(0, 40) + "…" : s;
+    }
+
+    private static boolean isTttServingProperties(Path file) throws IOException {
+        if (!Files.isRegularFile(file) || Files.size(file) > MAX_MARKER_FILE) {
+            return false;
+        }
+        return Files.readString(file, StandardCharsets.ISO_8859_1)
+                .contains(SERVING_KEYS.get("blockFactory"));
     }
 
     /**
@@ -178,6 +272,80 @@ public final class ModelDirectory {
         }
     }
 
+    /**
+     * Creates the folder a run that will {@link #replace} the model of {@code dir} trains into:
+     * beside {@code dir} (the same file system, so that the swap is renames), named {@code
+     * .NAME.overwriteNNNN}.
+     *
+     * @param dir the model directory
+     * @return the new, empty folder
+     * @throws IOException if it cannot be created
+     */
+    public static Path newStaging(Path dir) throws IOException {
+        Path absolute = dir.toAbsolutePath();
+        return Files.createTempDirectory(
+                absolute.getParent(), "." + absolute.getFileName() + ".overwrite");
+    }
+
+    /**
+     * Deletes a folder made by {@link #newStaging} and what it holds (a failed run's checkpoint);
+     * nothing if it is gone already (after {@link #replace}).
+     *
+     * @param staging the folder
+     * @throws IOException if a file cannot be deleted
+     */
+    public static void discardStaging(Path staging) throws IOException {
+        if (Files.isDirectory(staging, LinkOption.NOFOLLOW_LINKS)) {
+            deleteRecursively(staging);
+        }
+    }
+
+    /**
+     * Replaces the model of {@code dir} with the complete model of {@code staging} (a folder beside
+     * it that a new run trained into), keeping every other file of {@code dir}: the new files are
+     * moved in, {@code training.json} (the commit) last, then the old model's files that the new
+     * model does not have are deleted, and {@code staging} is removed. What {@code ttt train
+     * --overwrite} does once the new run has its final checkpoint, so that a run that fails leaves
+     * the previous model as it was.
+     *
+     * @param dir the model directory (created if needed)
+     * @param staging the new model's directory, on the same file system
+     * @throws IOException if a file cannot be moved or deleted
+     */
+    public static void replace(Path dir, Path staging) throws IOException {
+        Files.createDirectories(dir);
+        List<String> incoming = new ArrayList<>();
+        for (Path f : list(staging)) {
+            String n = f.getFileName().toString();
+            if (isModelFile(n) && !isLeftover(n)) {
+                incoming.add(n);
+            }
+        }
+        // weights and optimizer state first, the description next, the commit last
+        incoming.sort(
+                java.util.Comparator.comparingInt(
+                        n ->
+                                n.equals("training.json")
+                                        ? 3
+                                        : n.equals("config.json")
+                                                ? 2
+                                                : n.endsWith(".params") ? 0 : 1));
+        for (String n : incoming) {
+            Files.move(
+                    staging.resolve(n),
+                    dir.resolve(n),
+                    StandardCopyOption.REPLACE_EXISTING,
+                    StandardCopyOption.ATOMIC_MOVE);
+        }
+        for (Path f : list(dir)) {
+            String n = f.getFileName().toString();
+            if (isModelFile(n) && !incoming.contains(n)) {
+                deleteRecursively(f);
+            }
+        }
+        deleteRecursively(staging);
+    }
+
     private static List<Path> list(Path dir) throws IOException {
         try (Stream<Path> files = Files.list(dir)) {
             return files.collect(Collectors.toList());
@@ -185,7 +353,8 @@ public final class ModelDirectory {
     }
 
     private static void deleteRecursively(Path f) throws IOException {
-        if (Files.isDirectory(f)) {
+        // a link is deleted, never followed: what it points to is not the model's
+        if (Files.isDirectory(f, LinkOption.NOFOLLOW_LINKS)) {
             for (Path child : list(f)) {
                 deleteRecursively(child);
             }
@@ -240,8 +409,7 @@ public final class ModelDirectory {
             String n = f.getFileName().toString();
             boolean oldParams = n.startsWith(MODEL_NAME + "-") && n.endsWith(".params");
             boolean oldOptimizer = n.startsWith("optimizer") && n.endsWith(".npz");
-            boolean leftover =
-                    n.startsWith(".") && (n.endsWith(".tmp") || n.startsWith(".staging"));
+            boolean leftover = isLeftover(n);
             if ((oldParams && !n.equals(name))
                     || (oldOptimizer && (optimizer == null || !f.equals(optimizerFile)))
                     || leftover) {
@@ -329,12 +497,7 @@ public final class ModelDirectory {
                             + " is not a model directory: it has no config.json (expected a folder"
                             + " written by 'ttt train')");
         }
-        TttConfig config;
-        try {
-            config = TttConfig.load(dir.resolve("config.json"));
-        } catch (IllegalArgumentException e) {
-            throw new MalformedModelException(e.getMessage(), e);
-        }
+        TttConfig config = loadConfig(dir.resolve("config.json"));
         if (paramFiles(dir).isEmpty()) {
             throw new IOException("no " + MODEL_NAME + "-NNNN.params in " + dir);
         }
@@ -383,6 +546,53 @@ public final class ModelDirectory {
                     "the weights in " + dir + " are corrupt or truncated: " + e, e);
         }
         return new Loaded(model, (CausalLm) model.getBlock(), tokenizer, state);
+    }
+
+    private static final Pattern JSON_POSITION = Pattern.compile("line (\\d+) column (\\d+)");
+
+    /**
+     * Reads a {@code config.json}, reporting a bad one in one line that names the file (and, for
+     * JSON that does not parse, the line and column), without a JSON library's class names or
+     * links.
+     *
+     * @param file the config.json
+     * @return the config
+     * @throws IOException if the file cannot be read
+     * @throws MalformedModelException if it is not a valid config
+     */
+    public static TttConfig loadConfig(Path file) throws IOException, MalformedModelException {
+        try {
+            return TttConfig.load(file);
+        } catch (IllegalArgumentException | JsonParseException | ClassCastException e) {
+            throw new MalformedModelException(configMessage(file, e), e);
+        }
+    }
+
+    /** One line: the file, then the JSON position or the first line of the cause's message. */
+    private static String configMessage(Path file, Exception e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof JsonParseException) {
+                Matcher m = JSON_POSITION.matcher(String.valueOf(t.getMessage()));
+                if (m.find()) {
+                    return file
+                            + ": not valid JSON at line "
+                            + m.group(1)
+                            + " column "
+                            + m.group(2);
+                }
+            }
+        }
+        String message = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
+        String prefix = file + ": ";
+        if (message.startsWith(prefix)) {
+            message = message.substring(prefix.length());
+        }
+        // a JSON library's exception class named at the front of its message
+        message = message.replaceFirst("^([a-z]+\\.)+[A-Za-z]*Exception: ", "");
+        if (message.length() > 300) {
+            message = message.substring(0, 300) + "… (" + message.length() + " characters)";
+        }
+        return prefix + message;
     }
 
     private static List<Path> paramFiles(Path dir) throws IOException {

@@ -5,14 +5,10 @@ import ai.djl.modality.Output;
 import ai.djl.ndarray.NDList;
 import ai.djl.translate.NoBatchifyTranslator;
 import ai.djl.translate.TranslatorContext;
+import ai.djl.ttt.lm.SamplingConfig;
 import ai.djl.ttt.training.Tokenizer;
 import com.google.gson.Gson;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
-import java.util.HashMap;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -20,54 +16,82 @@ import java.util.Map;
  * {"inputs": "a prompt", "parameters": {...}}} (or plain text: the prompt, with the defaults).
  *
  * <p>Parameters: {@code max_new_tokens}, {@code temperature}, {@code top_k}, {@code top_p}, {@code
- * seed}, {@code stop_tokens} (snake case as in DJL Serving's text-generation handlers; the camel
- * case of the {@code Criteria} arguments works too), and {@code task}: {@code "generate"} (the
- * default) answers {@code {"generated_text": "..."}}, {@code "score"} answers the text's per-token
+ * seed}, {@code stop_tokens} (an array of token ids), {@code timeout_ms} (snake case as in DJL
+ * Serving's text-generation handlers; the camel case of the {@code Criteria} arguments works too),
+ * and {@code task}: {@code "generate"} (the default) answers {@code {"generated_text": "..."}},
+ * {@code "score"} (which takes only {@code timeout_ms} besides) answers the text's per-token
  * log-likelihoods ({@link TextScore}) as {@code {"tokens": n, "log_likelihood": ..., "perplexity":
  * ..., "bits_per_byte": ..., "token_log_likelihoods": [...]}}. Defaults come from the translator
  * factory's arguments, i.e. the {@code Criteria} arguments and the model directory's {@code
  * serving.properties}.
+ *
+ * <p>Requests are parsed strictly ({@link ServingRequest}): an unknown or misplaced key, or a value
+ * of the wrong type, is refused with a message naming it. The operator's {@link ServingLimits}
+ * bound every request; a request may lower {@code max_new_tokens} and {@code timeout_ms}, never
+ * raise them over the ceiling. A refused request throws an {@link IllegalArgumentException} (a
+ * {@link RequestLimitException} for a limit), which the predictor wraps in a {@code
+ * TranslateException}: DJL Serving answers 400 Bad Request with the message.
  */
-public final class ServingTranslator implements NoBatchifyTranslator<Input, Output> {
+public final class ServingTranslator
+        implements NoBatchifyTranslator<Input, Output>, Limited.Translator {
 
     private static final String INNER = "ttt.serving.translator";
     private static final Gson GSON = new Gson();
-    private static final Map<String, String> NAMES =
-            Map.of(
-                    "max_new_tokens", "maxNewTokens",
-                    "top_k", "topK",
-                    "top_p", "topP",
-                    "stop_tokens", "stopTokens");
 
     private final Tokenizer tokenizer;
-    private final Map<String, ?> defaults;
+    private final SamplingConfig defaults;
+    private final ServingLimits limits;
 
     /**
      * Creates the translator.
      *
      * @param tokenizer the model's tokenizer
-     * @param defaults default generation settings, as the {@code Criteria} arguments name them
+     * @param arguments default generation settings and limits, as the {@code Criteria} arguments
+     *     name them
+     * @throws IllegalArgumentException naming an invalid argument
      */
-    public ServingTranslator(Tokenizer tokenizer, Map<String, ?> defaults) {
+    public ServingTranslator(Tokenizer tokenizer, Map<String, ?> arguments) {
+        this(
+                tokenizer,
+                TttTranslatorFactory.sampling(arguments),
+                ServingLimits.fromArguments(arguments));
+    }
+
+    /**
+     * Creates the translator.
+     *
+     * @param tokenizer the model's tokenizer
+     * @param defaults the generation settings of a request that sets none
+     * @param limits the operator's ceilings
+     * @throws RequestLimitException if the defaults ask for more new tokens than the ceiling
+     */
+    public ServingTranslator(Tokenizer tokenizer, SamplingConfig defaults, ServingLimits limits) {
+        limits.checkNewTokens(defaults.getMaxNewTokens());
         this.tokenizer = tokenizer;
-        this.defaults = Map.copyOf(withoutNulls(defaults));
+        this.defaults = defaults;
+        this.limits = limits;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public ServingLimits getLimits() {
+        return limits;
     }
 
     /** {@inheritDoc} */
     @Override
     public NDList processInput(TranslatorContext ctx, Input input) throws Exception {
-        Request request = parse(input);
-        if ("score".equals(request.task)) {
-            ScoringTranslator scoring = new ScoringTranslator(tokenizer);
+        ServingRequest request = ServingRequest.parse(input, defaults);
+        ServingLimits own = limits.withTimeout(limits.timeout(request.timeoutMs()));
+        if (request.score()) {
+            ScoringTranslator scoring = new ScoringTranslator(tokenizer, own);
             ctx.setAttachment(INNER, scoring);
-            return scoring.processInput(ctx, request.text);
+            return scoring.processInput(ctx, request.text());
         }
-        Map<String, Object> arguments = new HashMap<>(defaults);
-        arguments.putAll(request.parameters);
         TextGenerationTranslator<String> generation =
-                TextGenerationTranslator.plain(tokenizer, TttTranslatorFactory.sampling(arguments));
+                TextGenerationTranslator.plain(tokenizer, request.sampling(), own);
         ctx.setAttachment(INNER, generation);
-        return generation.processInput(ctx, request.text);
+        return generation.processInput(ctx, request.text());
     }
 
     /** {@inheritDoc} */
@@ -91,88 +115,5 @@ public final class ServingTranslator implements NoBatchifyTranslator<Input, Outp
         output.addProperty("Content-Type", "application/json");
         output.add(GSON.toJson(json));
         return output;
-    }
-
-    /** A request: the text, the task and its parameters in the Criteria arguments' names. */
-    private record Request(String text, String task, Map<String, Object> parameters) {}
-
-    private static Request parse(Input input) {
-        if (input.getContent().isEmpty()) {
-            throw new IllegalArgumentException(
-                    "expected a request body {\"inputs\": \"...\", \"parameters\": {...}}, got none");
-        }
-        String body = input.getData().getAsString();
-        String type = input.getProperty("Content-Type", "");
-        boolean json =
-                type.toLowerCase(Locale.ROOT).contains("json")
-                        || body.stripLeading().startsWith("{");
-        if (!json) {
-            return new Request(body, "generate", Map.of());
-        }
-        JsonObject object;
-        try {
-            JsonElement parsed = JsonParser.parseString(body);
-            if (!parsed.isJsonObject()) {
-                throw new IllegalArgumentException(
-                        "expected a JSON object {\"inputs\": ..., \"parameters\": {...}}, got "
-                                + abbreviate(body));
-            }
-            object = parsed.getAsJsonObject();
-        } catch (JsonParseException e) {
-            throw new IllegalArgumentException(
-                    "the request body is not valid JSON: " + abbreviate(body), e);
-        }
-        JsonElement inputs = object.get("inputs");
-        if (inputs == null
-                || !inputs.isJsonPrimitive()
-                || !inputs.getAsJsonPrimitive().isString()) {
-            throw new IllegalArgumentException(
-                    "\"inputs\": expected one text (a JSON string), got " + inputs);
-        }
-        Map<String, Object> parameters = new HashMap<>();
-        String task = "generate";
-        JsonElement given = object.get("parameters");
-        if (given != null && !given.isJsonNull()) {
-            if (!given.isJsonObject()) {
-                throw new IllegalArgumentException(
-                        "\"parameters\": expected a JSON object, got " + given);
-            }
-            for (Map.Entry<String, JsonElement> e : given.getAsJsonObject().entrySet()) {
-                String value =
-                        e.getValue().isJsonPrimitive()
-                                ? e.getValue().getAsString()
-                                : e.getValue().isJsonArray()
-                                        ? String.join(
-                                                ",",
-                                                e.getValue().getAsJsonArray().asList().stream()
-                                                        .map(JsonElement::getAsString)
-                                                        .toList())
-                                        : e.getValue().toString();
-                if ("task".equals(e.getKey())) {
-                    task = value;
-                } else {
-                    parameters.put(NAMES.getOrDefault(e.getKey(), e.getKey()), value);
-                }
-            }
-        }
-        if (!"generate".equals(task) && !"score".equals(task)) {
-            throw new IllegalArgumentException(
-                    "\"task\": expected \"generate\" or \"score\", got \"" + task + "\"");
-        }
-        return new Request(inputs.getAsString(), task, parameters);
-    }
-
-    private static String abbreviate(String s) {
-        return s.length() > 80 ? s.substring(0, 80) + "…" : s;
-    }
-
-    private static Map<String, ?> withoutNulls(Map<String, ?> map) {
-        Map<String, Object> copy = new HashMap<>();
-        for (Map.Entry<String, ?> e : map.entrySet()) {
-            if (e.getKey() != null && e.getValue() != null) {
-                copy.put(e.getKey(), e.getValue());
-            }
-        }
-        return copy;
     }
 }

@@ -28,20 +28,25 @@ import java.util.function.Function;
  *
  * @param <I> the input type
  */
-public final class TextGenerationTranslator<I> implements NoBatchifyTranslator<I, String> {
+public final class TextGenerationTranslator<I>
+        implements NoBatchifyTranslator<I, String>, Limited.Translator {
 
     private final Tokenizer tokenizer;
     private final SamplingConfig sampling;
+    private final ServingLimits limits;
     private final Function<I, String> prompt;
     private final Function<I, Consumer<String>> stream;
 
     private TextGenerationTranslator(
             Tokenizer tokenizer,
             SamplingConfig sampling,
+            ServingLimits limits,
             Function<I, String> prompt,
             Function<I, Consumer<String>> stream) {
+        limits.checkNewTokens(sampling.getMaxNewTokens());
         this.tokenizer = tokenizer;
         this.sampling = sampling;
+        this.limits = limits;
         this.prompt = prompt;
         this.stream = stream;
     }
@@ -55,7 +60,22 @@ public final class TextGenerationTranslator<I> implements NoBatchifyTranslator<I
      */
     public static TextGenerationTranslator<String> plain(
             Tokenizer tokenizer, SamplingConfig sampling) {
-        return new TextGenerationTranslator<>(tokenizer, sampling, p -> p, p -> null);
+        return plain(tokenizer, sampling, ServingLimits.NONE);
+    }
+
+    /**
+     * A translator from a prompt to its continuation, within limits: a prompt over the ceiling is
+     * refused before anything is allocated, and generation stops at the deadline.
+     *
+     * @param tokenizer the model's tokenizer
+     * @param sampling how tokens are chosen
+     * @param limits the limits
+     * @return the translator
+     * @throws RequestLimitException if {@code sampling} asks for more new tokens than the limits
+     */
+    public static TextGenerationTranslator<String> plain(
+            Tokenizer tokenizer, SamplingConfig sampling, ServingLimits limits) {
+        return new TextGenerationTranslator<>(tokenizer, sampling, limits, p -> p, p -> null);
     }
 
     /**
@@ -67,19 +87,46 @@ public final class TextGenerationTranslator<I> implements NoBatchifyTranslator<I
      */
     public static TextGenerationTranslator<GenerationRequest> streaming(
             Tokenizer tokenizer, SamplingConfig sampling) {
+        return streaming(tokenizer, sampling, ServingLimits.NONE);
+    }
+
+    /**
+     * A streaming translator within limits (see {@link #plain(Tokenizer, SamplingConfig,
+     * ServingLimits)}).
+     *
+     * @param tokenizer the model's tokenizer
+     * @param sampling how tokens are chosen
+     * @param limits the limits
+     * @return the translator
+     * @throws RequestLimitException if {@code sampling} asks for more new tokens than the limits
+     */
+    public static TextGenerationTranslator<GenerationRequest> streaming(
+            Tokenizer tokenizer, SamplingConfig sampling, ServingLimits limits) {
         return new TextGenerationTranslator<>(
-                tokenizer, sampling, GenerationRequest::prompt, GenerationRequest::onText);
+                tokenizer, sampling, limits, GenerationRequest::prompt, GenerationRequest::onText);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public ServingLimits getLimits() {
+        return limits;
     }
 
     /** {@inheritDoc} */
     @Override
     public NDList processInput(TranslatorContext ctx, I input) {
-        NoGradPrediction.begin(ctx);
-        ctx.setAttachment(TttZooModel.LAST_LOGITS, Boolean.TRUE); // the prompt's next token only
-        long[] ids = tokenizer.encode(prompt.apply(input));
+        Limited.begin(ctx, limits);
+        String text = prompt.apply(input);
+        if (text == null) {
+            throw new IllegalArgumentException("expected a prompt (a text), got null");
+        }
+        long[] ids = tokenizer.encode(text);
         if (ids.length == 0) {
             throw new IllegalArgumentException("the prompt is empty: generation needs a token");
         }
+        limits.checkPrompt(ids.length); // before any array is allocated
+        NoGradPrediction.begin(ctx);
+        ctx.setAttachment(TttZooModel.LAST_LOGITS, Boolean.TRUE); // the prompt's next token only
         // per input: batchPredict runs several inputs through one context
         ctx.setAttachment("consumer", Optional.ofNullable(stream.apply(input)));
         NDManager m = ctx.getNDManager();
@@ -112,7 +159,8 @@ public final class TextGenerationTranslator<I> implements NoBatchifyTranslator<I
                                             if (!piece.isEmpty()) {
                                                 consumer.accept(piece);
                                             }
-                                        });
+                                        },
+                                Limited.deadline(ctx));
         return tokenizer.decode(generated.get(0));
     }
 }

@@ -1,10 +1,12 @@
 package ai.djl.ttt.zoo;
 
+import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.nn.Block;
 import ai.djl.nn.BlockFactory;
 import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.training.ModelDirectory;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.Reader;
@@ -79,8 +81,8 @@ public final class TttBlockFactory implements BlockFactory {
                             + ")");
         }
         try {
-            return TttConfig.load(config);
-        } catch (IllegalArgumentException e) {
+            return ModelDirectory.loadConfig(config);
+        } catch (MalformedModelException e) {
             throw new IOException(e.getMessage(), e);
         }
     }

@@ -146,7 +146,7 @@ final class TttModelLoader implements ModelLoader {
             Translator<I, O> translator =
                     factory.newInstance(
                             criteria.getInputClass(), criteria.getOutputClass(), model, arguments);
-            return new TttZooModel<>(model, translator);
+            return new TttZooModel<>(model, translator, artifactId);
         } catch (TranslateException | RuntimeException e) {
             model.close();
             throw new ModelNotFoundException(
@@ -161,12 +161,7 @@ final class TttModelLoader implements ModelLoader {
     }
 
     private Model loadOfficial(Device device) throws IOException, MalformedModelException {
-        TttConfig config;
-        try {
-            config = TttConfig.load(dir.resolve("config.json"));
-        } catch (IllegalArgumentException e) {
-            throw new MalformedModelException(e.getMessage(), e);
-        }
+        TttConfig config = ModelDirectory.loadConfig(dir.resolve("config.json"));
         Path weights = officialWeightsFile();
         Model model = Model.newInstance(artifactId, device);
         try (StateDict dict = StateDict.load(model.getNDManager(), weights)) {
@@ -206,12 +201,7 @@ final class TttModelLoader implements ModelLoader {
 
     /** What the zoo's filters match: layer, backbone and format. */
     private Map<String, String> properties() throws MalformedModelException, IOException {
-        TttConfig config;
-        try {
-            config = TttConfig.load(dir.resolve("config.json"));
-        } catch (IllegalArgumentException e) {
-            throw new MalformedModelException(e.getMessage(), e);
-        }
+        TttConfig config = ModelDirectory.loadConfig(dir.resolve("config.json"));
         boolean saved;
         try (Stream<Path> entries = Files.list(dir)) {
             saved =

@@ -129,7 +129,14 @@ public final class TttModelZoo extends ModelZoo {
         try {
             root = JsonParser.parseString(Files.readString(config, StandardCharsets.UTF_8));
         } catch (IOException | JsonParseException | UncheckedIOException e) {
-            return "config.json is not readable JSON (" + e.getMessage() + ")";
+            // one line: where the JSON breaks, not the parser's class name and links
+            java.util.regex.Matcher at =
+                    java.util.regex.Pattern.compile("line (\\d+) column (\\d+)")
+                            .matcher(String.valueOf(e.getMessage()));
+            return "config.json is not readable JSON"
+                    + (at.find()
+                            ? " (at line " + at.group(1) + " column " + at.group(2) + ")"
+                            : "");
         }
         if (!root.isJsonObject()) {
             return "config.json is not a JSON object";

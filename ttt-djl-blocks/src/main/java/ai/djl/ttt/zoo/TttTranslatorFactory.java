@@ -4,7 +4,6 @@ import ai.djl.Model;
 import ai.djl.modality.Input;
 import ai.djl.modality.Output;
 import ai.djl.ndarray.NDList;
-import ai.djl.translate.ArgumentsUtil;
 import ai.djl.translate.NoopTranslator;
 import ai.djl.translate.TranslateException;
 import ai.djl.translate.Translator;
@@ -16,7 +15,6 @@ import java.io.IOException;
 import java.io.Serializable;
 import java.lang.reflect.Type;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Map;
 import java.util.Set;
 
@@ -34,11 +32,14 @@ import java.util.Set;
  * </ul>
  *
  * Generation settings come from the {@code Criteria} arguments: {@code maxNewTokens} (64), {@code
- * temperature} (0: greedy), {@code topK} (0: all), {@code topP} (1), {@code seed} (42) and {@code
- * stopTokens} (comma-separated ids). The tokenizer is the model directory's, or the argument
- * {@value #TOKENIZER}. The same keys in the model directory's {@code serving.properties} are
- * defaults that {@code Criteria} arguments override (DJL's own loader and the ttt zoo both pass
- * them). The factory is {@link Serializable}, as DJL Serving may need to ship it.
+ * temperature} (0.8, as {@code ttt generate}; 0 is greedy), {@code topK} (40, as {@code ttt
+ * generate}; 0 keeps all), {@code topP} (1), {@code seed} (42) and {@code stopTokens}
+ * (comma-separated ids). The operator's ceilings ({@link ServingLimits}: {@code maxPromptTokens},
+ * {@code maxNewTokensLimit}, {@code maxBatchSize}, {@code timeoutMs}) bound every translator the
+ * factory makes. The tokenizer is the model directory's, or the argument {@value #TOKENIZER}. The
+ * same keys in the model directory's {@code serving.properties} are defaults that {@code Criteria}
+ * arguments override (DJL's own loader and the ttt zoo both pass them). The factory is {@link
+ * Serializable}, as DJL Serving may need to ship it.
  */
 public final class TttTranslatorFactory implements TranslatorFactory, Serializable {
 
@@ -46,6 +47,21 @@ public final class TttTranslatorFactory implements TranslatorFactory, Serializab
 
     /** The argument key of a {@link Tokenizer} instance to use instead of the directory's. */
     public static final String TOKENIZER = "tokenizer";
+
+    /** The default of {@code maxNewTokens}. */
+    public static final int DEFAULT_MAX_NEW_TOKENS = 64;
+
+    /**
+     * The default temperature: sampled, as {@code ttt generate} (greedy decoding of a small model
+     * soon repeats itself); {@code temperature 0} asks for greedy.
+     */
+    public static final double DEFAULT_TEMPERATURE = 0.8;
+
+    /** The default top-k, as {@code ttt generate}. */
+    public static final int DEFAULT_TOP_K = 40;
+
+    /** The default seed, as {@code ttt generate}. */
+    public static final long DEFAULT_SEED = 42;
 
     private static final Set<Pair<Type, Type>> SUPPORTED =
             Set.of(
@@ -78,19 +94,20 @@ public final class TttTranslatorFactory implements TranslatorFactory, Serializab
                             + "→"
                             + output.getSimpleName());
         }
+        // bad defaults and limits fail at load time, not at the first request
+        SamplingConfig sampling = sampling(arguments);
+        ServingLimits limits = ServingLimits.fromArguments(arguments);
         Tokenizer tokenizer = tokenizer(model, arguments);
         if (input == Input.class) {
-            sampling(arguments); // bad defaults fail at load time, not at the first request
-            return (Translator<I, O>) new ServingTranslator(tokenizer, arguments);
+            return (Translator<I, O>) new ServingTranslator(tokenizer, sampling, limits);
         }
         if (output == TextScore.class) {
-            return (Translator<I, O>) new ScoringTranslator(tokenizer);
+            return (Translator<I, O>) new ScoringTranslator(tokenizer, limits);
         }
-        SamplingConfig sampling = sampling(arguments);
         return (Translator<I, O>)
                 (input == String.class
-                        ? TextGenerationTranslator.plain(tokenizer, sampling)
-                        : TextGenerationTranslator.streaming(tokenizer, sampling));
+                        ? TextGenerationTranslator.plain(tokenizer, sampling, limits)
+                        : TextGenerationTranslator.streaming(tokenizer, sampling, limits));
     }
 
     private static Tokenizer tokenizer(Model model, Map<String, ?> arguments)
@@ -115,20 +132,16 @@ public final class TttTranslatorFactory implements TranslatorFactory, Serializab
      * @return the settings
      */
     public static SamplingConfig sampling(Map<String, ?> arguments) {
-        SamplingConfig.Builder b =
-                SamplingConfig.builder()
-                        .optMaxNewTokens(ArgumentsUtil.intValue(arguments, "maxNewTokens", 64))
-                        .optTemperature(ArgumentsUtil.floatValue(arguments, "temperature", 0f))
-                        .optTopK(ArgumentsUtil.intValue(arguments, "topK", 0))
-                        .optTopP(ArgumentsUtil.floatValue(arguments, "topP", 1f))
-                        .optSeed(ArgumentsUtil.longValue(arguments, "seed", 42L));
-        String stops = ArgumentsUtil.stringValue(arguments, "stopTokens");
-        if (stops != null && !stops.isBlank()) {
-            b.optStopTokens(
-                    Arrays.stream(stops.split(","))
-                            .mapToLong(s -> Long.parseLong(s.trim()))
-                            .toArray());
-        }
-        return b.build();
+        return SamplingConfig.builder()
+                .optMaxNewTokens(
+                        Arguments.intAtLeast(arguments, "maxNewTokens", DEFAULT_MAX_NEW_TOKENS, 1))
+                .optTemperature(
+                        Arguments.doubleValue(
+                                arguments, "temperature", DEFAULT_TEMPERATURE, "a number >= 0"))
+                .optTopK(Arguments.intAtLeast(arguments, "topK", DEFAULT_TOP_K, 0))
+                .optTopP(Arguments.doubleValue(arguments, "topP", 1, "a number in (0, 1]"))
+                .optSeed(Arguments.longValue(arguments, "seed", DEFAULT_SEED, "an integer"))
+                .optStopTokens(Arguments.stopTokens(arguments, "stopTokens"))
+                .build();
     }
 }

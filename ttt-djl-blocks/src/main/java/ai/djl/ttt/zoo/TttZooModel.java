@@ -42,6 +42,8 @@ public class TttZooModel<I, O> extends ZooModel<I, O> {
      */
     public static final String LAST_LOGITS = "ai.djl.ttt.lastLogits";
 
+    private final String name;
+
     /**
      * Wraps a loaded model.
      *
@@ -49,7 +51,30 @@ public class TttZooModel<I, O> extends ZooModel<I, O> {
      * @param translator the default translator
      */
     public TttZooModel(Model model, Translator<I, O> translator) {
+        this(model, translator, model.getName());
+    }
+
+    /**
+     * Wraps a loaded model under a name of its own: the zoo's models are named after their folder
+     * (the artifact id), whatever name their weights file has.
+     *
+     * @param model the model, its block a {@link CausalLm}
+     * @param translator the default translator
+     * @param name the name {@link #getName()} returns
+     */
+    public TttZooModel(Model model, Translator<I, O> translator, String name) {
         super(model, translator);
+        this.name = name;
+    }
+
+    /**
+     * Returns the model's name: its folder's (the artifact id) for a model of the ttt zoo.
+     *
+     * @return the name
+     */
+    @Override
+    public String getName() {
+        return name;
     }
 
     /** {@inheritDoc} */
@@ -78,6 +103,13 @@ public class TttZooModel<I, O> extends ZooModel<I, O> {
          */
         @Override
         public List<Q> batchPredict(List<P> inputs) throws TranslateException {
+            if (translator instanceof Limited.Translator limited) {
+                try {
+                    limited.getLimits().checkBatch(inputs.size()); // before anything is allocated
+                } catch (RequestLimitException e) {
+                    throw new TranslateException(e.getMessage(), e);
+                }
+            }
             try (NoGrad off = NoGrad.open(manager)) {
                 return super.batchPredict(inputs);
             }

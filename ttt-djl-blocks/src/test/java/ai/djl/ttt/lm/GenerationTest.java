@@ -219,6 +219,53 @@ class GenerationTest {
     }
 
     @Test
+    void aTimeoutOrAnInterruptStopsGenerationAndFreesItsArrays() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            CausalLm model = TestModels.model(TestModels.tiny(LayerType.LINEAR), manager, 6);
+            Generator generator = new Generator(model, manager);
+            int arrays = manager.getManagedArrays().size();
+            List<long[]> prompts = List.of(new long[] {1, 2, 3}, new long[] {4, 5});
+            int[] tokens = new int[1];
+            SamplingConfig late =
+                    SamplingConfig.builder()
+                            .optMaxNewTokens(1000)
+                            .optTimeout(java.time.Duration.ofNanos(1))
+                            .build();
+            ai.djl.ttt.runtime.DeadlineExceededException deadline =
+                    assertThrows(
+                            ai.djl.ttt.runtime.DeadlineExceededException.class,
+                            () -> generator.generate(prompts, late, (r, t) -> tokens[0]++));
+            // the deadline passed during the prefill: stopped before the first prompt
+            assertEquals(0, tokens[0], deadline.getMessage());
+            assertTrue(
+                    deadline.getMessage().startsWith("stopped after prefilling 0 of 2 prompts"),
+                    deadline.getMessage());
+            assertEquals(arrays, manager.getManagedArrays().size(), "arrays freed");
+
+            // interrupted while a token is handed out: no further step
+            SamplingConfig long1000 = SamplingConfig.builder().optMaxNewTokens(1000).build();
+            tokens[0] = 0;
+            try {
+                assertThrows(
+                        java.util.concurrent.CancellationException.class,
+                        () ->
+                                generator.generate(
+                                        prompts,
+                                        long1000,
+                                        (r, t) -> {
+                                            tokens[0]++;
+                                            Thread.currentThread().interrupt();
+                                        }));
+                assertTrue(Thread.currentThread().isInterrupted(), "the interrupt is kept");
+            } finally {
+                Thread.interrupted();
+            }
+            assertEquals(2, tokens[0], "one token per row, then the cancel");
+            assertEquals(arrays, manager.getManagedArrays().size(), "arrays freed");
+        }
+    }
+
+    @Test
     void badRequestsAreClearErrors() {
         try (NDManager manager = NDManager.newBaseManager()) {
             CausalLm model = TestModels.model(TestModels.tiny(LayerType.LINEAR), manager, 6);

@@ -29,7 +29,10 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -257,6 +260,44 @@ class LmTrainingTest {
                             + " has no optimizer state for step 6 to resume from: expected"
                             + " optimizer-0006.npz (or optimizer.npz, written by older versions)",
                     none.getMessage());
+        }
+    }
+
+    @Test
+    void savedFilesGetThePermissionsOfAPlainNewFile(@TempDir Path dir) throws Exception {
+        // what the process umask gives any new file (e.g. rw-r--r-- under umask 022)
+        Path probe = dir.resolve("probe");
+        try (OutputStream os = new java.io.FileOutputStream(probe.toFile())) {
+            os.write(1);
+        }
+        Set<PosixFilePermission> plain = Files.getPosixFilePermissions(probe);
+        ByteTokenizer tokenizer = new ByteTokenizer();
+        LmTraining.Data data = LmTraining.split(TestCorpus.text(300, 2), tokenizer, 0.1);
+        Path model = dir.resolve("model");
+        try (Model m = newModel(config(LayerType.LINEAR), 5)) {
+            LmTraining.train(
+                    m,
+                    tokenizer,
+                    data,
+                    new TrainingSettings(2, 4, 32, 3e-3f, 3e-4f, 1, 0.1f, 1.0f, 2, 0, 9),
+                    model,
+                    null,
+                    QUIET);
+        }
+        List<String> names =
+                List.of(
+                        "config.json",
+                        "serving.properties",
+                        "tokenizer.txt",
+                        "training.json",
+                        "optimizer-0002.npz",
+                        "ttt-lm-0002.params");
+        for (String name : names) {
+            assertEquals(
+                    PosixFilePermissions.toString(plain),
+                    PosixFilePermissions.toString(
+                            Files.getPosixFilePermissions(model.resolve(name))),
+                    name);
         }
     }
 

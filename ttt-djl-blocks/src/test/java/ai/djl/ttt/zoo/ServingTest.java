@@ -143,7 +143,63 @@ class ServingTest {
                     "\"parameters\": expected a JSON object"
                 },
                 {"{\"inputs\": \"a\", \"parameters\": {\"task\": \"x\"}}", "\"task\": expected"},
-                {"{\"inputs\": ", "not valid JSON"}
+                {"{\"inputs\": ", "not valid JSON"},
+                // misplaced and unknown keys are named, with the allowed ones
+                {
+                    "{\"inputs\": \"a\", \"task\": \"score\"}",
+                    "\"task\" belongs in \"parameters\": {\"inputs\": \"...\", \"parameters\":"
+                            + " {\"task\": ...}}"
+                },
+                {
+                    "{\"inputs\": \"a\", \"max_new_tokens\": 3}",
+                    "\"max_new_tokens\" belongs in \"parameters\""
+                },
+                {
+                    "{\"inputs\": \"a\", \"prompt\": \"b\"}",
+                    "unknown key \"prompt\" at the top level; allowed: inputs, parameters"
+                },
+                {
+                    "{\"inputs\": \"a\", \"parameters\": {\"max_new_token\": 3}}",
+                    "unknown parameter \"max_new_token\"; allowed: task, max_new_tokens,"
+                            + " temperature, top_k, top_p, seed, stop_tokens, timeout_ms"
+                },
+                {
+                    "{\"inputs\": \"ab\", \"parameters\": {\"task\": \"score\", \"seed\": 3}}",
+                    "\"seed\" does not apply to task \"score\"; allowed with task \"score\": task,"
+                            + " timeout_ms"
+                },
+                // a bad value names the parameter and what it expects
+                {
+                    "{\"inputs\": \"a\", \"parameters\": {\"temperature\": \"hot\"}}",
+                    "\"temperature\": expected a number >= 0, got \"hot\""
+                },
+                {
+                    "{\"inputs\": \"a\", \"parameters\": {\"max_new_tokens\": \"NaN\"}}",
+                    "\"max_new_tokens\": expected an integer >= 1, got \"NaN\""
+                },
+                {
+                    "{\"inputs\": \"a\", \"parameters\": {\"max_new_tokens\": 7.5}}",
+                    "\"max_new_tokens\": expected an integer >= 1, got 7.5"
+                },
+                {
+                    "{\"inputs\": \"a\", \"parameters\": {\"stop_tokens\": [null]}}",
+                    "\"stop_tokens\": expected an array of token ids (integers >= 0), got [null]"
+                },
+                {
+                    "{\"inputs\": \"a\", \"parameters\": {\"top_p\": 2}}",
+                    "topP must be in (0, 1], got 2.0"
+                },
+                // strict JSON: NaN, comments, trailing text are not JSON
+                {
+                    "{\"inputs\": \"a\", \"parameters\": {\"temperature\": NaN}}",
+                    "not valid JSON (at line 1 column"
+                },
+                {"{\"inputs\": \"a\"} {}", "not valid JSON (at line 1 column 18)"},
+                // echoes are bounded
+                {
+                    "{\"inputs\": \"a\", \"" + "k".repeat(100_000) + "\": 1}",
+                    "unknown key \"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk… (100000 characters)\""
+                }
             };
             for (String[] c : cases) {
                 TranslateException e =
@@ -151,6 +207,8 @@ class ServingTest {
                 Throwable cause = e.getCause() == null ? e : e.getCause();
                 assertInstanceOf(IllegalArgumentException.class, cause, c[0]);
                 assertTrue(cause.getMessage().contains(c[1]), c[0] + ": " + cause.getMessage());
+                assertTrue(cause.getMessage().length() < 300, cause.getMessage());
+                assertEquals(1, cause.getMessage().lines().count(), cause.getMessage());
             }
         }
     }

@@ -1,6 +1,7 @@
 package ai.djl.ttt.zoo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -81,6 +82,35 @@ class ZooBadInputTest {
                         .build();
         try (ZooModel<NDList, NDList> model = byFilter.loadModel()) {
             assertTrue(model.getBlock() instanceof CausalLm);
+            assertEquals("tiny", model.getName(), "a zoo model is named after its folder");
+        }
+    }
+
+    @Test
+    void aMalformedConfigIsOneLineNamingTheFileLineAndColumn(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("tiny");
+        saveTiny(dir);
+        Path config = dir.resolve("config.json");
+        Files.writeString(config, "{\"hidden_size\": 64,\n \"vocab_size\": }");
+        // ttt generate's path, and the zoo's for a saved model
+        MalformedModelException saved =
+                assertThrows(
+                        MalformedModelException.class,
+                        () -> ModelDirectory.load(dir, ai.djl.Device.cpu()));
+        assertEquals(config + ": not valid JSON at line 2 column 16", saved.getMessage());
+        // DJL's own loader (optModelPath)
+        IOException byPath =
+                assertThrows(IOException.class, documentedOptModelPath(dir)::loadModel);
+        assertTrue(
+                byPath.getMessage()
+                        .startsWith(
+                                dir
+                                        + " is not a ttt-djl model folder: config.json"
+                                        + " is not readable JSON (at line 2 column 16)"),
+                byPath.getMessage());
+        for (String message : List.of(saved.getMessage(), byPath.getMessage())) {
+            assertEquals(1, message.lines().count(), message);
+            assertFalse(message.contains("com.google") || message.contains("http"), message);
         }
     }
 

@@ -161,7 +161,13 @@ class ZooTest {
                         new Generator(lm, model.getNDManager())
                                 .generate(
                                         List.of(bytes.encode("the state ")),
-                                        SamplingConfig.builder().optMaxNewTokens(12).build(),
+                                        // the zoo's documented default: as ttt generate
+                                        SamplingConfig.builder()
+                                                .optMaxNewTokens(12)
+                                                .optTemperature(0.8)
+                                                .optTopK(40)
+                                                .optSeed(42)
+                                                .build(),
                                         null)
                                 .get(0);
                 assertEquals(bytes.decode(expected), text, type.toString());

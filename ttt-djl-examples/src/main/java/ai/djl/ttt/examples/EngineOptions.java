@@ -11,13 +11,14 @@ final class EngineOptions {
             names = "--threads",
             description =
                     "PyTorch intra-op threads (default: 1 for the small CPU sizes, where op"
-                            + " overhead dominates and one thread measured faster, else all cores)")
+                            + " overhead dominates and one thread measured faster, else all cores;"
+                            + " at most the cores)")
     Integer threads;
 
     /** Sets the thread count unless the JVM was started with one (-Dai.djl.pytorch.num_threads). */
     void apply(String size) {
         if (threads != null) {
-            Options.requireBetween("--threads", threads, 1, 1024);
+            Options.requireThreads("--threads", threads);
         }
         if (System.getProperty(PROPERTY) != null) {
             return;

@@ -7,6 +7,7 @@ import ai.djl.ttt.training.ModelDirectory;
 import ai.djl.ttt.training.Tokenizer;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -75,6 +76,28 @@ final class GenerateCommand implements Callable<Integer> {
                     "text that ends a sequence when generated; must be one token (repeatable)")
     List<String> stops = new ArrayList<>();
 
+    @Option(
+            names = "--max-prompt-tokens",
+            defaultValue = "4096",
+            description =
+                    "refuse a prompt of more tokens, before anything is allocated (default"
+                            + " ${DEFAULT-VALUE}, as the Serving limit maxPromptTokens)")
+    int maxPromptTokens;
+
+    @Option(
+            names = "--max-batch",
+            defaultValue = "32",
+            description =
+                    "refuse more --prompt values than this (default ${DEFAULT-VALUE}, as the"
+                            + " Serving limit maxBatchSize)")
+    int maxBatch;
+
+    @Option(
+            names = "--timeout",
+            defaultValue = "0",
+            description = "stop after this many seconds, between two tokens (default 0: no limit)")
+    double timeoutSeconds;
+
     @Mixin EngineOptions engine;
 
     @Mixin DeviceOptions device;
@@ -88,10 +111,20 @@ final class GenerateCommand implements Callable<Integer> {
         if (!(topP > 0 && topP <= 1)) {
             throw new IllegalArgumentException("--top-p must be a number in (0, 1], got " + topP);
         }
+        Options.requireAtLeast("--max-prompt-tokens", maxPromptTokens, 1);
+        Options.requireAtLeast("--max-batch", maxBatch, 1);
+        Options.requireNonNegative("--timeout", timeoutSeconds);
         for (String prompt : prompts) {
             if (prompt.isEmpty()) {
                 throw new IllegalArgumentException("--prompt must not be empty");
             }
+        }
+        if (prompts.size() > maxBatch) {
+            throw new IllegalArgumentException(
+                    prompts.size()
+                            + " prompts are more than --max-batch "
+                            + maxBatch
+                            + ": generate them in several runs or raise --max-batch");
         }
         engine.apply("small");
         PrintStream out = System.out;
@@ -105,10 +138,22 @@ final class GenerateCommand implements Callable<Integer> {
                             .optTopP(topP)
                             .optSeed(seed)
                             .optStopTokens(stopTokens(tokenizer))
+                            .optTimeout(
+                                    timeoutSeconds > 0
+                                            ? Duration.ofNanos((long) (timeoutSeconds * 1e9))
+                                            : null)
                             .build();
             List<long[]> ids = new ArrayList<>();
             for (String prompt : prompts) {
-                ids.add(tokenizer.encode(prompt));
+                long[] encoded = tokenizer.encode(prompt);
+                if (encoded.length > maxPromptTokens) {
+                    throw new IllegalArgumentException(
+                            "a --prompt has "
+                                    + encoded.length
+                                    + " tokens, more than --max-prompt-tokens "
+                                    + maxPromptTokens);
+                }
+                ids.add(encoded);
             }
             Generator generator = new Generator(loaded.lm(), loaded.model().getNDManager());
             if (ids.size() == 1) {

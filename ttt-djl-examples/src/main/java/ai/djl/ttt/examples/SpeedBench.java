@@ -80,8 +80,10 @@ final class SpeedBench implements Callable<Integer> {
 
     @Option(
             names = "--threads",
-            defaultValue = "2",
-            description = "PyTorch intra-op threads (default ${DEFAULT-VALUE})")
+            description = "PyTorch intra-op threads (default 2, or the cores if fewer)")
+    Integer threadsOption;
+
+    /** The threads: {@code --threads}, or 2 (the cores if fewer). */
     int threads;
 
     @Option(
@@ -163,7 +165,11 @@ final class SpeedBench implements Callable<Integer> {
     /** Checks the options before anything is measured: a bad one would fail a long run late. */
     private void validate() {
         Options.requireAtLeast("--repeats", repeats, 1);
-        Options.requireBetween("--threads", threads, 1, 1024);
+        threads =
+                threadsOption != null
+                        ? threadsOption
+                        : Math.min(2, Runtime.getRuntime().availableProcessors());
+        Options.requireThreads("--threads", threads);
         if (officialFile != null && !Files.isRegularFile(officialFile)) {
             throw new IllegalArgumentException(
                     "--official "

@@ -123,7 +123,10 @@ final class TrainCommand implements Callable<Integer> {
             names = "--overwrite",
             description =
                     "replace the model in a --model-dir that is not empty (without it, train"
-                            + " refuses: a second run must not silently delete the first)")
+                            + " refuses: a second run must not silently delete the first); the"
+                            + " new run trains beside it and replaces only ttt-djl's files, once"
+                            + " it has its final checkpoint: a run that fails leaves the old"
+                            + " model as it was")
     boolean overwrite;
 
     @Option(
@@ -171,7 +174,8 @@ final class TrainCommand implements Callable<Integer> {
         Device on = device.get();
         PrintStream out = System.out;
         Path dir = modelDir != null ? modelDir : Path.of(model.defaultModelDir());
-        checkModelDir(dir);
+        boolean replacing = checkModelDir(dir);
+        // every input is read and checked before the model directory is touched
         String text = readCorpus();
         try (Tokenizer tokenizer = openTokenizer(dir)) {
             LmTraining.Data data = LmTraining.split(text, tokenizer, 0.1);
@@ -196,9 +200,16 @@ final class TrainCommand implements Callable<Integer> {
                 }
                 out.printf("resuming %s at step %d%n", dir, resumeFrom.step);
             } else {
+                LmTraining.requireOneBatch(data, settings());
                 m = newModel(on, model.toConfig(tokenizer.vocabSize()));
             }
+            // --overwrite: the new run trains beside the old model, which it replaces only once
+            // the new one has its final checkpoint; a run that fails leaves the old one as it was
+            Path target = dir;
             try (Model trained = m) {
+                if (replacing) {
+                    target = ModelDirectory.newStaging(dir);
+                }
                 CausalLm lm = (CausalLm) trained.getBlock();
                 TttConfig config = lm.getConfig();
                 TrainingSettings settings = resumeFrom != null ? resumeFrom.settings : settings();
@@ -221,11 +232,19 @@ final class TrainCommand implements Callable<Integer> {
                         System.getProperty("ai.djl.pytorch.num_threads", "default"));
                 long start = System.nanoTime();
                 TrainingState state =
-                        LmTraining.train(trained, tokenizer, data, settings, dir, resumeFrom, out);
+                        LmTraining.train(
+                                trained, tokenizer, data, settings, target, resumeFrom, out);
+                if (replacing) {
+                    ModelDirectory.replace(dir, target);
+                }
                 double seconds = (System.nanoTime() - start) / 1e9;
                 report(trained, data, settings, tokenizer, state, seconds, dir, out);
                 if (sampleTokens > 0) {
                     sample(lm, trained, tokenizer, data, out);
+                }
+            } finally {
+                if (replacing && !target.equals(dir)) {
+                    ModelDirectory.discardStaging(target); // a failed run's; gone after a swap
                 }
             }
         }
@@ -261,9 +280,12 @@ final class TrainCommand implements Callable<Integer> {
 
     /**
      * Refuses to start where a run would be lost: a new run into a directory that is not empty
-     * needs {@code --overwrite}; {@code --resume} needs a directory with a checkpoint.
+     * needs {@code --overwrite}, which replaces only files that ttt-djl wrote; {@code --resume}
+     * needs a directory with a checkpoint. Touches nothing.
+     *
+     * @return whether the run replaces a model (a new run into a directory that is not empty)
      */
-    private void checkModelDir(Path dir) throws Exception {
+    private boolean checkModelDir(Path dir) throws Exception {
         if (resume && overwrite) {
             throw new IllegalArgumentException(
                     "--resume and --overwrite exclude each other: --resume continues the run in"
@@ -289,14 +311,14 @@ final class TrainCommand implements Callable<Integer> {
                                 + dir
                                 + " is used");
             }
-            return;
+            return false;
         }
         if (Files.exists(dir) && !Files.isDirectory(dir)) {
             throw new IllegalArgumentException("--model-dir " + dir + " is a file, not a folder");
         }
         List<String> contents = ModelDirectory.contents(dir);
         if (contents.isEmpty()) {
-            return;
+            return false;
         }
         if (!overwrite) {
             throw new IllegalArgumentException(
@@ -308,7 +330,17 @@ final class TrainCommand implements Callable<Integer> {
                             + "): pass --resume to continue its run, --overwrite to replace it,"
                             + " or choose another --model-dir");
         }
-        ModelDirectory.clear(dir);
+        List<String> foreign = ModelDirectory.foreignFiles(dir);
+        if (!foreign.isEmpty()) {
+            throw new IllegalArgumentException(
+                    "--overwrite replaces only the files ttt-djl wrote, but --model-dir "
+                            + dir
+                            + " holds "
+                            + String.join(", ", foreign.subList(0, Math.min(4, foreign.size())))
+                            + (foreign.size() > 4 ? ", ..." : "")
+                            + ": move them away or choose another --model-dir");
+        }
+        return true;
     }
 
     private TrainingSettings settings() {

@@ -5,6 +5,7 @@ import ai.djl.TrainingDivergedException;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.translate.TranslateException;
 import ai.djl.ttt.TttVersion;
+import ai.djl.ttt.runtime.DeadlineExceededException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -105,7 +106,8 @@ public final class TttCli {
                 || e instanceof UncheckedIOException
                 || e instanceof MalformedModelException
                 || e instanceof ModelNotFoundException
-                || e instanceof TrainingDivergedException;
+                || e instanceof TrainingDivergedException
+                || e instanceof DeadlineExceededException;
     }
 
     /**

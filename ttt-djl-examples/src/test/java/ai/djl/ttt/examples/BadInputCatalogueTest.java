@@ -146,7 +146,7 @@ class BadInputCatalogueTest {
                                 "missing.txt"),
                         new Case(
                                 "`ttt train --threads 0`",
-                                "--threads must be an integer from 1 to 1024",
+                                "--threads must be an integer >= 1",
                                 "train",
                                 "--threads",
                                 "0"),
@@ -264,7 +264,7 @@ class BadInputCatalogueTest {
                                 "0"),
                         new Case(
                                 "`ttt bench speed --quick --threads 0`",
-                                "--threads must be an integer from 1 to 1024, got 0",
+                                "--threads must be an integer >= 1, got 0",
                                 "bench",
                                 "speed",
                                 "--quick",

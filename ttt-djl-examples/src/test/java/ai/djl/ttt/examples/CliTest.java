@@ -115,6 +115,18 @@ class CliTest {
                         "--max-tokens",
                         "12");
         assertTrue(generated.startsWith("the state"), generated);
+        // one default decoding for the CLI and the zoo (temperature 0.8, top-k 40, seed 42)
+        try (ai.djl.repository.zoo.ZooModel<String, String> zoo =
+                        ai.djl.repository.zoo.Criteria.builder()
+                                .setTypes(String.class, String.class)
+                                .optModelPath(model)
+                                .optTranslatorFactory(new ai.djl.ttt.zoo.TttTranslatorFactory())
+                                .optArgument("maxNewTokens", 12)
+                                .build()
+                                .loadModel();
+                ai.djl.inference.Predictor<String, String> predictor = zoo.newPredictor()) {
+            assertEquals("the state" + predictor.predict("the state"), generated.strip());
+        }
 
         String batch =
                 run(
@@ -129,6 +141,49 @@ class CliTest {
                         "--max-tokens",
                         "5");
         assertTrue(batch.contains("---- prompt 2"), batch);
+        // the generate limits: prompt length, batch size, a deadline between two tokens
+        String limits = model.toString();
+        assertEquals(
+                "error: a --prompt has 9 tokens, more than --max-prompt-tokens 8",
+                run(
+                                2,
+                                "generate",
+                                "--model-dir",
+                                limits,
+                                "--prompt",
+                                "the state",
+                                "--max-prompt-tokens",
+                                "8")
+                        .strip());
+        assertEquals(
+                "error: 2 prompts are more than --max-batch 1: generate them in several runs or"
+                        + " raise --max-batch",
+                run(
+                                2,
+                                "generate",
+                                "--model-dir",
+                                limits,
+                                "--prompt",
+                                "a",
+                                "--prompt",
+                                "b",
+                                "--max-batch",
+                                "1")
+                        .strip());
+        String late =
+                run(
+                        2,
+                        "generate",
+                        "--model-dir",
+                        limits,
+                        "--prompt",
+                        "a",
+                        "--max-tokens",
+                        "100000",
+                        "--timeout",
+                        "0.001");
+        assertTrue(late.contains("error: stopped after"), late);
+        assertTrue(late.contains("new tokens: the deadline of 1 ms passed"), late);
 
         String eval =
                 run(0, "eval", "--model-dir", model.toString(), "--corpus", corpus.toString());
@@ -215,6 +270,30 @@ class CliTest {
         run(0, overwrite);
         assertTrue(Files.isRegularFile(model.resolve("ttt-lm-0003.params")));
         assertFalse(Files.exists(model.resolve("ttt-lm-0002.params")));
+    }
+
+    @Test
+    void threadsAreBoundedByTheCores() {
+        int cores = Runtime.getRuntime().availableProcessors();
+        String over =
+                run(
+                        2,
+                        "generate",
+                        "--model-dir",
+                        "x",
+                        "--prompt",
+                        "a",
+                        "--threads",
+                        Integer.toString(cores + 1));
+        assertEquals(
+                "error: --threads "
+                        + (cores + 1)
+                        + " is more than the "
+                        + cores
+                        + " cores this JVM sees; more threads than cores only slow PyTorch down:"
+                        + " use at most "
+                        + cores,
+                over.strip());
     }
 
     @Test

@@ -119,7 +119,9 @@ public final class SparkGenerator extends TextTransformer<SparkGenerator> {
                             "token ids >= 0",
                             ids -> ids != null && Arrays.stream(ids).allMatch(id -> id >= 0)));
 
-    /** Creates a generator with the default settings (greedy, 64 tokens) and no model. */
+    /**
+     * Creates a generator with the default settings (the zoo's sampling, 64 tokens) and no model.
+     */
     public SparkGenerator() {
         this(Identifiable$.MODULE$.randomUID("SparkGenerator"));
     }
@@ -133,10 +135,10 @@ public final class SparkGenerator extends TextTransformer<SparkGenerator> {
     public SparkGenerator(String uid) {
         super(uid);
         setDefault(continuationCol, "continuation");
-        setDefault(seed, 42L);
-        setDefault(maxNewTokens, 64);
-        setDefault(temperature, 0.0);
-        setDefault(topK, 0);
+        setDefault(seed, TttTranslatorFactory.DEFAULT_SEED);
+        setDefault(maxNewTokens, TttTranslatorFactory.DEFAULT_MAX_NEW_TOKENS);
+        setDefault(temperature, TttTranslatorFactory.DEFAULT_TEMPERATURE);
+        setDefault(topK, TttTranslatorFactory.DEFAULT_TOP_K);
         setDefault(topP, 1.0);
         setDefault(stopTokens, new int[0]);
     }
@@ -151,8 +153,8 @@ public final class SparkGenerator extends TextTransformer<SparkGenerator> {
     }
 
     /**
-     * Returns a builder, the DJL-style way to make a generator: greedy decoding of at most 64
-     * tokens, base seed 42.
+     * Returns a builder, the DJL-style way to make a generator: the zoo's default decoding
+     * (temperature 0.8, top-k 40, as {@code ttt generate}) of at most 64 tokens, base seed 42.
      *
      * @return a new builder
      */
@@ -222,7 +224,7 @@ public final class SparkGenerator extends TextTransformer<SparkGenerator> {
     }
 
     /**
-     * The param of the softmax temperature (default 0: greedy).
+     * The param of the softmax temperature (default 0.8, as the zoo; 0 is greedy).
      *
      * @return the param
      */
@@ -303,7 +305,7 @@ public final class SparkGenerator extends TextTransformer<SparkGenerator> {
     }
 
     /**
-     * Sets the softmax temperature (default 0: greedy).
+     * Sets the softmax temperature (default 0.8, as the zoo and {@code ttt generate}; 0 is greedy).
      *
      * @param t the temperature, finite and at least 0
      * @return this generator
@@ -623,7 +625,8 @@ public final class SparkGenerator extends TextTransformer<SparkGenerator> {
         }
 
         /**
-         * Sets the softmax temperature (default 0: greedy).
+         * Sets the softmax temperature (default 0.8, as the zoo and {@code ttt generate}; 0 is
+         * greedy).
          *
          * @param t the temperature
          * @return this builder
@@ -634,7 +637,7 @@ public final class SparkGenerator extends TextTransformer<SparkGenerator> {
         }
 
         /**
-         * Keeps the k most likely tokens before sampling (default 0: all).
+         * Keeps the k most likely tokens before sampling (default 40, as the zoo; 0 keeps all).
          *
          * @param k the number of tokens
          * @return this builder
