@@ -299,7 +299,7 @@ class SparkMlTest {
                 assertThrows(IllegalArgumentException.class, () -> generator.setTemperature(-1))
                         .getMessage());
         assertEquals(
-                "maxNewTokens must be >= 1, got 0",
+                "maxNewTokens: expected an integer >= 1, got \"0\"",
                 assertThrows(IllegalArgumentException.class, () -> generator.setMaxNewTokens(0))
                         .getMessage());
         assertEquals(
