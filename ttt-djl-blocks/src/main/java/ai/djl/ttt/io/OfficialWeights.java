@@ -13,6 +13,7 @@ import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.ResidualBlock;
 import ai.djl.ttt.nn.TttLayer;
+import ai.djl.ttt.runtime.BoundedText;
 import ai.djl.ttt.runtime.NoGrad;
 import ai.djl.util.Pair;
 import java.io.IOException;
@@ -92,7 +93,11 @@ public final class OfficialWeights {
             Path configJson, Path tensors, NDManager manager, DataType dataType)
             throws IOException, MalformedModelException {
         TttConfig config = TttConfig.load(configJson);
-        try (StateDict dict = StateDict.load(manager, tensors)) {
+        // the declared shapes first: a config the file cannot back is refused before anything of
+        // its size is read or built
+        TensorHeaders headers = TensorHeaders.read(tensors);
+        ModelShapes.requireCausalLm(config, headers.shapes(), tensors.toString());
+        try (StateDict dict = StateDict.load(manager, headers)) {
             return loadModel(config, dict, manager, dataType);
         }
     }
@@ -109,6 +114,7 @@ public final class OfficialWeights {
      */
     public static CausalLm loadModel(
             TttConfig config, StateDict dict, NDManager manager, DataType dataType) {
+        ModelShapes.requireCausalLm(config, shapes(dict), dict.getSource());
         CausalLm model = new CausalLm(config);
         model.initialize(manager, dataType, new Shape(1, config.getMiniBatchSize()));
         load(model, dict);
@@ -159,7 +165,7 @@ public final class OfficialWeights {
             Path configJson, Path tensors, String prefix, NDManager manager, DataType dataType)
             throws IOException, MalformedModelException {
         TttConfig config = TttConfig.load(configJson);
-        try (StateDict dict = StateDict.load(manager, tensors)) {
+        try (StateDict dict = StateDict.load(manager, TensorHeaders.read(tensors))) {
             return loadLayer(config, dict.withPrefix(prefix), manager, dataType);
         }
     }
@@ -176,6 +182,7 @@ public final class OfficialWeights {
      */
     public static TttLayer loadLayer(
             TttConfig config, StateDict dict, NDManager manager, DataType dataType) {
+        ModelShapes.requireLayer(config, shapes(dict), dict.getSource());
         TttLayer layer = TttLayer.fromConfig(config);
         layer.initialize(
                 manager, dataType, new Shape(1, config.getMiniBatchSize(), config.getHiddenSize()));
@@ -195,6 +202,15 @@ public final class OfficialWeights {
      */
     public static void load(TttLayer layer, StateDict dict) {
         copyAll(parameterNames(layer), dict, layer.getClass().getSimpleName());
+    }
+
+    /** The declared shapes of a state dict's tensors. */
+    private static Map<String, Shape> shapes(StateDict dict) {
+        Map<String, Shape> shapes = new LinkedHashMap<>();
+        for (String name : dict.names()) {
+            shapes.put(name, dict.get(name).getShape());
+        }
+        return shapes;
     }
 
     /** Strict copy: reports every missing, mis-shaped and unexpected tensor, or copies all. */
@@ -233,8 +249,8 @@ public final class OfficialWeights {
                     dict.getSource()
                             + " does not match "
                             + target
-                            + ":\n  "
-                            + String.join("\n  ", problems));
+                            + ": "
+                            + BoundedText.list(problems, "; "));
         }
         for (Map.Entry<String, Parameter> e : expected.entrySet()) {
             copy(dict.get(e.getKey()), e.getValue().getArray());
