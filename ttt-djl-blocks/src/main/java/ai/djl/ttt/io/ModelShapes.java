@@ -1,5 +1,6 @@
 package ai.djl.ttt.io;
 
+import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -10,6 +11,7 @@ import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.nn.TttLayer;
 import ai.djl.ttt.runtime.BoundedText;
 import ai.djl.util.Pair;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -173,6 +175,82 @@ public final class ModelShapes {
     public static void requireLayer(TttConfig config, Map<String, Shape> declared, String source) {
         requireSame(
                 layer(config), declared, source, config.getLayerType().officialName() + " layer");
+    }
+
+    /**
+     * Checks a saved model's {@code .params} file against the config of its {@code config.json}
+     * before the model is built: the config it was saved with, then the number of arrays (which
+     * bounds {@code num_hidden_layers} by what the file holds), then every array's shape in DJL's
+     * order.
+     *
+     * @param config the config of {@code config.json}
+     * @param params the checked layout of the {@code .params} file
+     * @throws MalformedModelException naming the file and what differs
+     */
+    public static void requireSaved(TttConfig config, ParamsHeaders params)
+            throws MalformedModelException {
+        Path file = params.getFile();
+        TttConfig saved;
+        try {
+            saved = TttConfig.fromJson(params.getSavedConfig());
+        } catch (IllegalArgumentException e) {
+            throw new MalformedModelException(
+                    file + " holds a corrupt config: " + BoundedText.of(e.getMessage()), e);
+        }
+        if (!saved.equals(config)) {
+            List<String> differences = saved.differences(config);
+            throw new MalformedModelException(
+                    file
+                            + " was saved with another config than config.json (saved vs"
+                            + " config.json): "
+                            + BoundedText.list(differences, "; "));
+        }
+        int n = config.getNumHiddenLayers();
+        int one =
+                new CausalLm(config.toBuilder().setNumHiddenLayers(1).build())
+                        .getParameters()
+                        .size();
+        int two =
+                new CausalLm(config.toBuilder().setNumHiddenLayers(2).build())
+                        .getParameters()
+                        .size();
+        long expected = one + (long) (n - 1) * (two - one);
+        int found = params.entries().size();
+        if (found != expected) {
+            throw new MalformedModelException(
+                    file
+                            + " holds "
+                            + found
+                            + " arrays but the config (num_hidden_layers = "
+                            + n
+                            + ") has "
+                            + expected
+                            + " parameters");
+        }
+        List<Pair<String, Shape>> want = causalLmSaveOrder(config);
+        List<String> problems = new ArrayList<>();
+        for (int i = 0; i < want.size(); i++) {
+            Shape have = params.entries().get(i).shape();
+            if (!have.equals(want.get(i).getValue())) {
+                problems.add(
+                        "parameter "
+                                + want.get(i).getKey()
+                                + " has shape "
+                                + have
+                                + " in the file but the config gives "
+                                + want.get(i).getValue());
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new MalformedModelException(
+                    file
+                            + " does not match its config ("
+                            + problems.size()
+                            + " problem"
+                            + (problems.size() == 1 ? "" : "s")
+                            + "): "
+                            + BoundedText.list(problems, "; "));
+        }
     }
 
     /**

@@ -5,8 +5,11 @@ import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ttt.config.TttConfig;
+import ai.djl.ttt.io.ModelShapes;
+import ai.djl.ttt.io.ParamsHeaders;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.runtime.AtomicFiles;
+import ai.djl.ttt.runtime.BoundedText;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.StringReader;
@@ -363,6 +366,20 @@ public final class ModelDirectory {
             }
             options.put("epoch", state.step);
         }
+        // the weights file's declared layout first: a config it cannot back (more layers, a
+        // larger vocabulary) is refused before a model of that size is built
+        Path params = state != null ? dir.resolve(paramsName(state.step)) : latestParamsFile(dir);
+        try {
+            ModelShapes.requireSaved(config, ParamsHeaders.read(params));
+        } catch (MalformedModelException e) {
+            throw new MalformedModelException(
+                    e.getMessage().startsWith("the weights are ")
+                            ? "the weights in "
+                                    + dir
+                                    + e.getMessage().substring("the weights".length())
+                            : e.getMessage(),
+                    e);
+        }
         Model model = Model.newInstance(MODEL_NAME, device);
         model.setDataType(DataType.FLOAT32);
         model.setBlock(new CausalLm(config));
@@ -377,12 +394,40 @@ public final class ModelDirectory {
                                     ? e.getMessage().substring("the weights".length())
                                     : ": " + e.getMessage()),
                     e);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | OutOfMemoryError e) {
             model.close();
             throw new MalformedModelException(
-                    "the weights in " + dir + " are corrupt or truncated: " + e, e);
+                    "the weights in "
+                            + dir
+                            + " are corrupt or truncated: "
+                            + BoundedText.of(e.toString()),
+                    e);
         }
         return new Loaded(model, (CausalLm) model.getBlock(), tokenizer, state);
+    }
+
+    /**
+     * The {@code .params} file DJL's loader reads when no epoch is given: the highest step.
+     *
+     * @param dir the model directory
+     * @return the file
+     * @throws IOException if there is none
+     */
+    public static Path latestParamsFile(Path dir) throws IOException {
+        Path latest = null;
+        int best = -1;
+        for (Path f : paramFiles(dir)) {
+            String n = f.getFileName().toString();
+            String digits = n.substring(MODEL_NAME.length() + 1, n.length() - ".params".length());
+            if (digits.matches("\\d{1,9}") && Integer.parseInt(digits) > best) {
+                best = Integer.parseInt(digits);
+                latest = f;
+            }
+        }
+        if (latest == null) {
+            throw new IOException("no " + MODEL_NAME + "-NNNN.params in " + dir);
+        }
+        return latest;
     }
 
     private static List<Path> paramFiles(Path dir) throws IOException {
