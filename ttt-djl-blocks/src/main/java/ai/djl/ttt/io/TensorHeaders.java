@@ -67,6 +67,8 @@ public final class TensorHeaders {
     /** The largest file DJL 0.35.1's decoder reads (its offsets are Java ints). */
     static final long MAX_DATA_BYTES = Integer.MAX_VALUE;
 
+    private static final Pattern INTEGER = Pattern.compile("-?[0-9]{1,18}");
+
     private static final byte[] NPY_MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
 
     private static final Pattern NPY_HEADER =
@@ -156,15 +158,18 @@ public final class TensorHeaders {
             ByteBuffer lengthBytes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             readFully(channel, lengthBytes, 0);
             long headerLength = lengthBytes.getLong(0);
-            if (headerLength < 2 || headerLength > MAX_HEADER_BYTES || headerLength > size - 8) {
+            // unsigned in the format: a negative long is a length over 2^63
+            boolean tooSmall = headerLength >= 0 && headerLength < 2;
+            boolean tooLarge = headerLength < 0 || headerLength > MAX_HEADER_BYTES;
+            if (tooSmall || tooLarge || headerLength > size - 8) {
                 throw malformed(
                         file,
                         "declares a safetensors header of "
                                 + Long.toUnsignedString(headerLength)
                                 + " bytes (first 8 bytes, little-endian) but "
-                                + (headerLength < 2
+                                + (tooSmall
                                         ? "a header is at least 2 bytes ({})"
-                                        : headerLength > MAX_HEADER_BYTES
+                                        : tooLarge
                                                 ? "headers are at most "
                                                         + MAX_HEADER_BYTES
                                                         + " bytes"
@@ -380,7 +385,7 @@ public final class TensorHeaders {
             throws MalformedModelException {
         if (v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber()) {
             String text = v.getAsString();
-            if (text.matches("-?[0-9]{1,18}")) {
+            if (INTEGER.matcher(text).matches()) {
                 return Long.parseLong(text);
             }
         }
