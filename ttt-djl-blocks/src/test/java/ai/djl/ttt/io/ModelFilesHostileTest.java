@@ -311,6 +311,35 @@ class ModelFilesHostileTest {
     }
 
     @Test
+    void theBlockItselfTurnsAnAllocationItCannotMakeIntoAMalformedModel(@TempDir Path tmp)
+            throws Exception {
+        // DJL's own loader on a block set by hand, without ModelDirectory's checks: the length
+        // field asks for 2 GB of direct memory in a JVM that has 512 MB
+        Path dir = HostileFiles.savedModel(tmp.resolve("saved"));
+        Path params = dir.resolve("ttt-lm-0000.params");
+        byte[] bytes = Files.readAllBytes(params);
+        byte[] count = ByteBuffer.allocate(4).putInt(256 * 32 * 4).array();
+        int at =
+                HostileFiles.indexOf(
+                        bytes,
+                        count,
+                        HostileFiles.indexOf(bytes, new byte[] {0, 4, 'N', 'D', 'A', 'R'}, 0));
+        ByteBuffer.wrap(bytes).putInt(at, Integer.MAX_VALUE - 8);
+        Files.write(params, bytes);
+        TttConfig config = TttConfig.load(dir.resolve("config.json"));
+        try (ai.djl.Model model = ai.djl.Model.newInstance(ModelDirectory.MODEL_NAME)) {
+            model.setBlock(new CausalLm(config));
+            MalformedModelException e =
+                    assertThrows(
+                            MalformedModelException.class,
+                            () -> model.load(dir, ModelDirectory.MODEL_NAME));
+            assertTrue(
+                    e.getMessage().startsWith("the weights are corrupt or truncated ("),
+                    e.getMessage());
+        }
+    }
+
+    @Test
     void aSavedModelWhoseConfigAsksForMoreLayersIsRefusedBeforeItIsBuilt(@TempDir Path tmp)
             throws Exception {
         Path dir = HostileFiles.savedModel(tmp.resolve("saved"));

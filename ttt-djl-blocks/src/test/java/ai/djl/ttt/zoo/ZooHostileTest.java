@@ -54,10 +54,14 @@ class ZooHostileTest {
                 .build();
     }
 
-    /** A 500 MB config.json that takes no disk: a sparse file. */
+    /**
+     * A 500 MB config.json that takes no disk (a sparse file): one JSON string that a reader would
+     * have to hold whole, more than this JVM's heap.
+     */
     private static void sparseConfig(Path dir) throws Exception {
         Files.createDirectories(dir);
         try (RandomAccessFile f = new RandomAccessFile(dir.resolve("config.json").toFile(), "rw")) {
+            f.write("{\"note\": \"".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
             f.setLength(500_000_000L);
         }
     }
