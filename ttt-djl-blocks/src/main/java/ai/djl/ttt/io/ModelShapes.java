@@ -174,7 +174,10 @@ public final class ModelShapes {
      */
     public static void requireLayer(TttConfig config, Map<String, Shape> declared, String source) {
         requireSame(
-                layer(config), declared, source, config.getLayerType().officialName() + " layer");
+                layer(config),
+                declared,
+                source,
+                TttLayer.fromConfig(config).getClass().getSimpleName());
     }
 
     /**

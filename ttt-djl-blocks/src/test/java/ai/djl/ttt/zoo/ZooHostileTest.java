@@ -73,6 +73,10 @@ class ZooHostileTest {
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
         TttModelZoo zoo = new TttModelZoo();
         assertEquals(List.of("huge", "tiny"), names(zoo));
+        assertEquals(
+                "config.json is 500000000 bytes, over the 1048576 bytes the zoo reads"
+                        + " (ai.djl.ttt.zoo.maxConfigBytes); not read",
+                ConfigSniffer.sniff(models.resolve("huge/config.json")).reason());
         // another library's model: every loader answers "not found", the huge file unread
         Criteria<Image, Classifications> other =
                 Criteria.builder()
@@ -167,6 +171,31 @@ class ZooHostileTest {
                         + " does not match the config: model.embed_tokens.weight is (64, 32) in"
                         + " the file but vocab_size 25000000 and hidden_size 32 make it"
                         + " (25000000, 32)",
+                e.getMessage());
+    }
+
+    @Test
+    void anOfficialFolderIsCheckedAgainstItsConfigBeforeItsTensorsAreRead(@TempDir Path models)
+            throws Exception {
+        // 600 MB of zeros (about 600 kB deflated) whose shape matches its data: more than this
+        // JVM's heap, and no tensor of the config's model
+        Path dir = models.resolve("bomb");
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("config.json"), HostileFiles.tinyConfig().toJson());
+        HostileFiles.npz(
+                dir.resolve("model.npz"),
+                "model.embed_tokens.weight",
+                "150000000, 1",
+                600_000_000L,
+                true);
+        System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
+        MalformedModelException e =
+                assertThrows(
+                        MalformedModelException.class, named(new TttModelZoo(), "bomb")::loadModel);
+        assertEquals(
+                dir.resolve("model.npz")
+                        + " does not match the config: num_hidden_layers is 2 but the file holds no"
+                        + " model.layers.N tensors",
                 e.getMessage());
     }
 
