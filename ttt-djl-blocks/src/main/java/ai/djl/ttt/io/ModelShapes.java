@@ -42,11 +42,12 @@ public final class ModelShapes {
      * builds (no {@code lm_head.weight} with tied embeddings).
      *
      * @param config the config
+     * @param parent the manager under which the twin's placeholders live while it is built
      * @return official name → shape, in the model's order
      */
-    public static Map<String, Shape> causalLm(TttConfig config) {
+    public static Map<String, Shape> causalLm(TttConfig config, NDManager parent) {
         CausalLm twin = new CausalLm(config);
-        try (NDManager manager = NDManager.newBaseManager()) {
+        try (NDManager manager = parent.newSubManager()) {
             planShapes(twin, manager, new Shape(1, config.getMiniBatchSize()));
             Map<String, Shape> shapes = new LinkedHashMap<>();
             OfficialWeights.parameterNames(twin).forEach((k, p) -> shapes.put(k, p.getShape()));
@@ -59,11 +60,12 @@ public final class ModelShapes {
      * Model.save} writes them ({@code Block.getParameters()}), with their shapes.
      *
      * @param config the config
+     * @param parent the manager under which the twin's placeholders live while it is built
      * @return DJL name and shape of each parameter
      */
-    public static List<Pair<String, Shape>> causalLmSaveOrder(TttConfig config) {
+    public static List<Pair<String, Shape>> causalLmSaveOrder(TttConfig config, NDManager parent) {
         CausalLm twin = new CausalLm(config);
-        try (NDManager manager = NDManager.newBaseManager()) {
+        try (NDManager manager = parent.newSubManager()) {
             planShapes(twin, manager, new Shape(1, config.getMiniBatchSize()));
             List<Pair<String, Shape>> shapes = new ArrayList<>();
             for (Pair<String, Parameter> p : twin.getParameters()) {
@@ -77,11 +79,12 @@ public final class ModelShapes {
      * Returns the official names and shapes of the parameters of the layer a config builds.
      *
      * @param config the config
+     * @param parent the manager under which the twin's placeholders live while it is built
      * @return official name → shape
      */
-    public static Map<String, Shape> layer(TttConfig config) {
+    public static Map<String, Shape> layer(TttConfig config, NDManager parent) {
         TttLayer twin = TttLayer.fromConfig(config);
-        try (NDManager manager = NDManager.newBaseManager()) {
+        try (NDManager manager = parent.newSubManager()) {
             planShapes(
                     twin, manager, new Shape(1, config.getMiniBatchSize(), config.getHiddenSize()));
             Map<String, Shape> shapes = new LinkedHashMap<>();
@@ -106,11 +109,12 @@ public final class ModelShapes {
      * @param config the config
      * @param declared the file's tensor names and shapes
      * @param source the file, for the message
+     * @param parent the manager under which the twin's placeholders live while it is built
      * @throws IllegalArgumentException naming the config field or listing (bounded) the missing,
      *     unexpected and mis-shaped tensors
      */
     public static void requireCausalLm(
-            TttConfig config, Map<String, Shape> declared, String source) {
+            TttConfig config, Map<String, Shape> declared, String source, NDManager parent) {
         TreeSet<Integer> layers = new TreeSet<>();
         for (String name : declared.keySet()) {
             Matcher m = LAYER.matcher(name);
@@ -151,7 +155,7 @@ public final class ModelShapes {
                             + " make it "
                             + want);
         }
-        Map<String, Shape> expected = causalLm(config);
+        Map<String, Shape> expected = causalLm(config, parent);
         Map<String, Shape> seen = declared;
         if (!expected.containsKey("lm_head.weight")
                 && declared.containsKey("lm_head.weight")
@@ -169,12 +173,14 @@ public final class ModelShapes {
      * @param config the config
      * @param declared the layer's tensor names (prefix removed) and shapes
      * @param source the file, for the message
+     * @param parent the manager under which the twin's placeholders live while it is built
      * @throws IllegalArgumentException listing (bounded) the missing, unexpected and mis-shaped
      *     tensors
      */
-    public static void requireLayer(TttConfig config, Map<String, Shape> declared, String source) {
+    public static void requireLayer(
+            TttConfig config, Map<String, Shape> declared, String source, NDManager parent) {
         requireSame(
-                layer(config),
+                layer(config, parent),
                 declared,
                 source,
                 TttLayer.fromConfig(config).getClass().getSimpleName());
@@ -188,9 +194,10 @@ public final class ModelShapes {
      *
      * @param config the config of {@code config.json}
      * @param params the checked layout of the {@code .params} file
+     * @param parent the manager under which the twin's placeholders live while it is built
      * @throws MalformedModelException naming the file and what differs
      */
-    public static void requireSaved(TttConfig config, ParamsHeaders params)
+    public static void requireSaved(TttConfig config, ParamsHeaders params, NDManager parent)
             throws MalformedModelException {
         Path file = params.getFile();
         TttConfig saved;
@@ -230,7 +237,7 @@ public final class ModelShapes {
                             + expected
                             + " parameters");
         }
-        List<Pair<String, Shape>> want = causalLmSaveOrder(config);
+        List<Pair<String, Shape>> want = causalLmSaveOrder(config, parent);
         List<String> problems = new ArrayList<>();
         for (int i = 0; i < want.size(); i++) {
             Shape have = params.entries().get(i).shape();

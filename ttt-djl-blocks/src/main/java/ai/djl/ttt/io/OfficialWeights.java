@@ -96,7 +96,7 @@ public final class OfficialWeights {
         // the declared shapes first: a config the file cannot back is refused before anything of
         // its size is read or built
         TensorHeaders headers = TensorHeaders.read(tensors);
-        ModelShapes.requireCausalLm(config, headers.shapes(), tensors.toString());
+        ModelShapes.requireCausalLm(config, headers.shapes(), tensors.toString(), manager);
         try (StateDict dict = StateDict.load(manager, headers)) {
             return loadModel(config, dict, manager, dataType);
         }
@@ -114,7 +114,7 @@ public final class OfficialWeights {
      */
     public static CausalLm loadModel(
             TttConfig config, StateDict dict, NDManager manager, DataType dataType) {
-        ModelShapes.requireCausalLm(config, shapes(dict), dict.getSource());
+        ModelShapes.requireCausalLm(config, shapes(dict), dict.getSource(), manager);
         CausalLm model = new CausalLm(config);
         model.initialize(manager, dataType, new Shape(1, config.getMiniBatchSize()));
         load(model, dict);
@@ -182,7 +182,7 @@ public final class OfficialWeights {
      */
     public static TttLayer loadLayer(
             TttConfig config, StateDict dict, NDManager manager, DataType dataType) {
-        ModelShapes.requireLayer(config, shapes(dict), dict.getSource());
+        ModelShapes.requireLayer(config, shapes(dict), dict.getSource(), manager);
         TttLayer layer = TttLayer.fromConfig(config);
         layer.initialize(
                 manager, dataType, new Shape(1, config.getMiniBatchSize(), config.getHiddenSize()));

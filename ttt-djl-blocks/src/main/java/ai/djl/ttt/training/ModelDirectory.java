@@ -369,9 +369,14 @@ public final class ModelDirectory {
         // the weights file's declared layout first: a config it cannot back (more layers, a
         // larger vocabulary) is refused before a model of that size is built
         Path params = state != null ? dir.resolve(paramsName(state.step)) : latestParamsFile(dir);
+        Model model = Model.newInstance(MODEL_NAME, device);
         try {
-            ModelShapes.requireSaved(config, ParamsHeaders.read(params));
+            ModelShapes.requireSaved(config, ParamsHeaders.read(params), model.getNDManager());
+        } catch (IOException | RuntimeException e) {
+            model.close();
+            throw e;
         } catch (MalformedModelException e) {
+            model.close();
             throw new MalformedModelException(
                     e.getMessage().startsWith("the weights are ")
                             ? "the weights in "
@@ -380,7 +385,6 @@ public final class ModelDirectory {
                             : e.getMessage(),
                     e);
         }
-        Model model = Model.newInstance(MODEL_NAME, device);
         model.setDataType(DataType.FLOAT32);
         model.setBlock(new CausalLm(config));
         try {

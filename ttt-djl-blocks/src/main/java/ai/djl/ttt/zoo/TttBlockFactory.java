@@ -47,7 +47,7 @@ public final class TttBlockFactory implements BlockFactory {
             throws IOException {
         try {
             TttConfig config = config(modelPath);
-            String refused = refusal(config, modelPath, arguments);
+            String refused = refusal(config, modelPath, arguments, model);
             return refused == null ? new CausalLm(config) : new RefusedBlock(refused);
         } catch (IOException e) {
             // DJL's loader made the model for this block and drops it when the factory fails
@@ -96,7 +96,8 @@ public final class TttBlockFactory implements BlockFactory {
      * Why the folder's weights file cannot back the config ({@link ModelShapes#requireSaved}), or
      * {@code null} if it can or there is none (DJL's loader then says the file is missing).
      */
-    private static String refusal(TttConfig config, Path modelPath, Map<String, ?> arguments)
+    private static String refusal(
+            TttConfig config, Path modelPath, Map<String, ?> arguments, Model model)
             throws IOException {
         Object epoch = arguments == null ? null : arguments.get("epoch");
         Path params;
@@ -119,7 +120,7 @@ public final class TttBlockFactory implements BlockFactory {
             return null;
         }
         try {
-            ModelShapes.requireSaved(config, ParamsHeaders.read(params));
+            ModelShapes.requireSaved(config, ParamsHeaders.read(params), model.getNDManager());
             return null;
         } catch (MalformedModelException e) {
             return e.getMessage();

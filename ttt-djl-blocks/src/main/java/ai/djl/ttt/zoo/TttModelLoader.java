@@ -173,12 +173,14 @@ final class TttModelLoader implements ModelLoader {
         // the declared shapes first: a config the file cannot back is refused before anything of
         // its size is read or built
         TensorHeaders headers = TensorHeaders.read(weights);
+        Model model = Model.newInstance(artifactId, device);
         try {
-            ModelShapes.requireCausalLm(config, headers.shapes(), weights.toString());
+            ModelShapes.requireCausalLm(
+                    config, headers.shapes(), weights.toString(), model.getNDManager());
         } catch (IllegalArgumentException e) {
+            model.close();
             throw new MalformedModelException(e.getMessage(), e);
         }
-        Model model = Model.newInstance(artifactId, device);
         try (StateDict dict = StateDict.load(model.getNDManager(), headers)) {
             CausalLm lm =
                     OfficialWeights.loadModel(config, dict, model.getNDManager(), DataType.FLOAT32);
