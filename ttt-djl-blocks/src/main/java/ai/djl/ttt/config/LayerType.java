@@ -95,7 +95,7 @@ public enum LayerType {
         }
         throw new IllegalArgumentException(
                 "Unknown ttt_layer_type '"
-                        + name
+                        + ai.djl.ttt.runtime.BoundedText.of(name)
                         + "': expected one of "
                         + Arrays.stream(values())
                                 .map(LayerType::officialName)

@@ -2,14 +2,14 @@ package ai.djl.ttt.config;
 
 import ai.djl.MalformedModelException;
 import ai.djl.ttt.runtime.AtomicFiles;
+import ai.djl.ttt.runtime.BoundedText;
+import ai.djl.ttt.runtime.StrictJson;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import com.google.gson.JsonPrimitive;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -114,6 +114,12 @@ public final class TttConfig {
     /** The paper's TTT-MLP inner model: one hidden layer of width 4f. */
     private static final List<Integer> DEFAULT_MLP_HIDDEN = List.of(4);
 
+    /**
+     * The largest {@code config.json} {@link #load} reads, 1 MiB (a real one is a few kilobytes); a
+     * larger file is refused before it is read.
+     */
+    public static final long MAX_FILE_BYTES = 1L << 20;
+
     private static final Gson GSON =
             new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create();
 
@@ -188,14 +194,29 @@ public final class TttConfig {
     public static TttConfig fromJson(String json) {
         JsonElement root;
         try {
-            root = JsonParser.parseString(json);
-        } catch (JsonParseException e) {
-            throw new IllegalArgumentException("config is not valid JSON: " + e.getMessage(), e);
+            root = StrictJson.parse(json);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("config is " + e.getMessage(), e);
         }
         if (!root.isJsonObject()) {
-            throw new IllegalArgumentException("config must be a JSON object, got: " + root);
+            throw new IllegalArgumentException(
+                    "config must be a JSON object, got " + jsonKind(root));
         }
         return fromJson(root.getAsJsonObject());
+    }
+
+    /** "a JSON string of 5 characters", "a JSON array of 2 elements", ...: no content echoed. */
+    private static String jsonKind(JsonElement e) {
+        if (e.isJsonArray()) {
+            return "a JSON array of " + e.getAsJsonArray().size() + " elements";
+        }
+        if (e.isJsonNull()) {
+            return "null";
+        }
+        if (e.getAsJsonPrimitive().isString()) {
+            return "a JSON string of " + e.getAsString().length() + " characters";
+        }
+        return e.getAsJsonPrimitive().isNumber() ? "a JSON number" : "a JSON boolean";
     }
 
     /**
@@ -216,14 +237,17 @@ public final class TttConfig {
                     throw new IllegalArgumentException(
                             "rope_scaling is not supported (the official TTT code documents it but"
                                     + " never applies it): expected null, got "
-                                    + e.getValue());
+                                    + BoundedText.of(e.getValue()));
                 }
                 continue;
             }
             Key<?> k = Key.byName(key);
             if (k == null) {
                 throw new IllegalArgumentException(
-                        "Unknown config key '" + key + "'; known keys: " + Key.names());
+                        "Unknown config key '"
+                                + BoundedText.of(key)
+                                + "'; known keys: "
+                                + Key.names());
             }
             k.read(b, e.getValue());
         }
@@ -241,15 +265,43 @@ public final class TttConfig {
      *     file)
      */
     public static TttConfig load(Path file) throws IOException {
+        long size = Files.size(file);
+        if (size > MAX_FILE_BYTES) {
+            throw new IllegalArgumentException(
+                    file
+                            + " is "
+                            + size
+                            + " bytes; a config.json is at most "
+                            + MAX_FILE_BYTES
+                            + " bytes (a real one is a few kilobytes)");
+        }
         String text = Files.readString(file, StandardCharsets.UTF_8);
         try {
-            JsonElement root = JsonParser.parseString(text);
+            JsonElement root = StrictJson.parse(text);
             if (root.isJsonObject() && root.getAsJsonObject().has("ttt_config")) {
-                return fromJson(root.getAsJsonObject().getAsJsonObject("ttt_config"));
+                JsonElement inner = root.getAsJsonObject().get("ttt_config");
+                if (!inner.isJsonObject()) {
+                    throw new IllegalArgumentException(
+                            "ttt_config must be a JSON object, got " + jsonKind(inner));
+                }
+                return fromJson(inner.getAsJsonObject());
             }
-            return fromJson(text);
-        } catch (JsonParseException | IllegalArgumentException | ClassCastException e) {
-            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+            if (!root.isJsonObject()) {
+                throw new IllegalArgumentException(
+                        "config must be a JSON object, got " + jsonKind(root));
+            }
+            return fromJson(root.getAsJsonObject());
+        } catch (IllegalArgumentException
+                | IllegalStateException
+                | ClassCastException
+                | UnsupportedOperationException e) {
+            String message = BoundedText.of(e.getMessage(), 1000);
+            throw new IllegalArgumentException(
+                    file
+                            + ": "
+                            + (message.startsWith("not valid JSON") ? "config is " : "")
+                            + message,
+                    e);
         }
     }
 
@@ -725,7 +777,7 @@ public final class TttConfig {
                     (n, v) -> {
                         if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isBoolean()) {
                             throw new IllegalArgumentException(
-                                    n + " must be true or false, got " + v);
+                                    n + " must be true or false, got " + BoundedText.of(v));
                         }
                         return v.getAsBoolean();
                     },
@@ -735,21 +787,24 @@ public final class TttConfig {
         private static int asInt(String name, JsonElement v) {
             double d = asDouble(name, v);
             if (d != Math.rint(d) || Math.abs(d) > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException(name + " must be an integer, got " + v);
+                throw new IllegalArgumentException(
+                        name + " must be an integer, got " + BoundedText.of(v));
             }
             return (int) d;
         }
 
         private static double asDouble(String name, JsonElement v) {
             if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isNumber()) {
-                throw new IllegalArgumentException(name + " must be a number, got " + v);
+                throw new IllegalArgumentException(
+                        name + " must be a number, got " + BoundedText.of(v));
             }
             return v.getAsDouble();
         }
 
         private static List<Integer> asIntList(String name, JsonElement v) {
             if (!v.isJsonArray()) {
-                throw new IllegalArgumentException(name + " must be a list of integers, got " + v);
+                throw new IllegalArgumentException(
+                        name + " must be a list of integers, got " + BoundedText.of(v));
             }
             List<Integer> list = new ArrayList<>();
             for (JsonElement e : v.getAsJsonArray()) {
@@ -760,7 +815,8 @@ public final class TttConfig {
 
         private static String asString(String name, JsonElement v) {
             if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isString()) {
-                throw new IllegalArgumentException(name + " must be a string, got " + v);
+                throw new IllegalArgumentException(
+                        name + " must be a string, got " + BoundedText.of(v));
             }
             return v.getAsString();
         }
@@ -1196,7 +1252,7 @@ public final class TttConfig {
                                 + " sets the hidden layers of an MLP inner model; ttt_layer_type '"
                                 + layerType.officialName()
                                 + "' has none, got "
-                                + innerHiddenMultiples
+                                + BoundedText.of(innerHiddenMultiples)
                                 + " (use ttt_layer_type 'mlp')");
             }
             if (innerHiddenMultiples.isEmpty()) {

@@ -2,6 +2,7 @@ package ai.djl.ttt.io;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -52,6 +53,22 @@ public final class JaxNames {
                     return a.transpose(2, 1, 0);
                 default:
                     return a;
+            }
+        }
+
+        /**
+         * The shape {@link #apply} gives an array of shape {@code s} (each change is its inverse).
+         */
+        Shape apply(Shape s) {
+            switch (this) {
+                case TRANSPOSE:
+                    return new Shape(s.get(1), s.get(0));
+                case SWAP_LAST_TWO:
+                    return new Shape(s.get(0), s.get(2), s.get(1));
+                case REVERSE_AXES:
+                    return new Shape(s.get(2), s.get(1), s.get(0));
+                default:
+                    return s;
             }
         }
     }
@@ -203,6 +220,29 @@ public final class JaxNames {
         }
         NDManager sub = manager.newSubManager();
         return StateDict.of(sub, toPytorch(jax, sub), dict.getSource() + " (JAX names)");
+    }
+
+    /**
+     * Returns declared tensor shapes under their PyTorch names: unchanged if they are PyTorch
+     * names, renamed and re-laid if they are the JAX code's (they hold {@value #EMBEDDING}); what
+     * {@link #asPytorch} does to the arrays, done to their shapes before anything is read.
+     *
+     * @param shapes declared shapes by tensor name
+     * @return the shapes under PyTorch names (the same map if nothing was converted)
+     * @throws IllegalArgumentException for a JAX name the table does not know
+     */
+    public static Map<String, Shape> shapesAsPytorch(Map<String, Shape> shapes) {
+        if (!shapes.containsKey(EMBEDDING)) {
+            return shapes;
+        }
+        Map<String, Shape> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Shape> e : shapes.entrySet()) {
+            Mapped m = fromJax(e.getKey());
+            out.put(
+                    m.name,
+                    e.getValue().dimension() == 0 ? e.getValue() : m.layout.apply(e.getValue()));
+        }
+        return out;
     }
 
     /** A name on the other side and the layout change to get there. */

@@ -16,6 +16,7 @@ import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.ResidualBlock;
 import ai.djl.ttt.nn.TttLayer;
 import ai.djl.ttt.runtime.AtomicFiles;
+import ai.djl.ttt.runtime.BoundedText;
 import ai.djl.ttt.runtime.NoGrad;
 import ai.djl.util.Pair;
 import com.google.gson.GsonBuilder;
@@ -172,7 +173,12 @@ public final class OfficialWeights {
             Path configJson, Path tensors, NDManager manager, DataType dataType)
             throws IOException, MalformedModelException {
         TttConfig config = TttConfig.load(configJson);
-        try (StateDict dict = StateDict.load(manager, tensors)) {
+        // the declared shapes first: a config the file cannot back is refused before anything of
+        // its size is read or built
+        TensorHeaders headers = TensorHeaders.read(tensors);
+        ModelShapes.requireCausalLm(
+                config, JaxNames.shapesAsPytorch(headers.shapes()), tensors.toString(), manager);
+        try (StateDict dict = StateDict.load(manager, headers)) {
             return loadModel(config, dict, manager, dataType);
         }
     }
@@ -189,6 +195,8 @@ public final class OfficialWeights {
      */
     public static CausalLm loadModel(
             TttConfig config, StateDict dict, NDManager manager, DataType dataType) {
+        ModelShapes.requireCausalLm(
+                config, JaxNames.shapesAsPytorch(shapes(dict)), dict.getSource(), manager);
         CausalLm model = new CausalLm(config);
         model.initialize(manager, dataType, new Shape(1, config.getMiniBatchSize()));
         load(model, dict);
@@ -251,7 +259,7 @@ public final class OfficialWeights {
             Path configJson, Path tensors, String prefix, NDManager manager, DataType dataType)
             throws IOException, MalformedModelException {
         TttConfig config = TttConfig.load(configJson);
-        try (StateDict dict = StateDict.load(manager, tensors)) {
+        try (StateDict dict = StateDict.load(manager, TensorHeaders.read(tensors))) {
             return loadLayer(config, dict.withPrefix(prefix), manager, dataType);
         }
     }
@@ -268,6 +276,7 @@ public final class OfficialWeights {
      */
     public static TttLayer loadLayer(
             TttConfig config, StateDict dict, NDManager manager, DataType dataType) {
+        ModelShapes.requireLayer(config, shapes(dict), dict.getSource(), manager);
         TttLayer layer = TttLayer.fromConfig(config);
         layer.initialize(
                 manager, dataType, new Shape(1, config.getMiniBatchSize(), config.getHiddenSize()));
@@ -548,6 +557,15 @@ public final class OfficialWeights {
                 });
     }
 
+    /** The declared shapes of a state dict's tensors. */
+    private static Map<String, Shape> shapes(StateDict dict) {
+        Map<String, Shape> shapes = new LinkedHashMap<>();
+        for (String name : dict.names()) {
+            shapes.put(name, dict.get(name).getShape());
+        }
+        return shapes;
+    }
+
     /** Strict copy: reports every missing, mis-shaped and unexpected tensor, or copies all. */
     private static void copyAll(Map<String, Parameter> expected, StateDict dict, String target) {
         List<String> problems = new ArrayList<>();
@@ -584,8 +602,8 @@ public final class OfficialWeights {
                     dict.getSource()
                             + " does not match "
                             + target
-                            + ":\n  "
-                            + String.join("\n  ", problems));
+                            + ": "
+                            + BoundedText.list(problems, "; "));
         }
         for (Map.Entry<String, Parameter> e : expected.entrySet()) {
             copy(dict.get(e.getKey()), e.getValue().getArray());

@@ -4,10 +4,10 @@ import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ttt.config.TttConfig;
+import ai.djl.ttt.runtime.BoundedText;
+import ai.djl.ttt.runtime.StrictJson;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -105,11 +105,13 @@ public final class ReferenceCase implements AutoCloseable {
         TttConfig config = TttConfig.load(configFile);
         JsonObject meta;
         try {
+            // TttConfig.load has checked the size and that it is a strict JSON object
             JsonElement root =
-                    JsonParser.parseString(Files.readString(configFile, StandardCharsets.UTF_8));
+                    StrictJson.parse(Files.readString(configFile, StandardCharsets.UTF_8));
             meta = root.getAsJsonObject();
-        } catch (JsonParseException | IllegalStateException e) {
-            throw new IllegalArgumentException(configFile + ": " + e.getMessage(), e);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new IllegalArgumentException(
+                    configFile + ": " + BoundedText.of(e.getMessage()), e);
         }
         String kind = meta.has("kind") ? meta.get("kind").getAsString() : "layer";
         List<Path> files = new ArrayList<>();

@@ -89,6 +89,9 @@ public final class Safetensors {
         }
     }
 
+    /** "PK" read as a little-endian 16-bit number: the start of a zip (npz) archive. */
+    static final int ZIP_MAGIC = 0x4B50;
+
     /** The JSON header, padded with spaces to a multiple of {@link #ALIGNMENT} bytes. */
     static byte[] header(Map<String, NDArray> tensors, Map<String, String> metadata) {
         JsonObject json = new JsonObject();
@@ -122,6 +125,11 @@ public final class Safetensors {
         String text = new GsonBuilder().disableHtmlEscaping().create().toJson(json);
         byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
         int padded = (utf8.length + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
+        if ((padded & 0xFFFF) == ZIP_MAGIC) {
+            // the length's first two bytes would spell "PK", and readers that sniff the format
+            // (DJL's NDList.decode among them) would take the file for an npz archive
+            padded += ALIGNMENT;
+        }
         byte[] out = new byte[padded];
         System.arraycopy(utf8, 0, out, 0, utf8.length);
         for (int i = utf8.length; i < padded; i++) {

@@ -4,6 +4,7 @@ import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ttt.runtime.BoundedText;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -13,6 +14,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Predicate;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
 
 /**
  * Named tensors read from a PyTorch-style state dict file: {@code .safetensors} or numpy {@code
@@ -23,6 +26,8 @@ import java.util.function.Predicate;
  * #withPrefix} and {@link #filter} share it and need no closing of their own.
  *
  * <p>Limits of DJL 0.35.1's decoder: a file must be under 2 GB and numpy arrays must be in C order.
+ * The headers are read and checked first ({@link TensorHeaders}): nothing is allocated for a size
+ * the file does not hold.
  */
 public final class StateDict implements AutoCloseable {
 
@@ -50,29 +55,101 @@ public final class StateDict implements AutoCloseable {
      */
     public static StateDict load(NDManager parent, Path file)
             throws IOException, MalformedModelException {
+        return load(parent, TensorHeaders.read(file));
+    }
+
+    /**
+     * Reads the tensors of a file whose headers were read and checked: only what the headers
+     * declare is allocated (an npz entry is read no further than its declared size).
+     *
+     * @param parent the manager under which the tensors' sub-manager is created
+     * @param headers the file's checked headers ({@link TensorHeaders#read})
+     * @return the state dict
+     * @throws IOException if the file cannot be read
+     * @throws MalformedModelException if the content does not match its headers
+     */
+    public static StateDict load(NDManager parent, TensorHeaders headers)
+            throws IOException, MalformedModelException {
+        Path file = headers.getFile();
         NDManager manager = parent.newSubManager();
-        NDList list;
-        try (InputStream is = Files.newInputStream(file)) {
-            list = NDList.decode(manager, is);
-        } catch (IOException e) {
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        try {
+            for (NDArray array : decode(manager, file, headers)) {
+                String name = array.getName();
+                if (name == null || tensors.put(name, array) != null) {
+                    throw new MalformedModelException(
+                            file
+                                    + ": every tensor needs a unique name, got "
+                                    + BoundedText.of(name));
+                }
+                TensorHeaders.Entry declared = headers.entries().get(name);
+                if (declared == null
+                        || !declared.shape().equals(array.getShape())
+                        || declared.dataType() != array.getDataType()) {
+                    throw new MalformedModelException(
+                            file
+                                    + ": tensor '"
+                                    + BoundedText.of(name)
+                                    + "' differs from its header");
+                }
+            }
+        } catch (IOException | MalformedModelException e) {
             manager.close();
             throw e;
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | OutOfMemoryError e) {
             manager.close();
             throw new MalformedModelException(
-                    file + " is not a readable .safetensors or .npz state dict: " + e.getMessage(),
+                    file
+                            + " is not a readable .safetensors or .npz state dict: "
+                            + BoundedText.of(e.getMessage()),
                     e);
         }
-        Map<String, NDArray> tensors = new LinkedHashMap<>();
-        for (NDArray array : list) {
-            String name = array.getName();
-            if (name == null || tensors.put(name, array) != null) {
-                manager.close();
+        return new StateDict(manager, tensors, file.toString(), true);
+    }
+
+    private static NDList decode(NDManager manager, Path file, TensorHeaders headers)
+            throws IOException, MalformedModelException {
+        byte[] magic = new byte[9];
+        try (InputStream is = Files.newInputStream(file)) {
+            is.readNBytes(magic, 0, magic.length);
+        }
+        boolean zipMagic = magic[0] == 'P' && magic[1] == 'K';
+        if (magic[8] == '{') {
+            if (zipMagic) {
+                // DJL's decoder sniffs "PK" before anything else (ttt-djl's writer pads around it)
                 throw new MalformedModelException(
-                        file + ": every tensor needs a unique name, got " + name);
+                        file
+                                + ": a safetensors header of "
+                                + (((magic[1] & 0xFF) << 8) | (magic[0] & 0xFF))
+                                + " (mod 65536) bytes starts with the bytes \"PK\", which DJL's"
+                                + " decoder reads as an npz archive; re-save the file with a"
+                                + " header padded by 8 more spaces");
+            }
+            try (InputStream all = Files.newInputStream(file)) {
+                return NDList.decode(manager, all);
             }
         }
-        return new StateDict(manager, tensors, file.toString(), true);
+        if (!zipMagic) {
+            try (InputStream all = Files.newInputStream(file)) {
+                return NDList.decode(manager, all);
+            }
+        }
+        // npz: each entry read through a stream that ends at its checked size, so a zip bomb is
+        // never inflated past what its header declared
+        NDList list = new NDList();
+        try (ZipFile zip = new ZipFile(file.toFile())) {
+            for (ZipEntry entry : Collections.list(zip.entries())) {
+                try (InputStream in = TensorHeaders.openNpyEntry(zip, entry, entry.getSize())) {
+                    NDArray array = NDList.decode(manager, in).singletonOrThrow();
+                    String name = entry.getName();
+                    if (!name.startsWith("arr_")) {
+                        array.setName(name.substring(0, name.length() - 4));
+                    }
+                    list.add(array);
+                }
+            }
+        }
+        return list;
     }
 
     /**

@@ -368,7 +368,9 @@ public final class CausalLm extends AbstractBlock {
             throws IOException, MalformedModelException {
         try {
             super.loadParameters(manager, is);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | OutOfMemoryError e) {
+            // OutOfMemoryError: a length field that asks for more than the heap (ModelDirectory
+            // and TttBlockFactory check the file's lengths before; this is the last guard)
             throw new MalformedModelException(
                     "the weights are corrupt or truncated (" + describe(e) + ")", e);
         }
@@ -379,7 +381,8 @@ public final class CausalLm extends AbstractBlock {
             return "the file ends before every parameter was read";
         }
         String message = e.getMessage();
-        return e.getClass().getSimpleName() + (message == null ? "" : ": " + message);
+        return e.getClass().getSimpleName()
+                + (message == null ? "" : ": " + ai.djl.ttt.runtime.BoundedText.of(message));
     }
 
     /** {@inheritDoc} */

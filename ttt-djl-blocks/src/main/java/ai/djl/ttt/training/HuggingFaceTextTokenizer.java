@@ -47,7 +47,10 @@ public final class HuggingFaceTextTokenizer implements Tokenizer {
                             file, Map.of("addSpecialTokens", "false", "truncation", "false"));
         } catch (RuntimeException e) {
             throw new IOException(
-                    file + " is not a valid HuggingFace tokenizer.json: " + e.getMessage(), e);
+                    file
+                            + " is not a valid HuggingFace tokenizer.json: "
+                            + ai.djl.ttt.runtime.BoundedText.of(e.getMessage()),
+                    e);
         }
         int vocab = vocabularySize(file);
         return new HuggingFaceTextTokenizer(tokenizer, file, vocab);

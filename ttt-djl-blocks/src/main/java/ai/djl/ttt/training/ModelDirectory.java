@@ -5,11 +5,15 @@ import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ttt.config.TttConfig;
+import ai.djl.ttt.io.ModelShapes;
+import ai.djl.ttt.io.ParamsHeaders;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.runtime.AtomicFiles;
+import ai.djl.ttt.runtime.BoundedText;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
+import com.google.gson.stream.MalformedJsonException;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.StringReader;
@@ -526,7 +530,25 @@ public final class ModelDirectory {
             }
             options.put("epoch", state.step);
         }
+        // the weights file's declared layout first: a config it cannot back (more layers, a
+        // larger vocabulary) is refused before a model of that size is built
+        Path params = state != null ? dir.resolve(paramsName(state.step)) : latestParamsFile(dir);
         Model model = Model.newInstance(MODEL_NAME, device);
+        try {
+            ModelShapes.requireSaved(config, ParamsHeaders.read(params), model.getNDManager());
+        } catch (IOException | RuntimeException e) {
+            model.close();
+            throw e;
+        } catch (MalformedModelException e) {
+            model.close();
+            throw new MalformedModelException(
+                    e.getMessage().startsWith("the weights are ")
+                            ? "the weights in "
+                                    + dir
+                                    + e.getMessage().substring("the weights".length())
+                            : e.getMessage(),
+                    e);
+        }
         model.setDataType(DataType.FLOAT32);
         model.setBlock(new CausalLm(config));
         try {
@@ -540,10 +562,14 @@ public final class ModelDirectory {
                                     ? e.getMessage().substring("the weights".length())
                                     : ": " + e.getMessage()),
                     e);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | OutOfMemoryError e) {
             model.close();
             throw new MalformedModelException(
-                    "the weights in " + dir + " are corrupt or truncated: " + e, e);
+                    "the weights in "
+                            + dir
+                            + " are corrupt or truncated: "
+                            + BoundedText.of(e.toString()),
+                    e);
         }
         return new Loaded(model, (CausalLm) model.getBlock(), tokenizer, state);
     }
@@ -571,7 +597,7 @@ public final class ModelDirectory {
     /** One line: the file, then the JSON position or the first line of the cause's message. */
     private static String configMessage(Path file, Exception e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof JsonParseException) {
+            if (t instanceof JsonParseException || t instanceof MalformedJsonException) {
                 Matcher m = JSON_POSITION.matcher(String.valueOf(t.getMessage()));
                 if (m.find()) {
                     return file
@@ -586,6 +612,8 @@ public final class ModelDirectory {
         String prefix = file + ": ";
         if (message.startsWith(prefix)) {
             message = message.substring(prefix.length());
+        } else if (message.startsWith(file + " ")) {
+            prefix = ""; // the message already starts with the file ("... is N bytes; ...")
         }
         // a JSON library's exception class named at the front of its message
         message = message.replaceFirst("^([a-z]+\\.)+[A-Za-z]*Exception: ", "");
@@ -593,6 +621,30 @@ public final class ModelDirectory {
             message = message.substring(0, 300) + "… (" + message.length() + " characters)";
         }
         return prefix + message;
+    }
+
+    /**
+     * The {@code .params} file DJL's loader reads when no epoch is given: the highest step.
+     *
+     * @param dir the model directory
+     * @return the file
+     * @throws IOException if there is none
+     */
+    public static Path latestParamsFile(Path dir) throws IOException {
+        Path latest = null;
+        int best = -1;
+        for (Path f : paramFiles(dir)) {
+            String n = f.getFileName().toString();
+            String digits = n.substring(MODEL_NAME.length() + 1, n.length() - ".params".length());
+            if (digits.matches("\\d{1,9}") && Integer.parseInt(digits) > best) {
+                best = Integer.parseInt(digits);
+                latest = f;
+            }
+        }
+        if (latest == null) {
+            throw new IOException("no " + MODEL_NAME + "-NNNN.params in " + dir);
+        }
+        return latest;
     }
 
     private static List<Path> paramFiles(Path dir) throws IOException {

@@ -5,6 +5,8 @@ import ai.djl.Model;
 import ai.djl.nn.Block;
 import ai.djl.nn.BlockFactory;
 import ai.djl.ttt.config.TttConfig;
+import ai.djl.ttt.io.ModelShapes;
+import ai.djl.ttt.io.ParamsHeaders;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.training.ModelDirectory;
 import java.io.FileNotFoundException;
@@ -14,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.stream.Stream;
@@ -43,7 +46,9 @@ public final class TttBlockFactory implements BlockFactory {
     public Block newBlock(Model model, Path modelPath, Map<String, ?> arguments)
             throws IOException {
         try {
-            return new CausalLm(config(modelPath));
+            TttConfig config = config(modelPath);
+            String refused = refusal(config, modelPath, arguments, model);
+            return refused == null ? new CausalLm(config) : new RefusedBlock(refused);
         } catch (IOException e) {
             // DJL's loader made the model for this block and drops it when the factory fails
             model.close();
@@ -84,6 +89,41 @@ public final class TttBlockFactory implements BlockFactory {
             return ModelDirectory.loadConfig(config);
         } catch (MalformedModelException e) {
             throw new IOException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Why the folder's weights file cannot back the config ({@link ModelShapes#requireSaved}), or
+     * {@code null} if it can or there is none (DJL's loader then says the file is missing).
+     */
+    private static String refusal(
+            TttConfig config, Path modelPath, Map<String, ?> arguments, Model model)
+            throws IOException {
+        Object epoch = arguments == null ? null : arguments.get("epoch");
+        Path params;
+        if (epoch != null) {
+            params =
+                    modelPath.resolve(
+                            String.format(
+                                    Locale.ROOT,
+                                    "%s-%04d.params",
+                                    ModelDirectory.MODEL_NAME,
+                                    Integer.parseInt(epoch.toString())));
+        } else {
+            try {
+                params = ModelDirectory.latestParamsFile(modelPath);
+            } catch (IOException e) {
+                return null;
+            }
+        }
+        if (!Files.isRegularFile(params)) {
+            return null;
+        }
+        try {
+            ModelShapes.requireSaved(config, ParamsHeaders.read(params), model.getNDManager());
+            return null;
+        } catch (MalformedModelException e) {
+            return e.getMessage();
         }
     }
 

@@ -5,6 +5,7 @@ import ai.djl.Device;
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.engine.Engine;
+import ai.djl.engine.EngineException;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.repository.MRL;
 import ai.djl.repository.Repository;
@@ -16,9 +17,13 @@ import ai.djl.translate.TranslateException;
 import ai.djl.translate.Translator;
 import ai.djl.translate.TranslatorFactory;
 import ai.djl.ttt.config.TttConfig;
+import ai.djl.ttt.io.JaxNames;
+import ai.djl.ttt.io.ModelShapes;
 import ai.djl.ttt.io.OfficialWeights;
 import ai.djl.ttt.io.StateDict;
+import ai.djl.ttt.io.TensorHeaders;
 import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.runtime.BoundedText;
 import ai.djl.ttt.training.ModelDirectory;
 import ai.djl.ttt.training.Tokenizer;
 import ai.djl.util.Progress;
@@ -86,8 +91,9 @@ final class TttModelLoader implements ModelLoader {
             properties = properties();
         } catch (MalformedModelException | IOException e) {
             if (!isAskedFor(criteria)) {
-                // DJL tries every zoo's models in turn: a broken one that was not asked for must
-                // not stop the search for another library's model
+                // DJL tries every zoo's models in turn: a broken one that was not asked for by
+                // name must not stop the search, for another library's model or, with a filter or
+                // the group alone, for a valid TTT model in a later folder
                 throw new ModelNotFoundException(artifactId + ": " + e.getMessage(), e);
             }
             throw e;
@@ -154,17 +160,29 @@ final class TttModelLoader implements ModelLoader {
         }
     }
 
-    /** Whether the criteria name this zoo or this model, rather than search every zoo. */
+    /** Whether the criteria name this model, rather than search the zoo (or every zoo). */
     private boolean isAskedFor(Criteria<?, ?> criteria) {
-        return TttModelZoo.GROUP_ID.equals(criteria.getGroupId())
-                || artifactId.equals(criteria.getArtifactId());
+        return artifactId.equals(criteria.getArtifactId());
     }
 
     private Model loadOfficial(Device device) throws IOException, MalformedModelException {
         TttConfig config = ModelDirectory.loadConfig(dir.resolve("config.json"));
         Path weights = officialWeightsFile();
+        // the declared shapes first: a config the file cannot back is refused before anything of
+        // its size is read or built
+        TensorHeaders headers = TensorHeaders.read(weights);
         Model model = Model.newInstance(artifactId, device);
-        try (StateDict dict = StateDict.load(model.getNDManager(), weights)) {
+        try {
+            ModelShapes.requireCausalLm(
+                    config,
+                    JaxNames.shapesAsPytorch(headers.shapes()),
+                    weights.toString(),
+                    model.getNDManager());
+        } catch (IllegalArgumentException e) {
+            model.close();
+            throw new MalformedModelException(e.getMessage(), e);
+        }
+        try (StateDict dict = StateDict.load(model.getNDManager(), headers)) {
             CausalLm lm =
                     OfficialWeights.loadModel(config, dict, model.getNDManager(), DataType.FLOAT32);
             model.setBlock(lm);
@@ -172,6 +190,11 @@ final class TttModelLoader implements ModelLoader {
         } catch (IllegalArgumentException e) {
             model.close();
             throw new MalformedModelException(e.getMessage(), e);
+        } catch (EngineException | OutOfMemoryError e) {
+            model.close();
+            throw new MalformedModelException(
+                    weights + ": the model cannot be built here: " + BoundedText.of(e.getMessage()),
+                    e);
         } catch (IOException | MalformedModelException | RuntimeException e) {
             model.close();
             throw e;

@@ -2,13 +2,8 @@ package ai.djl.ttt.zoo;
 
 import ai.djl.repository.zoo.ModelLoader;
 import ai.djl.repository.zoo.ModelZoo;
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -44,8 +39,11 @@ import org.slf4j.LoggerFactory;
  *
  * Folders that are not TTT models are skipped with a debug log: a {@code config.json} whose {@code
  * model_type} is another model's (a Hugging Face model beside the TTT ones), or one that is not a
- * JSON object. Listing never throws: DJL asks every zoo for its models, also when it looks for
- * another library's model.
+ * JSON object. A {@code config.json} that cannot be read (truncated, not JSON, over {@code
+ * ai.djl.ttt.zoo.maxConfigBytes}, 1 MiB by default) is listed with a debug log: loading it by name
+ * says what is wrong, and a search goes past it. Listing never throws and reads each {@code
+ * config.json} only up to its {@code model_type}, once per change of the file: DJL asks every zoo
+ * for its models, also when it looks for another library's model.
  *
  * <p>Filters ({@code optFilter}) match a model's {@code layer} ({@code linear}, {@code mlp}, {@code
  * attention}), {@code backbone} ({@code mamba}, {@code transformer}) and {@code format} ({@code
@@ -109,10 +107,15 @@ public final class TttModelZoo extends ModelZoo {
         }
         List<ModelLoader> loaders = new ArrayList<>();
         for (Path dir : dirs) {
-            String foreign = foreignModel(dir.resolve("config.json"));
-            if (foreign != null) {
-                logger.debug("skipping {}: {}", dir, foreign);
+            ConfigSniffer.Verdict verdict = ConfigSniffer.sniff(dir.resolve("config.json"));
+            if (verdict.kind() == ConfigSniffer.Kind.FOREIGN) {
+                logger.debug("skipping {}: {}", dir, verdict.reason());
                 continue;
+            }
+            if (verdict.kind() == ConfigSniffer.Kind.BROKEN) {
+                // listed all the same: asked for by name, its loading says what is wrong; in a
+                // search it answers "not found" and the search goes on
+                logger.debug("{} may be a broken TTT model: {}", dir, verdict.reason());
             }
             loaders.add(new TttModelLoader(dir));
         }
@@ -121,36 +124,14 @@ public final class TttModelZoo extends ModelZoo {
 
     /**
      * Why a {@code config.json} is not a TTT model's, or {@code null} if it may be one: its {@code
-     * model_type} (at top level or under {@code "ttt_config"}) names another model, or it is not a
-     * JSON object. A TTT config that is merely invalid is listed, so that loading it says why.
+     * model_type} (at top level or under {@code "ttt_config"}) names another model, it is not a
+     * JSON object, or it cannot be read as JSON (or is over the size the zoo reads). A TTT config
+     * that is merely invalid is not refused here, so that loading it says why. Reads only as much
+     * of the file as it needs ({@link ConfigSniffer}), once per change of the file.
      */
     static String foreignModel(Path config) {
-        JsonElement root;
-        try {
-            root = JsonParser.parseString(Files.readString(config, StandardCharsets.UTF_8));
-        } catch (IOException | JsonParseException | UncheckedIOException e) {
-            // one line: where the JSON breaks, not the parser's class name and links
-            java.util.regex.Matcher at =
-                    java.util.regex.Pattern.compile("line (\\d+) column (\\d+)")
-                            .matcher(String.valueOf(e.getMessage()));
-            return "config.json is not readable JSON"
-                    + (at.find()
-                            ? " (at line " + at.group(1) + " column " + at.group(2) + ")"
-                            : "");
-        }
-        if (!root.isJsonObject()) {
-            return "config.json is not a JSON object";
-        }
-        JsonObject object = root.getAsJsonObject();
-        if (object.has("ttt_config") && object.get("ttt_config").isJsonObject()) {
-            object = object.getAsJsonObject("ttt_config");
-        }
-        JsonElement type = object.get("model_type");
-        if (type != null
-                && !(type.isJsonPrimitive() && "ttt".equalsIgnoreCase(type.getAsString()))) {
-            return "config.json has model_type " + type + ", not \"ttt\"";
-        }
-        return null;
+        ConfigSniffer.Verdict verdict = ConfigSniffer.sniff(config);
+        return verdict.kind() == ConfigSniffer.Kind.TTT ? null : verdict.reason();
     }
 
     /** {@inheritDoc} */

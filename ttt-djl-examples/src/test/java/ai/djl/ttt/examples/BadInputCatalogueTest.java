@@ -63,6 +63,17 @@ class BadInputCatalogueTest {
         Path params = truncated.resolve("ttt-lm-0001.params");
         byte[] bytes = Files.readAllBytes(params);
         Files.write(params, Arrays.copyOf(bytes, bytes.length / 2));
+        // a config.json that asks for a million layers (issue 30): refused from the weights
+        // file's layout before the model is built
+        Path layers = tmp.resolve("million-layers");
+        Files.createDirectories(layers);
+        for (Path f : Files.list(model).toList()) {
+            Files.copy(f, layers.resolve(f.getFileName()));
+        }
+        String json = Files.readString(layers.resolve("config.json"), StandardCharsets.UTF_8);
+        Files.writeString(
+                layers.resolve("config.json"),
+                json.replaceFirst("\"num_hidden_layers\": \\d+", "\"num_hidden_layers\": 1000000"));
         Path noConfig = tmp.resolve("notes");
         Files.createDirectories(noConfig);
         Files.writeString(noConfig.resolve("readme.txt"), "not a model");
@@ -184,6 +195,12 @@ class BadInputCatalogueTest {
                                 "eval",
                                 "--model-dir",
                                 truncated.toString()),
+                        new Case(
+                                "`ttt eval` on a `config.json` that asks for 1000000 layers",
+                                "was saved with another config than config.json",
+                                "eval",
+                                "--model-dir",
+                                layers.toString()),
                         new Case(
                                 "`ttt generate --top-p 0`",
                                 "--top-p must be a number in (0, 1], got 0.0",
