@@ -121,6 +121,7 @@ log "DJL $djl_version, ${#app[@]} jars (CPU libtorch ${torch_cpu_version:-none} 
 
 tmp="$out.tmp"
 rm -rf "$tmp"
+trap 'rm -rf "$tmp"' EXIT # nothing half-built is left behind
 mkdir -p "$tmp/lib"
 
 # ---- the jars, without other platforms' native libraries (DJL's tokenizers jar carries four
