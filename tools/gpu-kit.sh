@@ -28,7 +28,7 @@
 #
 # DJL_SRC: DJL's C++ JNI sources are not on Maven Central (the sources jars there hold Java only),
 #   so the builder takes them from a checkout of github.com/deepjavalibrary/djl at the tag of the DJL
-#   version in use (git clone -b v0.35.1 --depth 1 ...), or from any git repository of DJL that has
+#   version in use (git clone -b v0.36.0 --depth 1 ...), or from any git repository of DJL that has
 #   that tag (read with git archive). Without DJL_SRC the kit is built without them: `run.sh --device
 #   cpu` works (it uses the CPU libtorch of ~/.m2), a GPU run stops at once and says so.
 # Options: --out DIR (default target/gpu-kit; replaced whole, atomically), --no-build (use the jars

@@ -22,7 +22,7 @@ import java.util.function.Predicate;
  * <p>The tensors belong to a sub-manager that {@link #close()} releases; views made with {@link
  * #withPrefix} and {@link #filter} share it and need no closing of their own.
  *
- * <p>Limits of DJL 0.35.1's decoder: a file must be under 2 GB and numpy arrays must be in C order.
+ * <p>Limits of DJL 0.36.0's decoder: a file must be under 2 GB and numpy arrays must be in C order.
  */
 public final class StateDict implements AutoCloseable {
 
