@@ -93,6 +93,10 @@ if [ -n "${GLIBC_REQUIRED:-}" ] && [ -n "$have" ] \
   die "the kit's Java runtime needs glibc $GLIBC_REQUIRED or newer; this machine has $have"
 fi
 java="$kit/jre/bin/java"
+# a copy that lost the executable bits (a carry or an unpacked archive without modes) still runs
+if [ ! -x "$java" ] || [ ! -x "$kit/jre/lib/jspawnhelper" ]; then
+  chmod u+x "$kit"/jre/bin/* "$kit/jre/lib/jspawnhelper" "$kit/gpu-python-torch.sh" 2>/dev/null || true
+fi
 "$java" -version >/dev/null 2>&1 || die "the kit's Java runtime does not start: $("$java" -version 2>&1 | head -2)"
 say "check: Java runtime starts (glibc ${have:-?}, needs ${GLIBC_REQUIRED:-?})"
 
@@ -145,7 +149,7 @@ print(torch.__version__, torch.version.cuda or "none", int(torch.cuda.is_availab
   say "building DJL's JNI bridge against python's torch (log: $out/bridge.log) ..."
   t=$SECONDS
   if ! DJL_SRC="$kit/djl-src" DJL_VERSION="$DJL_VERSION" JAVA_HOME="$kit/jre" DJL_CACHE_DIR="$cache" \
-    JNI_BUILD_DIR="$jni_build" "$kit/gpu-python-torch.sh" bash -c 'declare -p PYTORCH_LIBRARY_PATH \
+    JNI_BUILD_DIR="$jni_build" bash "$kit/gpu-python-torch.sh" bash -c 'declare -p PYTORCH_LIBRARY_PATH \
       PYTORCH_VERSION PYTORCH_FLAVOR DJL_CACHE_DIR DJL_OFFLINE PYTORCH_LIBRARY_EXCLUSION LD_LIBRARY_PATH \
       TTT_JAVA_OPTS 2>/dev/null; true' >"$out/djl-env.sh" 2>"$out/bridge.log"; then
     tail -30 "$out/bridge.log" >&2
