@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a command on an installed PyTorch (python's torch package, e.g. 2.11.0+cu130) instead of the
-# libtorch 2.7.1 that DJL 0.35.1's PyTorch engine was built for: it builds DJL's JNI bridge
+# libtorch 2.7.1 that DJL 0.36.0's PyTorch engine was built for: it builds DJL's JNI bridge
 # (libdjl_torch.so) from DJL's own sources against that libtorch, puts it where DJL's LibUtils looks
 # for it, and sets DJL's variables so that DJL loads that libtorch and that bridge, offline.
 # Why: the bridge in pytorch-jni's jar is compiled against libtorch 2.7.1's C++ API and misreads
@@ -11,12 +11,13 @@
 #   DJL_SRC=~/djl tools/gpu-python-torch.sh                      # only build, print the settings
 #
 # DJL_SRC: a checkout of github.com/deepjavalibrary/djl at the tag of the DJL version in use
-#   (git clone -b v0.35.1 --depth 1 ...); only engines/pytorch/pytorch-native/{CMakeLists.txt,
+#   (git clone -b v0.36.0 --depth 1 ...); only engines/pytorch/pytorch-native/{CMakeLists.txt,
 #   src/main/native}, engines/pytorch/pytorch-engine/.../jni/PyTorchLibrary.java (or a header made
 #   from it in engines/pytorch/pytorch-native/build/include) and api/src/main/native are read.
 # Optional: TORCH_PYTHON (python with torch; default python3), or TORCH_DIR (the torch package or a
 #   libtorch folder: lib/, include/, share/cmake/) with TORCH_VERSION (e.g. 2.11.0+cu130, else read
-#   from TORCH_DIR/version.py or build-version); DJL_VERSION (default 0.35.1); DJL_CACHE_DIR
+#   from TORCH_DIR/version.py or build-version); DJL_VERSION (default: the djl.version of
+#   the repository's pom.xml); DJL_CACHE_DIR
 #   (default ~/.djl.ai); JNI_BUILD_DIR (default /tmp/djl-jni-<version>-<flavor>); JAVA_HOME (its
 #   include/ has jni.h); JOBS (default nproc); JNI_FORCE=1 rebuilds; JNI_DIRECT=1 compiles without
 #   CMake (as the script does when the CMake build fails).
@@ -68,7 +69,12 @@ case "$(uname -m)" in
   aarch64) classifier=linux-aarch64 ;;
   *) die "unsupported machine $(uname -m)" ;;
 esac
-djl_version="${DJL_VERSION:-0.35.1}"
+djl_version="${DJL_VERSION:-}"
+if [ -z "$djl_version" ]; then
+  pom="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/pom.xml"
+  djl_version="$(sed -n 's|.*<djl.version>\(.*\)</djl.version>.*|\1|p' "$pom" 2>/dev/null | head -1)"
+  [ -n "$djl_version" ] || die "set DJL_VERSION (the DJL version in use; no $pom to read it from)"
+fi
 cache="${DJL_CACHE_DIR:-$HOME/.djl.ai}"
 jni="$cache/pytorch/$version-$flavor-$classifier/$djl_version-libdjl_torch.so"
 log "libtorch $TORCH_VERSION ($flavor) in $TORCH_DIR"

@@ -32,7 +32,7 @@ import java.util.Map;
  * </ul>
  *
  * Tensors are written in the order given (the order of a state dict), so the same tensors always
- * give the same bytes. DJL 0.35.1's own encoder ({@code NDList.encode(os, SAFETENSORS)}) is not
+ * give the same bytes. DJL 0.36.0's own encoder ({@code NDList.encode(os, SAFETENSORS)}) is not
  * used: it neither pads the header to 8 bytes nor keeps the tensors' order (docs/official-
  * checkpoints.md, "Exporting a ttt-djl model for the official code").
  */

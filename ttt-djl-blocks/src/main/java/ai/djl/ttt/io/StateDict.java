@@ -25,7 +25,7 @@ import java.util.zip.ZipFile;
  * <p>The tensors belong to a sub-manager that {@link #close()} releases; views made with {@link
  * #withPrefix} and {@link #filter} share it and need no closing of their own.
  *
- * <p>Limits of DJL 0.35.1's decoder: a file must be under 2 GB and numpy arrays must be in C order.
+ * <p>Limits of DJL 0.36.0's decoder: a file must be under 2 GB and numpy arrays must be in C order.
  * The headers are read and checked first ({@link TensorHeaders}): nothing is allocated for a size
  * the file does not hold.
  */

@@ -53,7 +53,7 @@ import java.util.zip.ZipFile;
  *       needs); {@link #openNpyEntry} then reads no byte past that size.
  * </ul>
  *
- * Tensors of DJL's {@code BFLOAT16} are refused: DJL 0.35.1's PyTorch engine aborts the JVM on
+ * Tensors of DJL's {@code BFLOAT16} are refused: DJL 0.36.0's PyTorch engine aborts the JVM on
  * them.
  */
 public final class TensorHeaders {
@@ -64,7 +64,7 @@ public final class TensorHeaders {
     /** The largest {@code .npy} header read (numpy's own reader stops at 10,000 bytes). */
     public static final int MAX_NPY_HEADER_BYTES = 65_536;
 
-    /** The largest file DJL 0.35.1's decoder reads (its offsets are Java ints). */
+    /** The largest file DJL 0.36.0's decoder reads (its offsets are Java ints). */
     static final long MAX_DATA_BYTES = Integer.MAX_VALUE;
 
     private static final Pattern INTEGER = Pattern.compile("-?[0-9]{1,18}");
@@ -211,7 +211,7 @@ public final class TensorHeaders {
                     file,
                     "holds "
                             + dataBytes
-                            + " bytes of tensor data; DJL 0.35.1 reads at most "
+                            + " bytes of tensor data; DJL 0.36.0 reads at most "
                             + MAX_DATA_BYTES
                             + " (see docs/official-checkpoints.md)");
         }
@@ -332,7 +332,7 @@ public final class TensorHeaders {
                 throw malformed(
                         file,
                         where
-                                + " has dtype BF16, which DJL 0.35.1's PyTorch engine cannot"
+                                + " has dtype BF16, which DJL 0.36.0's PyTorch engine cannot"
                                 + " read; convert the checkpoint to F32 (see"
                                 + " docs/official-checkpoints.md)");
             default:
@@ -529,7 +529,7 @@ public final class TensorHeaders {
                         where
                                 + " holds "
                                 + bytes
-                                + " bytes; DJL 0.35.1 reads at most "
+                                + " bytes; DJL 0.36.0 reads at most "
                                 + MAX_DATA_BYTES);
             }
             return new Entry(name, type, s, bytes);

@@ -9,7 +9,7 @@ import ai.djl.training.loss.Loss;
  * (B, T)}.
  *
  * <p>Wraps DJL's {@code SoftmaxCrossEntropyLoss}, flattening to {@code (B·T, V)} first: in DJL
- * 0.35.1 its sparse-label path on 3-D logits is wrong (the {@code pick} shape bug, djl-notes.md
+ * 0.36.0 its sparse-label path on 3-D logits is wrong (the {@code pick} shape bug, djl-notes.md
  * §0.3), silently so when B = T.
  */
 public final class LmLoss extends Loss {
@@ -39,7 +39,7 @@ public final class LmLoss extends Loss {
      */
     public static NDArray perToken(NDArray logits, NDArray labels) {
         int vocab = (int) logits.getShape().getLastDimension();
-        // log p(label) by a one-hot product: DJL 0.35.1's pick has the shape bug of djl-notes.md
+        // log p(label) by a one-hot product: DJL 0.36.0's pick has the shape bug of djl-notes.md
         // §0.3
         NDArray oneHot = labels.oneHot(vocab, logits.getDataType());
         return logits.logSoftmax(2).mul(oneHot).sum(new int[] {2}).neg();

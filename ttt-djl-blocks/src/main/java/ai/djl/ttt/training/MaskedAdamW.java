@@ -31,7 +31,7 @@ import java.util.function.Predicate;
 
 /**
  * AdamW (Adam with decoupled weight decay, Loshchilov &amp; Hutter 2019) as PyTorch's {@code
- * torch.optim.AdamW} computes it, with two things DJL 0.35.1's {@code AdamW} lacks:
+ * torch.optim.AdamW} computes it, with two things DJL 0.36.0's {@code AdamW} lacks:
  *
  * <ul>
  *   <li>a per-parameter decay mask: by default only weight matrices are decayed, not biases, norms,
@@ -46,7 +46,7 @@ import java.util.function.Predicate;
  * #update} once for every device's copy of a parameter, each with the summed gradient. So the state
  * is kept per (parameter, device), and each copy counts its own steps: every copy makes exactly the
  * update that one device would make, and the step count is that of optimizer steps, not of {@code
- * update} calls. (DJL 0.35.1's {@code Adam} keys its moments by device too, but counts every call
+ * update} calls. (DJL 0.36.0's {@code Adam} keys its moments by device too, but counts every call
  * as a step.)
  *
  * <p>Update, per parameter at step t: {@code w ← w − lr·λ·w} (if decayed), {@code m ← β1 m + (1−β1)

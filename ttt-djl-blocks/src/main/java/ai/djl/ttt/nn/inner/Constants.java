@@ -8,7 +8,7 @@ import ai.djl.ndarray.types.Shape;
  * Constant arrays built from Java data (masks, RoPE tables, token factors), in memory that libtorch
  * owns.
  *
- * <p>Why not plain {@code manager.create(float[])}: on CPU, DJL 0.35.1 wraps the Java buffer with
+ * <p>Why not plain {@code manager.create(float[])}: on CPU, DJL 0.36.0 wraps the Java buffer with
  * {@code torch::from_blob}, so the tensor's memory belongs to a direct {@code ByteBuffer} kept
  * alive only by the Java {@code NDArray}. An array closed at the end of a forward pass can then be
  * garbage-collected while autograd still holds the tensor for the backward pass (for example the
