@@ -14,6 +14,7 @@ import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.ResidualBlock;
 import ai.djl.ttt.nn.TttLayer;
 import ai.djl.ttt.runtime.NoGrad;
+import ai.djl.ttt.runtime.Precision;
 import ai.djl.util.Pair;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -91,6 +92,7 @@ public final class OfficialWeights {
     public static CausalLm loadModel(
             Path configJson, Path tensors, NDManager manager, DataType dataType)
             throws IOException, MalformedModelException {
+        Precision.requireEngineType(dataType, "the weights' data type"); // before any array
         TttConfig config = TttConfig.load(configJson);
         try (StateDict dict = StateDict.load(manager, tensors)) {
             return loadModel(config, dict, manager, dataType);
@@ -109,6 +111,7 @@ public final class OfficialWeights {
      */
     public static CausalLm loadModel(
             TttConfig config, StateDict dict, NDManager manager, DataType dataType) {
+        Precision.requireEngineType(dataType, "the weights' data type");
         CausalLm model = new CausalLm(config);
         model.initialize(manager, dataType, new Shape(1, config.getMiniBatchSize()));
         load(model, dict);
@@ -158,6 +161,7 @@ public final class OfficialWeights {
     public static TttLayer loadLayer(
             Path configJson, Path tensors, String prefix, NDManager manager, DataType dataType)
             throws IOException, MalformedModelException {
+        Precision.requireEngineType(dataType, "the weights' data type"); // before any array
         TttConfig config = TttConfig.load(configJson);
         try (StateDict dict = StateDict.load(manager, tensors)) {
             return loadLayer(config, dict.withPrefix(prefix), manager, dataType);
@@ -176,6 +180,7 @@ public final class OfficialWeights {
      */
     public static TttLayer loadLayer(
             TttConfig config, StateDict dict, NDManager manager, DataType dataType) {
+        Precision.requireEngineType(dataType, "the weights' data type");
         TttLayer layer = TttLayer.fromConfig(config);
         layer.initialize(
                 manager, dataType, new Shape(1, config.getMiniBatchSize(), config.getHiddenSize()));
