@@ -41,8 +41,9 @@ public final class TttBlockFactory implements BlockFactory {
     public Block newBlock(Model model, Path modelPath, Map<String, ?> arguments)
             throws IOException {
         try {
+            TttTranslatorFactory.precision(arguments); // bfloat16 fails before any array exists
             return new CausalLm(config(modelPath));
-        } catch (IOException e) {
+        } catch (IOException | IllegalArgumentException e) {
             // DJL's loader made the model for this block and drops it when the factory fails
             model.close();
             throw e;

@@ -9,7 +9,9 @@ import ai.djl.translate.NoopTranslator;
 import ai.djl.translate.TranslateException;
 import ai.djl.translate.Translator;
 import ai.djl.translate.TranslatorFactory;
+import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.SamplingConfig;
+import ai.djl.ttt.runtime.Precision;
 import ai.djl.ttt.training.Tokenizer;
 import ai.djl.util.Pair;
 import java.io.IOException;
@@ -38,7 +40,9 @@ import java.util.Set;
  * stopTokens} (comma-separated ids). The tokenizer is the model directory's, or the argument
  * {@value #TOKENIZER}. The same keys in the model directory's {@code serving.properties} are
  * defaults that {@code Criteria} arguments override (DJL's own loader and the ttt zoo both pass
- * them). The factory is {@link Serializable}, as DJL Serving may need to ship it.
+ * them). The argument {@value #DTYPE} ({@code float32} or {@code float16}) sets the model's
+ * precision ({@link CausalLm#setPrecision}) when the translator is made. The factory is {@link
+ * Serializable}, as DJL Serving may need to ship it.
  */
 public final class TttTranslatorFactory implements TranslatorFactory, Serializable {
 
@@ -46,6 +50,12 @@ public final class TttTranslatorFactory implements TranslatorFactory, Serializab
 
     /** The argument key of a {@link Tokenizer} instance to use instead of the directory's. */
     public static final String TOKENIZER = "tokenizer";
+
+    /**
+     * The argument key of the precision the model infers in: {@code float32} (the default) or
+     * {@code float16} ({@link CausalLm#setPrecision}); bfloat16 is refused.
+     */
+    public static final String DTYPE = "dtype";
 
     private static final Set<Pair<Type, Type>> SUPPORTED =
             Set.of(
@@ -67,6 +77,10 @@ public final class TttTranslatorFactory implements TranslatorFactory, Serializab
     public <I, O> Translator<I, O> newInstance(
             Class<I> input, Class<O> output, Model model, Map<String, ?> arguments)
             throws TranslateException {
+        Precision precision = precision(arguments);
+        if (model.getBlock() instanceof CausalLm lm && lm.getPrecision() != precision) {
+            lm.setPrecision(precision); // the model's, whatever the translator
+        }
         if (input == NDList.class && output == NDList.class) {
             return (Translator<I, O>) new NoopTranslator();
         }
@@ -106,6 +120,19 @@ public final class TttTranslatorFactory implements TranslatorFactory, Serializab
             throw new TranslateException(
                     "text translators need the model's tokenizer: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Reads the precision from {@code Criteria} arguments (or {@code serving.properties}): the
+     * argument {@value #DTYPE}, {@code float32} when absent.
+     *
+     * @param arguments the arguments
+     * @return the precision
+     * @throws IllegalArgumentException for bfloat16 (naming DJL's limitation) or an unknown name
+     */
+    public static Precision precision(Map<String, ?> arguments) {
+        Object value = arguments == null ? null : arguments.get(DTYPE);
+        return value == null ? Precision.FLOAT32 : Precision.parse(value.toString());
     }
 
     /**
