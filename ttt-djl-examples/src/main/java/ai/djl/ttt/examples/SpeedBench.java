@@ -137,6 +137,7 @@ final class SpeedBench implements Callable<Integer> {
     private Setting setting;
     private double gflops;
     private double bandwidth;
+    private double productBandwidth;
     private List<Precision> precisions;
 
     /** The sizes of one run: the real one, or the smoke test's. */
@@ -278,6 +279,13 @@ final class SpeedBench implements Callable<Integer> {
         double copyRate = 2.0 * 4 * setting.copyFloats() / (copy.median() / 1e3) / 1e9;
         Measure.Result read = Measure.time(1, repeats, () -> big.sum().close());
         bandwidth = 4.0 * setting.copyFloats() / (read.median() / 1e3) / 1e9;
+        // the same bytes read by a one-row product, the kernel a decode step reads weights with
+        long columns = 1024;
+        NDArray matrix = big.reshape(setting.copyFloats() / columns, columns);
+        NDArray row = manager.randomNormal(new Shape(1, columns));
+        Measure.Result product =
+                Measure.time(1, repeats, () -> Linear.linear(row, matrix).head().close());
+        productBandwidth = 4.0 * setting.copyFloats() / (product.median() / 1e3) / 1e9;
         // the fixed cost of one op through DJL at the size of a scan step (B·H rows, b tokens, f)
         TttConfig c = config(LayerType.LINEAR);
         Shape step = new Shape(c.getNumAttentionHeads(), c.getMiniBatchSize(), c.getHeadDim());
@@ -310,12 +318,22 @@ final class SpeedBench implements Callable<Integer> {
                 "| sum of %d MiB (`NDArray.sum`) | %s ms | **%.1f GB/s** (read) |%n",
                 setting.copyFloats() * 4 >> 20, format(read.median()), bandwidth);
         emit(
+                "| one-row product over the same %d MiB (`Linear.linear`, (1, %d) × (%d, %d)ᵀ)"
+                        + " | %s ms | **%.1f GB/s** (read) |%n",
+                setting.copyFloats() * 4 >> 20,
+                columns,
+                setting.copyFloats() / columns,
+                columns,
+                format(product.median()),
+                productBandwidth);
+        emit(
                 "| one small op through DJL (`add` of two %s arrays, one thread, as in the scan)"
                         + " | %.1f µs | %,.0f ops/s |%n",
                 step, perOp, 1e6 / perOp);
         a.close();
         b.close();
         big.close();
+        row.close();
         x.close();
         y.close();
     }
@@ -734,7 +752,7 @@ final class SpeedBench implements Callable<Integer> {
                         Measure.Result r =
                                 new Measure.Result(millis[p * batches.length + b], Double.NaN);
                         double bytes = weightsRead(lm, precision, batches[b]);
-                        double floor = bytes / (bandwidth * 1e9) * 1e3;
+                        double floor = bytes / (readRate() * 1e9) * 1e3;
                         if (precision == Precision.FLOAT32) {
                             base = r.median();
                         }
@@ -759,8 +777,14 @@ final class SpeedBench implements Callable<Integer> {
                 "%nA step reads every weight it multiplies a row by once; in float16 the copies"
                         + " replace their float32 originals in one-row products only (on a CPU a"
                         + " batch of more than one row keeps the float32 weights:"
-                        + " docs/precision.md). Floor = those bytes / the read rate of the sum"
-                        + " probe above.%n");
+                        + " docs/precision.md). Floor = those bytes / %.1f GB/s, the faster of"
+                        + " the two read probes above.%n",
+                readRate());
+    }
+
+    /** The faster of the two read probes (a sum, a one-row product), GB/s. */
+    private double readRate() {
+        return Math.max(bandwidth, productBandwidth);
     }
 
     /**
