@@ -113,8 +113,7 @@ final class EvalCommand implements Callable<Integer> {
                     "%-28s %10.3f%n",
                     "model (context "
                             + t
-                            + ", "
-                            + dtype.officialName()
+                            + (dtype == Precision.FLOAT32 ? "" : ", " + dtype.officialName())
                             + (byToken ? ", by token" : "")
                             + ")",
                     UnigramBaseline.bitsPerByte(loss, tokens, data.validationBytes()));
