@@ -779,6 +779,7 @@ final class SpeedBench implements Callable<Integer> {
                 }
             }
         }
+        prefillInBothPrecisions(manager);
         emit("%nload after: %s%n", Report.load());
         emit(
                 "%nA step reads every weight it multiplies a row by once; in float16 the copies"
@@ -787,6 +788,50 @@ final class SpeedBench implements Callable<Integer> {
                         + " docs/precision.md). Floor = those bytes / %.1f GB/s, the faster of"
                         + " the two read probes above.%n",
                 readRate());
+    }
+
+    /**
+     * Layer forward (prefill, no gradient) of the TTT layers with the same weights in each
+     * precision, in turn: two layers built from the same seed, one per precision, so that no switch
+     * happens between the timed calls. On a CPU a float16 layer multiplies a multi-row input by its
+     * float32 weights, so the two should take the same time.
+     */
+    private void prefillInBothPrecisions(NDManager manager) throws Exception {
+        int[] lengths = {setting.lengths()[0], setting.trainLength()};
+        emit(
+                "%n| layer forward | T | dtype | median ms | min–max | vs float32 |%n"
+                        + "|---|---|---|---|---|---|%n");
+        for (LayerType type : new LayerType[] {LayerType.LINEAR, LayerType.MLP}) {
+            TttConfig config = config(type);
+            try (NDManager m = manager.newSubManager()) {
+                ParameterStore ps = new ParameterStore(m, false);
+                List<TttLayer> layers = new ArrayList<>();
+                for (Precision precision : precisions) {
+                    TttLayer layer = (TttLayer) layer(config, m, lengths[0]);
+                    layer.setPrecision(precision);
+                    layers.add(layer);
+                }
+                for (int t : lengths) {
+                    NDArray x = m.randomNormal(new Shape(1, t, config.getHiddenSize()));
+                    Measure.Body[] bodies = new Measure.Body[layers.size()];
+                    for (int i = 0; i < bodies.length; i++) {
+                        bodies[i] = forward(layers.get(i), ps, x);
+                    }
+                    Measure.Result[] results = Measure.interleaved(1, repeats, bodies);
+                    for (int i = 0; i < bodies.length; i++) {
+                        emit(
+                                "| %s | %,d | %s | %s | %s | %s |%n",
+                                name(type),
+                                t,
+                                precisions.get(i).officialName(),
+                                format(results[i].median()),
+                                results[i].range(),
+                                ratio(results[0].median() / results[i].median()));
+                    }
+                    x.close();
+                }
+            }
+        }
     }
 
     /** The faster of the two read probes (a sum, a one-row product), GB/s. */
