@@ -106,8 +106,9 @@ final class SpeedBench implements Callable<Integer> {
     @Option(
             names = "--decode-only",
             description =
-                    "only the machine probes and the decode of the two precisions (a few minutes"
-                            + " instead of the whole run); writes no report")
+                    "only the machine probes and the precision comparison: decode at batch 1 and 8,"
+                            + " TTT layer forward (a few minutes instead of the whole run); writes"
+                            + " no report")
     boolean decodeOnly;
 
     @Option(
