@@ -18,6 +18,7 @@ import ai.djl.ttt.nn.TttLayer;
 import ai.djl.ttt.runtime.AtomicFiles;
 import ai.djl.ttt.runtime.BoundedText;
 import ai.djl.ttt.runtime.NoGrad;
+import ai.djl.ttt.runtime.Precision;
 import ai.djl.util.Pair;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
@@ -172,6 +173,7 @@ public final class OfficialWeights {
     public static CausalLm loadModel(
             Path configJson, Path tensors, NDManager manager, DataType dataType)
             throws IOException, MalformedModelException {
+        Precision.requireEngineType(dataType, "the weights' data type"); // before any array
         TttConfig config = TttConfig.load(configJson);
         // the declared shapes first: a config the file cannot back is refused before anything of
         // its size is read or built
@@ -195,6 +197,7 @@ public final class OfficialWeights {
      */
     public static CausalLm loadModel(
             TttConfig config, StateDict dict, NDManager manager, DataType dataType) {
+        Precision.requireEngineType(dataType, "the weights' data type");
         ModelShapes.requireCausalLm(
                 config, JaxNames.shapesAsPytorch(shapes(dict)), dict.getSource(), manager);
         CausalLm model = new CausalLm(config);
@@ -258,6 +261,7 @@ public final class OfficialWeights {
     public static TttLayer loadLayer(
             Path configJson, Path tensors, String prefix, NDManager manager, DataType dataType)
             throws IOException, MalformedModelException {
+        Precision.requireEngineType(dataType, "the weights' data type"); // before any array
         TttConfig config = TttConfig.load(configJson);
         try (StateDict dict = StateDict.load(manager, TensorHeaders.read(tensors))) {
             return loadLayer(config, dict.withPrefix(prefix), manager, dataType);
@@ -276,6 +280,7 @@ public final class OfficialWeights {
      */
     public static TttLayer loadLayer(
             TttConfig config, StateDict dict, NDManager manager, DataType dataType) {
+        Precision.requireEngineType(dataType, "the weights' data type");
         ModelShapes.requireLayer(config, shapes(dict), dict.getSource(), manager);
         TttLayer layer = TttLayer.fromConfig(config);
         layer.initialize(

@@ -8,10 +8,15 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.lm.LmState;
+import ai.djl.ttt.nn.SequenceLayer;
 import ai.djl.ttt.nn.TttLayer;
+import ai.djl.ttt.nn.TttState;
 import ai.djl.ttt.runtime.NoGrad;
+import ai.djl.ttt.runtime.Precision;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BiFunction;
 
 /**
  * Runs our implementation on a {@link ReferenceCase} and measures how far each output is from the
@@ -49,6 +54,25 @@ public final class ParityCheck {
      *     positions our run uses
      */
     public static List<Result> run(NDManager manager, ReferenceCase referenceCase) {
+        return run(manager, referenceCase, Precision.FLOAT32);
+    }
+
+    /**
+     * Checks a case in a precision. In {@link Precision#FLOAT32} this is {@link #run(NDManager,
+     * ReferenceCase)}. In {@link Precision#FLOAT16} the float32 outputs come from the model or
+     * layer with float16 copies ({@code setPrecision}), computed one row and one token per call, so
+     * that every product is a one-row product and takes the float16 path ({@code
+     * ai.djl.ttt.runtime.HalfProducts}); the {@code *_f64} outputs stay float64 runs.
+     *
+     * @param manager the manager for the runs (closed sub-managers are used inside)
+     * @param referenceCase the case
+     * @param precision the precision of the float32 outputs' runs
+     * @return one result per expected output
+     * @throws IllegalArgumentException for an unknown kind, or {@code position_ids} other than the
+     *     positions our run uses
+     */
+    public static List<Result> run(
+            NDManager manager, ReferenceCase referenceCase, Precision precision) {
         requireSupportedPositions(referenceCase);
         List<Result> results = new ArrayList<>();
         for (String name : referenceCase.getOutputs()) {
@@ -57,7 +81,10 @@ public final class ParityCheck {
             String base = f64 ? name.substring(0, name.length() - 4) : name;
             try (NDManager sub = manager.newSubManager();
                     NoGrad off = NoGrad.open(sub)) {
-                NDArray ours = compute(sub, referenceCase, base, type);
+                NDArray ours =
+                        precision == Precision.FLOAT16 && !f64
+                                ? computeByToken(sub, referenceCase, base)
+                                : compute(sub, referenceCase, base, type);
                 results.add(
                         new Result(name, type, relativeError(ours, referenceCase.reference(name))));
             }
@@ -101,6 +128,69 @@ public final class ParityCheck {
             }
         }
     }
+
+    /**
+     * An output computed in float16 mode one row and one token per call (every token's state
+     * carried to the next), sliced as {@link #compute} would return it.
+     */
+    private static NDArray computeByToken(NDManager manager, ReferenceCase c, String output) {
+        ParameterStore ps = new ParameterStore(manager, false);
+        DataType type = DataType.FLOAT32;
+        if ("layer".equals(c.getKind())) {
+            TttLayer layer =
+                    OfficialWeights.loadLayer(c.getConfig(), c.parameters(), manager, type);
+            layer.setPrecision(Precision.FLOAT16);
+            NDArray x = c.tensors().get("hidden_states").toType(type, true);
+            x.attach(manager);
+            return byToken(
+                    x,
+                    (chunk, state) -> {
+                        SequenceLayer.Output<TttState> out =
+                                layer.prefill(ps, chunk, (TttState) state, false);
+                        return new Step(out.output(), out.state());
+                    });
+        }
+        if (!"lm".equals(c.getKind()) && !"decode".equals(c.getKind())) {
+            return compute(manager, c, output, type); // the error names the kinds
+        }
+        CausalLm model = OfficialWeights.loadModel(c.getConfig(), c.parameters(), manager, type);
+        model.setPrecision(Precision.FLOAT16);
+        NDArray ids = c.tensors().get("input_ids").duplicate();
+        ids.attach(manager);
+        NDArray all =
+                byToken(
+                        ids,
+                        (chunk, state) -> {
+                            CausalLm.Output out = model.prefill(ps, chunk, (LmState) state, false);
+                            return new Step(out.logits(), out.state());
+                        });
+        if ("prefill_logits".equals(output)) {
+            return all.get(":, 0:{}", c.getInt("prompt_len"));
+        }
+        if ("decode_logits".equals(output)) {
+            return all.get(":, {}:", c.getInt("prompt_len"));
+        }
+        return all;
+    }
+
+    /** Runs {@code (B, T, ...)} one row and one token per call, the state carried along T. */
+    private static NDArray byToken(NDArray input, BiFunction<NDArray, Object, Step> step) {
+        NDList rows = new NDList();
+        for (long b = 0; b < input.getShape().get(0); b++) {
+            NDList tokens = new NDList();
+            Object state = null;
+            for (long t = 0; t < input.getShape().get(1); t++) {
+                Step out = step.apply(input.get("{}:{}, {}:{}", b, b + 1, t, t + 1), state);
+                tokens.add(out.output());
+                state = out.state();
+            }
+            rows.add(NDArrays.concat(tokens, 1));
+        }
+        return NDArrays.concat(rows, 0);
+    }
+
+    /** One call's output and the state after it. */
+    private record Step(NDArray output, Object state) {}
 
     private static NDArray compute(
             NDManager manager, ReferenceCase c, String output, DataType type) {

@@ -17,6 +17,8 @@ import ai.djl.ttt.nn.InnerLossRecorder;
 import ai.djl.ttt.nn.LayerState;
 import ai.djl.ttt.nn.RmsNorm;
 import ai.djl.ttt.nn.TttLayer;
+import ai.djl.ttt.runtime.HalfProducts;
+import ai.djl.ttt.runtime.Precision;
 import ai.djl.ttt.runtime.ScanThreads;
 import ai.djl.ttt.runtime.Scopes;
 import ai.djl.util.PairList;
@@ -26,6 +28,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * A causal language model built of {@link ResidualBlock}s: the official {@code TTTForCausalLM}
@@ -66,6 +69,11 @@ public final class CausalLm extends AbstractBlock {
     private final List<ResidualBlock> blocks = new ArrayList<>();
     private final RmsNorm norm;
     private final Parameter head;
+
+    /** The head's float16 copy {@code (V, C)} in {@link Precision#FLOAT16}, else {@code null}. */
+    private volatile NDArray halfHead;
+
+    private volatile Precision precision = Precision.FLOAT32;
 
     /**
      * Creates the model.
@@ -163,6 +171,58 @@ public final class CausalLm extends AbstractBlock {
      */
     public Parameter getLmHead() {
         return head;
+    }
+
+    /**
+     * Sets the precision the model infers in (see {@code docs/precision.md}).
+     *
+     * <p>{@link Precision#FLOAT16} makes float16 copies of the weights that a decode step
+     * multiplies a row by — each TTT layer's {@code q/k/v_proj} (stacked, one product), {@code
+     * o_proj} and {@code g_proj}, each block's SwiGLU {@code [gate; up]} (stacked) and {@code
+     * down}, and the head ({@code lm_head} or the tied embedding) — owned by the parameters'
+     * manager, so they are released with the model. A one-row product (a decode step at batch 1,
+     * the last position of a batch-1 {@link #prefillLast}) then casts the row to float16,
+     * multiplies and casts the result back; the inner loop, its LayerNorm, the RMSNorms, the
+     * residual stream, the logits and the state stay float32. On a CPU every product of more than
+     * one row (prefill, batched decode) keeps the float32 weights, since libtorch's CPU float16
+     * matrix-matrix product can be a naive loop; on a GPU all inference products use the copies.
+     * Training never does. The float32 weights stay: the model holds both (for a 125m model 438 MB
+     * + 219 MB).
+     *
+     * <p>{@link Precision#FLOAT32} (the default) releases the copies; results are then exactly
+     * those of a model that never had them. The copies are taken from the current weights: set the
+     * precision again after loading or training. Not to be called while a forward pass runs.
+     *
+     * @param precision the precision
+     * @throws IllegalStateException if the model is not initialized (no weights to copy)
+     */
+    public void setPrecision(Precision precision) {
+        Objects.requireNonNull(precision, "precision");
+        if (!isInitialized()) {
+            throw new IllegalStateException(
+                    "CausalLm is not initialized: load or initialize its weights first");
+        }
+        NDArray old = halfHead;
+        halfHead = null;
+        if (old != null) {
+            old.close();
+        }
+        for (ResidualBlock block : blocks) {
+            block.setPrecision(precision);
+        }
+        if (precision == Precision.FLOAT16) {
+            halfHead = HalfProducts.copy((head == null ? embedding : head).getArray());
+        }
+        this.precision = precision;
+    }
+
+    /**
+     * Returns the precision the model infers in.
+     *
+     * @return {@link Precision#FLOAT32} unless {@link #setPrecision} chose another
+     */
+    public Precision getPrecision() {
+        return precision;
     }
 
     /**
@@ -275,8 +335,13 @@ public final class CausalLm extends AbstractBlock {
                     }
                     h = norm.forward(ps, new NDList(h), training).head();
                     NDArray w = head == null ? e : ps.getValue(head, ids.getDevice(), training);
+                    NDArray half = halfHead;
                     // a decode step's largest matrix-vector product (see ScanThreads.product)
-                    NDArray logits = ScanThreads.product(h, w);
+                    NDArray logits =
+                            half != null && HalfProducts.applies(h, training)
+                                    ? ScanThreads.product(HalfProducts.toHalf(h), half)
+                                            .toType(h.getDataType(), false)
+                                    : ScanThreads.product(h, w);
                     if (!pass.keepState()) {
                         return new Output(logits, null);
                     }
@@ -327,6 +392,30 @@ public final class CausalLm extends AbstractBlock {
         if (state != null) {
             LayerState.checkBatchSize(state.getBatchSize(), s);
         }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Refuses bfloat16 and non-float types with an {@link IllegalArgumentException} before any
+     * array is created (see {@link Precision#requireEngineType}: a bfloat16 array aborts the JVM
+     * through DJL's PyTorch engine).
+     */
+    @Override
+    public void initialize(NDManager manager, DataType dataType, Shape... inputShapes) {
+        Precision.requireEngineType(dataType, "CausalLm's data type");
+        super.initialize(manager, dataType, inputShapes);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Refuses bfloat16 and non-float types as {@link #initialize} does, before any cast.
+     */
+    @Override
+    public void cast(DataType dataType) {
+        Precision.requireEngineType(dataType, "CausalLm's data type");
+        super.cast(dataType);
     }
 
     /** {@inheritDoc} */

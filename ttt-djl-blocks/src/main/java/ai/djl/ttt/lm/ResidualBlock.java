@@ -13,6 +13,8 @@ import ai.djl.ttt.nn.LayerState;
 import ai.djl.ttt.nn.RmsNorm;
 import ai.djl.ttt.nn.SequenceLayer;
 import ai.djl.ttt.nn.SwiGluMlp;
+import ai.djl.ttt.nn.TttLayer;
+import ai.djl.ttt.runtime.Precision;
 import ai.djl.ttt.runtime.ScanThreads;
 import ai.djl.util.PairList;
 
@@ -110,6 +112,29 @@ public final class ResidualBlock extends AbstractBlock {
             LayerState state,
             boolean training) {
         return layer.prefill(ps, x, (S) state, training);
+    }
+
+    /**
+     * Sets the precision of this block's inference products: the feed-forward's and, for a TTT
+     * layer, its projections' (see {@link TttLayer#setPrecision}). A baseline layer (attention,
+     * linear attention) keeps its float32 products.
+     *
+     * @param precision the precision
+     */
+    public void setPrecision(Precision precision) {
+        mlp.setPrecision(precision);
+        if (sequence instanceof TttLayer layer) {
+            layer.setPrecision(precision);
+        }
+    }
+
+    /**
+     * Returns the feed-forward sub-block.
+     *
+     * @return {@code mlp}
+     */
+    public SwiGluMlp getMlp() {
+        return mlp;
     }
 
     /**

@@ -28,6 +28,8 @@ import ai.djl.ttt.nn.inner.InnerOptimizer;
 import ai.djl.ttt.nn.inner.ReconstructionLoss;
 import ai.djl.ttt.nn.inner.Rope;
 import ai.djl.ttt.nn.inner.Scan;
+import ai.djl.ttt.runtime.HalfProducts;
+import ai.djl.ttt.runtime.Precision;
 import ai.djl.ttt.runtime.ScanThreads;
 import ai.djl.ttt.runtime.Scopes;
 import ai.djl.util.PairList;
@@ -116,6 +118,9 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
     private final Conv1d keyConv;
     private final Linear gateProjection;
     private final LayerNorm postNorm;
+
+    /** The float16 copies of {@link Precision#FLOAT16} inference, {@code null} in float32. */
+    private volatile HalfWeights half;
 
     /**
      * Declares the parameters and child blocks.
@@ -278,6 +283,61 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
      */
     public InnerForm getDefaultForm() {
         return defaultForm;
+    }
+
+    /**
+     * Sets the precision of this layer's inference products. In {@link Precision#FLOAT16} the layer
+     * holds float16 copies of {@code q/k/v_proj} (stacked into one {@code (3C, C)} matrix, or
+     * {@code (2C, C)} with {@code share_qk}), {@code o_proj} and {@code g_proj}, owned by the
+     * parameters' manager, and multiplies a decode step's row by them ({@link HalfProducts}); the
+     * inner loop, the norms and the state stay in the parameters' type. {@link Precision#FLOAT32}
+     * releases the copies. Copies are taken from the current weights: set the precision again after
+     * loading or training. Not to be called while a forward pass runs.
+     *
+     * @param precision the precision
+     * @throws IllegalStateException if the layer is not initialized
+     */
+    public void setPrecision(Precision precision) {
+        if (!isInitialized()) {
+            throw new IllegalStateException(
+                    getClass().getSimpleName() + " is not initialized: initialize it first");
+        }
+        HalfWeights old = half;
+        half = null;
+        if (old != null) {
+            old.close();
+        }
+        if (precision == Precision.FLOAT16) {
+            NDArray[] inputs =
+                    keyProjection == null
+                            ? new NDArray[] {weight(queryProjection), weight(valueProjection)}
+                            : new NDArray[] {
+                                weight(queryProjection),
+                                weight(keyProjection),
+                                weight(valueProjection)
+                            };
+            half =
+                    new HalfWeights(
+                            HalfProducts.copy(inputs),
+                            HalfProducts.copy(weight(outputProjection)),
+                            gateProjection == null
+                                    ? null
+                                    : HalfProducts.copy(weight(gateProjection)));
+        }
+    }
+
+    /**
+     * Returns the precision of this layer's inference products.
+     *
+     * @return {@link Precision#FLOAT16} when it holds float16 copies, else {@link
+     *     Precision#FLOAT32}
+     */
+    public Precision getPrecision() {
+        return half == null ? Precision.FLOAT32 : Precision.FLOAT16;
+    }
+
+    private static NDArray weight(Linear linear) {
+        return linear.getParameters().get("weight").getArray();
     }
 
     /**
@@ -570,14 +630,28 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         // the residual inside the inner model adds the test view XQ (reference.md §14.4)
         NDArray y = query.add(InnerMath.layerNorm(innerOutput, gamma, beta)).reshape(x.getShape());
         y = postNorm.forward(ps, new NDList(y), training).head();
+        HalfWeights h = halfFor(x, training);
         if (gateProjection != null) {
             NDArray gate =
                     ScanThreads.wide(
-                            x, () -> gateProjection.forward(ps, new NDList(x), training).head());
+                            x,
+                            () ->
+                                    h != null
+                                            ? HalfProducts.product(x, h.gate())
+                                            : gateProjection
+                                                    .forward(ps, new NDList(x), training)
+                                                    .head());
             y = InnerMath.geluTanh(gate).mul(y);
         }
-        NDList merged = new NDList(y);
-        return ScanThreads.wide(y, () -> outputProjection.forward(ps, merged, training).head());
+        NDArray merged = y;
+        return ScanThreads.wide(
+                y,
+                () ->
+                        h != null
+                                ? HalfProducts.product(merged, h.output())
+                                : outputProjection
+                                        .forward(ps, new NDList(merged), training)
+                                        .head());
     }
 
     private static List<NDArray> arraysOf(Output<TttState> out) {
@@ -593,17 +667,28 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
      * XQ, XK, XV {@code (B, T, C)} (reference.md §1.2.1), and the next conv window with share_qk.
      */
     private Projections project(ParameterStore ps, NDArray x, NDArray window, boolean training) {
+        HalfWeights h = halfFor(x, training);
+        NDArray[] qkv = null;
+        if (h != null) {
+            // one float16 product for the stacked weights, cast back once, then cut
+            NDArray all = HalfProducts.product(x, h.projections());
+            int last = all.getShape().dimension() - 1; // DJL's split takes no negative axis
+            qkv = all.split(config.isShareQk() ? 2 : 3, last).toArray(new NDArray[0]);
+        }
         NDList in = new NDList(x);
-        NDArray value = valueProjection.forward(ps, in, training).head();
+        NDArray value =
+                qkv != null
+                        ? qkv[qkv.length - 1]
+                        : valueProjection.forward(ps, in, training).head();
         if (!config.isShareQk()) {
             return new Projections(
-                    queryProjection.forward(ps, in, training).head(),
-                    keyProjection.forward(ps, in, training).head(),
+                    qkv != null ? qkv[0] : queryProjection.forward(ps, in, training).head(),
+                    qkv != null ? qkv[1] : keyProjection.forward(ps, in, training).head(),
                     value,
                     null);
         }
         // one projection, two different causal convolutions over time (reference.md §14.7)
-        NDArray shared = queryProjection.forward(ps, in, training).head();
+        NDArray shared = qkv != null ? qkv[0] : queryProjection.forward(ps, in, training).head();
         int kernel = config.getConvKernel();
         NDArray padded = CausalConv.withHistory(shared, window, kernel);
         NDArray query = convolve(ps, queryConv, padded, x, training);
@@ -801,6 +886,30 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         }
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Refuses bfloat16 and non-float types with an {@link IllegalArgumentException} before any
+     * array is created (see {@link Precision#requireEngineType}: a bfloat16 array aborts the JVM
+     * through DJL's PyTorch engine).
+     */
+    @Override
+    public void initialize(NDManager manager, DataType dataType, Shape... inputShapes) {
+        Precision.requireEngineType(dataType, "TttLayer's data type");
+        super.initialize(manager, dataType, inputShapes);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Refuses bfloat16 and non-float types as {@link #initialize} does, before any cast.
+     */
+    @Override
+    public void cast(DataType dataType) {
+        Precision.requireEngineType(dataType, "TttLayer's data type");
+        super.cast(dataType);
+    }
+
     /** {@inheritDoc} */
     @Override
     protected void initializeChildBlocks(
@@ -855,6 +964,29 @@ public abstract class TttLayer extends AbstractBlock implements SequenceLayer<Tt
         }
         readInputShapes(is);
         config.requireSameAs(is.readUTF(), getClass().getSimpleName());
+    }
+
+    /** The float16 copies if this product takes the float16 path ({@link HalfProducts#applies}). */
+    private HalfWeights halfFor(NDArray x, boolean training) {
+        HalfWeights h = half;
+        return h != null && HalfProducts.applies(x, training) ? h : null;
+    }
+
+    /**
+     * The float16 copies of {@link Precision#FLOAT16} inference.
+     *
+     * @param projections {@code [Wq; Wk; Wv]} {@code (3C, C)}, or {@code [Wq; Wv]} with share_qk
+     * @param output {@code o_proj}'s weight {@code (C, C)}
+     * @param gate {@code g_proj}'s weight, or {@code null} without the gate
+     */
+    private record HalfWeights(NDArray projections, NDArray output, NDArray gate) {
+        void close() {
+            projections.close();
+            output.close();
+            if (gate != null) {
+                gate.close();
+            }
+        }
     }
 
     /** The three projected views of the input and the conv window after them. */

@@ -15,6 +15,8 @@ import ai.djl.training.dataset.Batch;
 import ai.djl.training.listener.TrainingListener;
 import ai.djl.training.tracker.Tracker;
 import ai.djl.translate.TranslateException;
+import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.lm.LmState;
 import ai.djl.ttt.runtime.NoGrad;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -307,6 +309,56 @@ public final class LmTraining {
         return Arrays.stream(lossByPosition(model, tokens, contextLength, batchSize, windows))
                 .average()
                 .orElseThrow();
+    }
+
+    /**
+     * The mean next-token loss over the stream's non-overlapping windows of {@code contextLength}
+     * tokens, as {@link #meanLoss} with every window, but computed as generation computes it: one
+     * window (row) and one token per call, the state carried from token to token. The numbers are
+     * {@link #meanLoss}'s up to rounding; what differs is that every product is a one-row product,
+     * the kind a {@code FLOAT16} model multiplies by its float16 weights on a CPU (see {@link
+     * CausalLm#setPrecision}), so this measures what float16 decoding costs in loss.
+     *
+     * @param model the model, whose block is a {@link CausalLm}
+     * @param tokens the stream
+     * @param contextLength T, the window length
+     * @param maxWindows at most this many windows (the first ones); 0 for all
+     * @return nats per token
+     * @throws IllegalArgumentException if the stream is shorter than one window
+     */
+    public static double meanLossByToken(
+            Model model, long[] tokens, int contextLength, int maxWindows) {
+        int available = (tokens.length - 1) / contextLength;
+        if (available == 0) {
+            throw new IllegalArgumentException(
+                    "need at least " + (contextLength + 1) + " tokens, got " + tokens.length);
+        }
+        int windows = maxWindows > 0 ? Math.min(available, maxWindows) : available;
+        CausalLm lm = (CausalLm) model.getBlock();
+        ParameterStore ps = new ParameterStore(model.getNDManager(), false);
+        double sum = 0;
+        for (int w = 0; w < windows; w++) {
+            int start = w * contextLength;
+            try (NDManager m = model.getNDManager().newSubManager();
+                    NoGrad off = NoGrad.open(m)) {
+                LmState state = null;
+                for (int t = 0; t < contextLength; t++) {
+                    try (NDManager step = m.newSubManager()) {
+                        NDArray id = step.create(new long[] {tokens[start + t]}, new Shape(1, 1));
+                        NDArray label =
+                                step.create(new long[] {tokens[start + t + 1]}, new Shape(1, 1));
+                        CausalLm.Output out = lm.prefill(ps, id, state, false);
+                        sum += LmLoss.perToken(out.logits(), label).getFloat();
+                        out.state().attach(m);
+                        if (state != null) {
+                            state.close();
+                        }
+                        state = out.state();
+                    }
+                }
+            }
+        }
+        return sum / ((double) windows * contextLength);
     }
 
     /**

@@ -46,10 +46,11 @@ public final class TttBlockFactory implements BlockFactory {
     public Block newBlock(Model model, Path modelPath, Map<String, ?> arguments)
             throws IOException {
         try {
+            TttTranslatorFactory.precision(arguments); // bfloat16 fails before any array exists
             TttConfig config = config(modelPath);
             String refused = refusal(config, modelPath, arguments, model);
             return refused == null ? new CausalLm(config) : new RefusedBlock(refused);
-        } catch (IOException e) {
+        } catch (IOException | IllegalArgumentException e) {
             // DJL's loader made the model for this block and drops it when the factory fails
             model.close();
             throw e;

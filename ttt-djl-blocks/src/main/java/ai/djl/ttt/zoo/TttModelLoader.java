@@ -106,6 +106,12 @@ final class TttModelLoader implements ModelLoader {
                         artifactId + " does not match " + filter + ": it has " + properties);
             }
         }
+        // a bad precision (bfloat16) fails before any weight is read
+        Map<String, Object> requested = new HashMap<>(servingProperties());
+        if (criteria.getArguments() != null) {
+            requested.putAll(criteria.getArguments());
+        }
+        TttTranslatorFactory.precision(requested);
         TranslatorFactory factory =
                 criteria.getTranslatorFactory() != null
                         ? criteria.getTranslatorFactory()

@@ -8,7 +8,9 @@ import ai.djl.translate.NoopTranslator;
 import ai.djl.translate.TranslateException;
 import ai.djl.translate.Translator;
 import ai.djl.translate.TranslatorFactory;
+import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.SamplingConfig;
+import ai.djl.ttt.runtime.Precision;
 import ai.djl.ttt.training.Tokenizer;
 import ai.djl.util.Pair;
 import java.io.IOException;
@@ -38,8 +40,10 @@ import java.util.Set;
  * {@code maxNewTokensLimit}, {@code maxBatchSize}, {@code timeoutMs}) bound every translator the
  * factory makes. The tokenizer is the model directory's, or the argument {@value #TOKENIZER}. The
  * same keys in the model directory's {@code serving.properties} are defaults that {@code Criteria}
- * arguments override (DJL's own loader and the ttt zoo both pass them). The factory is {@link
- * Serializable}, as DJL Serving may need to ship it.
+ * arguments override (DJL's own loader and the ttt zoo both pass them). The argument {@value
+ * #DTYPE} ({@code float32} or {@code float16}) sets the model's precision ({@link
+ * CausalLm#setPrecision}) when the translator is made. The factory is {@link Serializable}, as DJL
+ * Serving may need to ship it.
  */
 public final class TttTranslatorFactory implements TranslatorFactory, Serializable {
 
@@ -63,6 +67,12 @@ public final class TttTranslatorFactory implements TranslatorFactory, Serializab
     /** The default seed, as {@code ttt generate}. */
     public static final long DEFAULT_SEED = 42;
 
+    /**
+     * The argument key of the precision the model infers in: {@code float32} (the default) or
+     * {@code float16} ({@link CausalLm#setPrecision}); bfloat16 is refused.
+     */
+    public static final String DTYPE = "dtype";
+
     private static final Set<Pair<Type, Type>> SUPPORTED =
             Set.of(
                     new Pair<>(String.class, String.class),
@@ -83,6 +93,10 @@ public final class TttTranslatorFactory implements TranslatorFactory, Serializab
     public <I, O> Translator<I, O> newInstance(
             Class<I> input, Class<O> output, Model model, Map<String, ?> arguments)
             throws TranslateException {
+        Precision precision = precision(arguments);
+        if (model.getBlock() instanceof CausalLm lm && lm.getPrecision() != precision) {
+            lm.setPrecision(precision); // the model's, whatever the translator
+        }
         if (input == NDList.class && output == NDList.class) {
             return (Translator<I, O>) new NoopTranslator();
         }
@@ -123,6 +137,19 @@ public final class TttTranslatorFactory implements TranslatorFactory, Serializab
             throw new TranslateException(
                     "text translators need the model's tokenizer: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Reads the precision from {@code Criteria} arguments (or {@code serving.properties}): the
+     * argument {@value #DTYPE}, {@code float32} when absent.
+     *
+     * @param arguments the arguments
+     * @return the precision
+     * @throws IllegalArgumentException for bfloat16 (naming DJL's limitation) or an unknown name
+     */
+    public static Precision precision(Map<String, ?> arguments) {
+        Object value = arguments == null ? null : arguments.get(DTYPE);
+        return value == null ? Precision.FLOAT32 : Precision.parse(value.toString());
     }
 
     /**

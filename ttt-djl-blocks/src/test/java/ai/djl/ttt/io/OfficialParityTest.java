@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
+import ai.djl.ttt.runtime.Precision;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -48,6 +49,29 @@ class OfficialParityTest {
                 assertTrue(
                         r.within(ParityCheck.DEFAULT_TOLERANCE, ParityCheck.DEFAULT_TOLERANCE_F64),
                         caseName + " " + r.output() + " rel err " + r.relativeError());
+            }
+        }
+    }
+
+    /**
+     * float16 mode, one row and one token per call (every product through the float16 copies):
+     * within {@code ttt parity --dtype float16}'s default tolerance (4 × float16's unit roundoff,
+     * docs/precision.md) on every case, and not float32's numbers (the copies were used).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"decode_linear", "ttt_linear_layer_T64", "ttt_mlp_layer_T64"})
+    void float16ModeStaysWithinItsToleranceOnEveryCase(String caseName) throws Exception {
+        try (NDManager manager = NDManager.newBaseManager();
+                ReferenceCase c = ReferenceCase.load(manager, fixture(caseName))) {
+            for (ParityCheck.Result r : ParityCheck.run(manager, c, Precision.FLOAT16)) {
+                System.out.printf("float16 %s %s %.3e%n", caseName, r.output(), r.relativeError());
+                if (r.output().endsWith("_f64")) {
+                    assertTrue(r.relativeError() <= 1e-12, r.output() + " " + r.relativeError());
+                } else {
+                    assertTrue(
+                            r.relativeError() <= 2e-3 && r.relativeError() > 1e-5,
+                            caseName + " " + r.output() + " rel err " + r.relativeError());
+                }
             }
         }
     }

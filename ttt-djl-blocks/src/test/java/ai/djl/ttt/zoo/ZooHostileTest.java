@@ -103,8 +103,7 @@ class ZooHostileTest {
                 assertThrows(
                         MalformedModelException.class, named(new TttModelZoo(), "cut")::loadModel);
         assertTrue(
-                e.getMessage()
-                        .startsWith(dir.resolve("config.json") + ": not valid JSON at line "),
+                e.getMessage().startsWith(dir.resolve("config.json") + ": not valid JSON at line "),
                 e.getMessage());
     }
 

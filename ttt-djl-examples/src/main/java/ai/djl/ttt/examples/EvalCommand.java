@@ -1,5 +1,6 @@
 package ai.djl.ttt.examples;
 
+import ai.djl.ttt.runtime.Precision;
 import ai.djl.ttt.training.Corpus;
 import ai.djl.ttt.training.LmTraining;
 import ai.djl.ttt.training.ModelDirectory;
@@ -44,6 +45,21 @@ final class EvalCommand implements Callable<Integer> {
 
     @Mixin DeviceOptions device;
 
+    @Mixin PrecisionOptions precision;
+
+    @Option(
+            names = "--by-token",
+            description =
+                    "score one window and one token per call, as generation runs (every product a"
+                            + " one-row product: what --dtype float16 changes on a CPU); slower")
+    boolean byToken;
+
+    @Option(
+            names = "--windows",
+            defaultValue = "0",
+            description = "with --by-token: score the first N windows only, 0 for all (default)")
+    int windows;
+
     /** {@inheritDoc} */
     @Override
     public Integer call() throws Exception {
@@ -51,12 +67,18 @@ final class EvalCommand implements Callable<Integer> {
             Options.requireAtLeast("--context", context, 1);
         }
         Options.requireAtLeast("--batch", batch, 1);
+        Options.requireAtLeast("--windows", windows, 0);
+        if (windows > 0 && !byToken) {
+            throw new IllegalArgumentException("--windows applies to --by-token scoring only");
+        }
+        Precision dtype = precision.get();
         if (corpus != null && !java.nio.file.Files.exists(corpus)) {
             throw new IllegalArgumentException("--corpus " + corpus + ": no such file or folder");
         }
         engine.apply("small");
         String text = corpus != null ? Corpus.read(corpus) : Corpus.resource("/ttt-corpus.txt");
         try (ModelDirectory.Loaded loaded = ModelDirectory.load(modelDir, device.get())) {
+            loaded.lm().setPrecision(dtype);
             int t =
                     context != null
                             ? context
@@ -64,7 +86,12 @@ final class EvalCommand implements Callable<Integer> {
                                     ? loaded.training().settings.contextLength()
                                     : 128;
             LmTraining.Data data = LmTraining.split(text, loaded.tokenizer(), 0.1);
-            double loss = LmTraining.meanLoss(loaded.model(), data.validationTokens(), t, batch, 0);
+            double loss =
+                    byToken
+                            ? LmTraining.meanLossByToken(
+                                    loaded.model(), data.validationTokens(), t, windows)
+                            : LmTraining.meanLoss(
+                                    loaded.model(), data.validationTokens(), t, batch, 0);
             UnigramBaseline unigram =
                     new UnigramBaseline(data.trainTokens(), loaded.tokenizer().vocabSize());
             long tokens = data.validationTokens().length;
@@ -84,7 +111,11 @@ final class EvalCommand implements Callable<Integer> {
             System.out.printf(
                     Locale.ROOT,
                     "%-28s %10.3f%n",
-                    "model (context " + t + ")",
+                    "model (context "
+                            + t
+                            + (dtype == Precision.FLOAT32 ? "" : ", " + dtype.officialName())
+                            + (byToken ? ", by token" : "")
+                            + ")",
                     UnigramBaseline.bitsPerByte(loss, tokens, data.validationBytes()));
         }
         return 0;

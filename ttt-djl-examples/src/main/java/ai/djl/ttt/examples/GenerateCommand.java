@@ -2,6 +2,7 @@ package ai.djl.ttt.examples;
 
 import ai.djl.ttt.lm.Generator;
 import ai.djl.ttt.lm.SamplingConfig;
+import ai.djl.ttt.runtime.Precision;
 import ai.djl.ttt.training.IncrementalDecoder;
 import ai.djl.ttt.training.ModelDirectory;
 import ai.djl.ttt.training.Tokenizer;
@@ -102,6 +103,8 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Mixin DeviceOptions device;
 
+    @Mixin PrecisionOptions precision;
+
     /** {@inheritDoc} */
     @Override
     public Integer call() throws Exception {
@@ -126,9 +129,11 @@ final class GenerateCommand implements Callable<Integer> {
                             + maxBatch
                             + ": generate them in several runs or raise --max-batch");
         }
+        Precision dtype = precision.get();
         engine.apply("small");
         PrintStream out = System.out;
         try (ModelDirectory.Loaded loaded = ModelDirectory.load(modelDir, device.get())) {
+            loaded.lm().setPrecision(dtype);
             Tokenizer tokenizer = loaded.tokenizer();
             SamplingConfig sampling =
                     SamplingConfig.builder()

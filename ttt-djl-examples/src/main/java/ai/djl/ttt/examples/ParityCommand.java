@@ -5,6 +5,7 @@ import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ttt.io.ParityCheck;
 import ai.djl.ttt.io.ReferenceCase;
+import ai.djl.ttt.runtime.Precision;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -49,6 +50,17 @@ final class ParityCommand implements Callable<Integer> {
 
     @Mixin DeviceOptions device;
 
+    @Mixin PrecisionOptions precision;
+
+    @Option(
+            names = "--tolerance-f16",
+            defaultValue = "2e-3",
+            description =
+                    "with --dtype float16: largest accepted relative error of the float32 outputs,"
+                            + " computed one row and one token per call through the float16"
+                            + " weights (default: ${DEFAULT-VALUE}; docs/precision.md says why)")
+    double toleranceF16;
+
     @Option(
             names = "--tolerance-f64",
             defaultValue = "1e-12",
@@ -60,7 +72,10 @@ final class ParityCommand implements Callable<Integer> {
     /** {@inheritDoc} */
     @Override
     public Integer call() {
+        Precision dtype = precision.get(); // before any array: bfloat16 is one error line
         Device on = device.get(); // before any output: a missing GPU is one error line
+        Options.requirePositive("--tolerance-f16", toleranceF16);
+        double f32 = dtype == Precision.FLOAT16 ? toleranceF16 : tolerance;
         Options.requirePositive("--tolerance", tolerance);
         Options.requirePositive("--tolerance-f64", toleranceF64);
         for (Path dir : cases) {
@@ -90,8 +105,8 @@ final class ParityCommand implements Callable<Integer> {
             for (Path dir : cases) {
                 String name = dir.getFileName().toString();
                 try (ReferenceCase c = ReferenceCase.load(manager, dir)) {
-                    for (ParityCheck.Result r : ParityCheck.run(manager, c)) {
-                        boolean ok = r.within(tolerance, toleranceF64);
+                    for (ParityCheck.Result r : ParityCheck.run(manager, c, dtype)) {
+                        boolean ok = r.within(f32, toleranceF64);
                         out.printf(
                                 Locale.ROOT,
                                 "%-24s %-8s %-20s %12.3e  %s%n",
@@ -115,9 +130,10 @@ final class ParityCommand implements Callable<Integer> {
         }
         out.printf(
                 Locale.ROOT,
-                "%s (tolerance %.1e float32, %.1e float64)%n",
+                "%s (tolerance %.1e float32%s, %.1e float64)%n",
                 status == 0 ? "PASS" : status == 1 ? "FAIL" : "INCOMPLETE",
-                tolerance,
+                f32,
+                dtype == Precision.FLOAT16 ? " in float16 mode" : "",
                 toleranceF64);
         return status;
     }

@@ -31,6 +31,20 @@ final class Report {
         AtomicFiles.writeAtomically(file, preamble + marker + "\n\n" + generated);
     }
 
+    /**
+     * The machine's load averages (as {@code uptime} prints them), for runs on a shared machine.
+     *
+     * @return "1 min, 5 min, 15 min" from {@code /proc/loadavg}, or "unknown"
+     */
+    static String load() throws IOException {
+        Path loadavg = Path.of("/proc/loadavg");
+        if (!Files.isReadable(loadavg)) {
+            return "unknown";
+        }
+        String[] f = Files.readString(loadavg).trim().split("\\s+");
+        return "load average " + f[0] + ", " + f[1] + ", " + f[2];
+    }
+
     /** CPU model, visible cores, libtorch threads, OpenMP wait policy, engine and Java versions. */
     static String machine() throws IOException {
         String cpu = "unknown CPU";

@@ -21,6 +21,7 @@ import ai.djl.ttt.lm.SequenceLayers;
 import ai.djl.ttt.nn.SequenceLayer;
 import ai.djl.ttt.nn.TttLayer;
 import ai.djl.ttt.nn.inner.InnerForm;
+import ai.djl.ttt.runtime.Precision;
 import ai.djl.ttt.runtime.ScanThreads;
 import ai.djl.util.Pair;
 import ai.djl.util.PairList;
@@ -97,6 +98,31 @@ final class SpeedBench implements Callable<Integer> {
     @Mixin DeviceOptions device;
 
     @Option(
+            names = "--dtype",
+            split = ",",
+            defaultValue = "float32,float16",
+            description =
+                    "the precisions whose decode is measured side by side (float32, float16;"
+                            + " default ${DEFAULT-VALUE}); bfloat16 is refused (docs/precision.md)")
+    List<String> dtypes;
+
+    @Option(
+            names = "--decode-only",
+            description =
+                    "only the machine probes and the precision comparison: decode at batch 1 and 8,"
+                            + " TTT layer forward (a few minutes instead of the whole run); writes"
+                            + " no report")
+    boolean decodeOnly;
+
+    @Option(
+            names = "--rounds",
+            defaultValue = "4",
+            description =
+                    "rounds of the precision comparison: each round decodes --repeats tokens in"
+                            + " every precision in turn (default ${DEFAULT-VALUE})")
+    int rounds;
+
+    @Option(
             names = "--memory-case",
             hidden = true,
             description =
@@ -115,6 +141,8 @@ final class SpeedBench implements Callable<Integer> {
     private Setting setting;
     private double gflops;
     private double bandwidth;
+    private double productBandwidth;
+    private List<Precision> precisions;
 
     /** The sizes of one run: the real one, or the smoke test's. */
     private record Setting(
@@ -151,10 +179,15 @@ final class SpeedBench implements Callable<Integer> {
         header();
         try (NDManager manager = NDManager.newBaseManager(on)) {
             probes(manager);
+            if (decodeOnly) {
+                precisionDecode(manager);
+                return 0;
+            }
             Map<String, double[]> prefill = layerForward(manager);
             forwardBackward(manager);
             modelForward(manager);
             Map<String, double[]> decode = decode(manager);
+            precisionDecode(manager);
             if (!"-".equals(out)) {
                 writeReport(prefill, decode);
             }
@@ -178,6 +211,14 @@ final class SpeedBench implements Callable<Integer> {
                             + " timings, see docs/benchmarks.md)");
         }
         Options.requireOutputFile("--out", out);
+        Options.requireAtLeast("--rounds", rounds, 1);
+        precisions = new ArrayList<>();
+        for (String d : dtypes) {
+            Precision p = Precision.parse(d);
+            if (!precisions.contains(p)) {
+                precisions.add(p);
+            }
+        }
     }
 
     private static Setting fullSetting() {
@@ -246,6 +287,13 @@ final class SpeedBench implements Callable<Integer> {
         double copyRate = 2.0 * 4 * setting.copyFloats() / (copy.median() / 1e3) / 1e9;
         Measure.Result read = Measure.time(1, repeats, () -> big.sum().close());
         bandwidth = 4.0 * setting.copyFloats() / (read.median() / 1e3) / 1e9;
+        // the same bytes read by a one-row product, the kernel a decode step reads weights with
+        long columns = 1024;
+        NDArray matrix = big.reshape(setting.copyFloats() / columns, columns);
+        NDArray row = manager.randomNormal(new Shape(1, columns));
+        Measure.Result product =
+                Measure.time(1, repeats, () -> Linear.linear(row, matrix).head().close());
+        productBandwidth = 4.0 * setting.copyFloats() / (product.median() / 1e3) / 1e9;
         // the fixed cost of one op through DJL at the size of a scan step (B·H rows, b tokens, f)
         TttConfig c = config(LayerType.LINEAR);
         Shape step = new Shape(c.getNumAttentionHeads(), c.getMiniBatchSize(), c.getHeadDim());
@@ -278,12 +326,22 @@ final class SpeedBench implements Callable<Integer> {
                 "| sum of %d MiB (`NDArray.sum`) | %s ms | **%.1f GB/s** (read) |%n",
                 setting.copyFloats() * 4 >> 20, format(read.median()), bandwidth);
         emit(
+                "| one-row product over the same %d MiB (`Linear.linear`, (1, %d) × (%d, %d)ᵀ)"
+                        + " | %s ms | **%.1f GB/s** (read) |%n",
+                setting.copyFloats() * 4 >> 20,
+                columns,
+                setting.copyFloats() / columns,
+                columns,
+                format(product.median()),
+                productBandwidth);
+        emit(
                 "| one small op through DJL (`add` of two %s arrays, one thread, as in the scan)"
                         + " | %.1f µs | %,.0f ops/s |%n",
                 step, perOp, 1e6 / perOp);
         a.close();
         b.close();
         big.close();
+        row.close();
         x.close();
         y.close();
     }
@@ -643,6 +701,170 @@ final class SpeedBench implements Callable<Integer> {
         }
         batchDecode(manager);
         return latency;
+    }
+
+    /**
+     * Decode at batch 1 and at the batch of the batch table in each precision, side by side: one
+     * model per layer type, and rounds in which every precision decodes {@code --repeats} tokens at
+     * each batch size in turn (after two untimed steps each, since switching makes or drops the
+     * float16 copies), so that the machine's slow and fast spells hit all alike. Each figure is the
+     * median of its tokens over all rounds, beside the best, the bytes of weights its step reads
+     * (float16 copies where it multiplies by them), that many bytes over the faster read probe (the
+     * floor) and the best step as a multiple of it, and the speed-up against float32 of the best
+     * steps (what the alternating harness compares on a shared machine) and of the medians.
+     */
+    private void precisionDecode(NDManager manager) throws Exception {
+        emit("%n## Decode in each precision, side by side%n%n");
+        emit("load before: %s%n%n", Report.load());
+        int[] batches = {1, setting.decodeBatch()};
+        emit(
+                "| model | batch | dtype | median ms/step | best | tokens/s | weights read MB |"
+                        + " bandwidth floor ms | × floor (best) | speed-up vs float32: best, median |%n"
+                        + "|---|---|---|---|---|---|---|---|---|---|%n");
+        for (LayerType type : new LayerType[] {LayerType.LINEAR, LayerType.MLP}) {
+            try (NDManager m = manager.newSubManager()) {
+                CausalLm lm = model(config(type), m);
+                ParameterStore ps = new ParameterStore(m, false);
+                LmState[] states = new LmState[batches.length];
+                for (int b = 0; b < batches.length; b++) {
+                    states[b] = prefill(lm, ps, m, null, tokens(m, batches[b], 16));
+                }
+                int cases = precisions.size() * batches.length;
+                double[][] millis = new double[cases][rounds * repeats];
+                for (int round = 0; round < rounds; round++) {
+                    for (int p = 0; p < precisions.size(); p++) {
+                        lm.setPrecision(precisions.get(p));
+                        for (int b = 0; b < batches.length; b++) {
+                            int rows = batches[b];
+                            int at = b;
+                            Measure.Result r =
+                                    Measure.time(
+                                            2,
+                                            repeats,
+                                            () -> states[at] = step(lm, ps, m, states[at], rows));
+                            System.arraycopy(
+                                    r.millis(),
+                                    0,
+                                    millis[p * batches.length + b],
+                                    round * repeats,
+                                    repeats);
+                        }
+                    }
+                }
+                lm.setPrecision(Precision.FLOAT32);
+                for (LmState state : states) {
+                    state.close();
+                }
+                for (int b = 0; b < batches.length; b++) {
+                    double base = Double.NaN;
+                    double baseBest = Double.NaN;
+                    for (int p = 0; p < precisions.size(); p++) {
+                        Precision precision = precisions.get(p);
+                        Measure.Result r =
+                                new Measure.Result(millis[p * batches.length + b], Double.NaN);
+                        double bytes = weightsRead(lm, precision, batches[b]);
+                        double floor = bytes / (readRate() * 1e9) * 1e3;
+                        double best = Arrays.stream(r.millis()).min().orElse(Double.NaN);
+                        if (precision == Precision.FLOAT32) {
+                            base = r.median();
+                            baseBest = best;
+                        }
+                        emit(
+                                "| %s | %d | %s | %s | %s | %,.0f | %.0f | %.1f | %.1f× | %s |%n",
+                                name(type),
+                                batches[b],
+                                precision.officialName(),
+                                format(r.median()),
+                                format(best),
+                                batches[b] / (r.median() / 1e3),
+                                bytes / 1e6,
+                                floor,
+                                best / floor,
+                                Double.isNaN(base)
+                                        ? ""
+                                        : ratio(baseBest / best) + ", " + ratio(base / r.median()));
+                    }
+                }
+            }
+        }
+        prefillInBothPrecisions(manager);
+        emit("%nload after: %s%n", Report.load());
+        emit(
+                "%nA step reads every weight it multiplies a row by once; in float16 the copies"
+                        + " replace their float32 originals in one-row products only (on a CPU a"
+                        + " batch of more than one row keeps the float32 weights:"
+                        + " docs/precision.md). Floor = those bytes / %.1f GB/s, the faster of"
+                        + " the two read probes above.%n",
+                readRate());
+    }
+
+    /**
+     * Layer forward (prefill, no gradient) of the TTT layers with the same weights in each
+     * precision, in turn: two layers built from the same seed, one per precision, so that no switch
+     * happens between the timed calls. On a CPU a float16 layer multiplies a multi-row input by its
+     * float32 weights, so the two should take the same time.
+     */
+    private void prefillInBothPrecisions(NDManager manager) throws Exception {
+        int[] lengths = {setting.lengths()[0], setting.trainLength()};
+        emit(
+                "%n| layer forward | T | dtype | median ms | min–max | vs float32 |%n"
+                        + "|---|---|---|---|---|---|%n");
+        for (LayerType type : new LayerType[] {LayerType.LINEAR, LayerType.MLP}) {
+            TttConfig config = config(type);
+            try (NDManager m = manager.newSubManager()) {
+                ParameterStore ps = new ParameterStore(m, false);
+                List<TttLayer> layers = new ArrayList<>();
+                for (Precision precision : precisions) {
+                    TttLayer layer = (TttLayer) layer(config, m, lengths[0]);
+                    layer.setPrecision(precision);
+                    layers.add(layer);
+                }
+                for (int t : lengths) {
+                    NDArray x = m.randomNormal(new Shape(1, t, config.getHiddenSize()));
+                    Measure.Body[] bodies = new Measure.Body[layers.size()];
+                    for (int i = 0; i < bodies.length; i++) {
+                        bodies[i] = forward(layers.get(i), ps, x);
+                    }
+                    Measure.Result[] results = Measure.interleaved(1, repeats, bodies);
+                    for (int i = 0; i < bodies.length; i++) {
+                        emit(
+                                "| %s | %,d | %s | %s | %s | %s |%n",
+                                name(type),
+                                t,
+                                precisions.get(i).officialName(),
+                                format(results[i].median()),
+                                results[i].range(),
+                                ratio(results[0].median() / results[i].median()));
+                    }
+                    x.close();
+                }
+            }
+        }
+    }
+
+    /** The faster of the two read probes (a sum, a one-row product), GB/s. */
+    private double readRate() {
+        return Math.max(bandwidth, productBandwidth);
+    }
+
+    /**
+     * The bytes of weights one decode step of {@code rows} rows reads in a precision: every weight
+     * it multiplies a row by, two bytes each where that product goes through a float16 copy.
+     */
+    private static double weightsRead(CausalLm lm, Precision precision, int rows) {
+        boolean half = precision == Precision.FLOAT16 && rows == 1;
+        double bytes = 0;
+        for (NDArray w : multipliedWeights(lm)) {
+            // the float16 copies are the 2-D weights; the learning-rate gates (H, 1, C) are not
+            boolean copied = half && w.getShape().dimension() == 2 && !isGate(lm, w);
+            bytes += w.size() * (copied ? 2.0 : 4.0);
+        }
+        return bytes;
+    }
+
+    /** Whether a view from {@link #multipliedWeights} is a learning-rate gate {@code (H, C)}. */
+    private static boolean isGate(CausalLm lm, NDArray w) {
+        return w.getShape().get(0) == lm.getConfig().getNumAttentionHeads();
     }
 
     /**

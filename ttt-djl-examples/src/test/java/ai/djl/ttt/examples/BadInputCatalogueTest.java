@@ -333,7 +333,25 @@ class BadInputCatalogueTest {
                                 "long-context",
                                 "--quick",
                                 "--lrs",
-                                "0"));
+                                "0"),
+                        new Case(
+                                "`ttt generate --dtype bfloat16` (the JVM would abort in DJL)",
+                                "GetScalarTypeFromDType",
+                                "generate",
+                                "--dtype",
+                                "bfloat16",
+                                "--model-dir",
+                                m,
+                                "--prompt",
+                                "a"),
+                        new Case(
+                                "`ttt eval --dtype int8`",
+                                "dtype must be float32 or float16, got 'int8'",
+                                "eval",
+                                "--dtype",
+                                "int8",
+                                "--model-dir",
+                                m));
 
         List<String> rows = new ArrayList<>();
         for (Case k : cases) {

@@ -49,6 +49,16 @@ class ParityCommandTest {
     }
 
     @Test
+    void float16ModeHasItsOwnTolerance() {
+        String layer = FIXTURES.resolve("ttt_linear_layer_T64").toString();
+        String out = String.join("\n", run(0, "parity", "--dtype", "float16", layer));
+        assertTrue(out.contains("PASS (tolerance 2.0e-03 float32 in float16 mode"), out);
+        // float16 is not float32: its outputs miss float32's tolerance, held to it
+        run(1, "parity", "--dtype", "float16", "--tolerance-f16", "1e-5", layer);
+        run(2, "parity", "--dtype", "bfloat16", layer);
+    }
+
+    @Test
     void exitsNonZeroAboveTheTolerance() {
         String out =
                 String.join(
