@@ -1,6 +1,5 @@
 package ai.djl.ttt.io;
 
-import ai.djl.Model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -9,8 +8,6 @@ import ai.djl.ttt.config.LayerType;
 import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.TestModels;
-import ai.djl.ttt.training.ByteTokenizer;
-import ai.djl.ttt.training.ModelDirectory;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -172,20 +169,6 @@ public final class HostileFiles {
             }
             zip.closeEntry();
         }
-    }
-
-    /** Saves a tiny model as {@code ttt train} does: config.json, tokenizer, ttt-lm-0000.params. */
-    public static Path savedModel(Path dir) throws Exception {
-        try (Model model = Model.newInstance(ModelDirectory.MODEL_NAME)) {
-            CausalLm lm =
-                    TestModels.model(
-                            tinyConfig().toBuilder().setVocabSize(256).build(),
-                            model.getNDManager(),
-                            5);
-            model.setBlock(lm);
-            ModelDirectory.save(dir, model, new ByteTokenizer(), null, null);
-        }
-        return dir;
     }
 
     /** Index of the first occurrence of a byte pattern, or -1. */

@@ -12,6 +12,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.lm.TestModels;
 import ai.djl.ttt.training.ModelDirectory;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -279,7 +280,7 @@ class ModelFilesHostileTest {
 
     @Test
     void aParamsLengthFieldBeyondTheFileIsRefused(@TempDir Path tmp) throws Exception {
-        Path dir = HostileFiles.savedModel(tmp.resolve("saved"));
+        Path dir = TestModels.saved(tmp.resolve("saved"));
         Path params = dir.resolve("ttt-lm-0000.params");
         byte[] bytes = Files.readAllBytes(params);
         // the first array's byte count: after NDAR, version, name flag, "DENSE", dtype, shape,
@@ -320,7 +321,7 @@ class ModelFilesHostileTest {
         assumeTrue(
                 Runtime.getRuntime().maxMemory() < (1L << 30),
                 "runs under the hostile-inputs execution's -Xmx512m");
-        Path dir = HostileFiles.savedModel(tmp.resolve("saved"));
+        Path dir = TestModels.saved(tmp.resolve("saved"));
         Path params = dir.resolve("ttt-lm-0000.params");
         byte[] bytes = Files.readAllBytes(params);
         byte[] count = ByteBuffer.allocate(4).putInt(256 * 32 * 4).array();
@@ -347,7 +348,7 @@ class ModelFilesHostileTest {
     @Test
     void aSavedModelWhoseConfigAsksForMoreLayersIsRefusedBeforeItIsBuilt(@TempDir Path tmp)
             throws Exception {
-        Path dir = HostileFiles.savedModel(tmp.resolve("saved"));
+        Path dir = TestModels.saved(tmp.resolve("saved"));
         String config = Files.readString(dir.resolve("config.json"), StandardCharsets.UTF_8);
         Files.writeString(
                 dir.resolve("config.json"),
@@ -366,7 +367,7 @@ class ModelFilesHostileTest {
     @Test
     void aSavedModelWhoseBothConfigsAskForMoreLayersIsBoundedByItsArrays(@TempDir Path tmp)
             throws Exception {
-        Path dir = HostileFiles.savedModel(tmp.resolve("saved"));
+        Path dir = TestModels.saved(tmp.resolve("saved"));
         TttConfig config = TttConfig.load(dir.resolve("config.json"));
         TttConfig many = config.toBuilder().setNumHiddenLayers(10_000).build();
         Path params = dir.resolve("ttt-lm-0000.params");

@@ -11,11 +11,11 @@ import ai.djl.modality.Classifications;
 import ai.djl.modality.cv.Image;
 import ai.djl.ndarray.NDList;
 import ai.djl.repository.zoo.Criteria;
-import ai.djl.repository.zoo.ModelLoader;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.ttt.io.HostileFiles;
 import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.lm.TestModels;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -42,18 +42,6 @@ class ZooHostileTest {
         System.clearProperty(TttModelZoo.MODELS_PROPERTY);
     }
 
-    private static List<String> names(TttModelZoo zoo) {
-        return zoo.getModelLoaders().stream().map(ModelLoader::getArtifactId).sorted().toList();
-    }
-
-    private static Criteria<NDList, NDList> named(TttModelZoo zoo, String artifact) {
-        return Criteria.builder()
-                .setTypes(NDList.class, NDList.class)
-                .optModelZoo(zoo)
-                .optArtifactId(artifact)
-                .build();
-    }
-
     /**
      * A 500 MB config.json that takes no disk (a sparse file): one JSON string that a reader would
      * have to hold whole, more than this JVM's heap.
@@ -69,10 +57,10 @@ class ZooHostileTest {
     @Test
     void anOversizedConfigIsNotReadAndANamedRequestSaysWhy(@TempDir Path models) throws Exception {
         sparseConfig(models.resolve("huge"));
-        HostileFiles.savedModel(models.resolve("tiny"));
+        TestModels.saved(models.resolve("tiny"));
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
         TttModelZoo zoo = new TttModelZoo();
-        assertEquals(List.of("huge", "tiny"), names(zoo));
+        assertEquals(List.of("huge", "tiny"), ZooCriteria.names(zoo));
         assertEquals(
                 "config.json is 500000000 bytes, over the 1048576 bytes the zoo reads"
                         + " (ai.djl.ttt.zoo.maxConfigBytes); not read",
@@ -85,7 +73,8 @@ class ZooHostileTest {
                         .build();
         assertThrows(ModelNotFoundException.class, other::loadModel);
         MalformedModelException e =
-                assertThrows(MalformedModelException.class, named(zoo, "huge")::loadModel);
+                assertThrows(
+                        MalformedModelException.class, ZooCriteria.named(zoo, "huge")::loadModel);
         assertEquals(
                 models.resolve("huge/config.json")
                         + " is 500000000 bytes; a config.json is at most 1048576 bytes (a real one"
@@ -95,13 +84,14 @@ class ZooHostileTest {
 
     @Test
     void aTruncatedConfigOfANamedArtifactSaysWhatIsWrong(@TempDir Path models) throws Exception {
-        Path dir = HostileFiles.savedModel(models.resolve("cut"));
+        Path dir = TestModels.saved(models.resolve("cut"));
         String config = Files.readString(dir.resolve("config.json"));
         Files.writeString(dir.resolve("config.json"), config.substring(0, config.length() / 2));
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
         MalformedModelException e =
                 assertThrows(
-                        MalformedModelException.class, named(new TttModelZoo(), "cut")::loadModel);
+                        MalformedModelException.class,
+                        ZooCriteria.named(new TttModelZoo(), "cut")::loadModel);
         assertTrue(
                 e.getMessage().startsWith(dir.resolve("config.json") + ": not valid JSON at line "),
                 e.getMessage());
@@ -114,14 +104,9 @@ class ZooHostileTest {
         Files.createDirectories(broken);
         Files.writeString(
                 broken.resolve("config.json"), "{\"model_type\": \"ttt\", \"hidden_size\":");
-        HostileFiles.savedModel(models.resolve("b-valid"));
+        TestModels.saved(models.resolve("b-valid"));
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
-        Criteria<NDList, NDList> byFilter =
-                Criteria.builder()
-                        .setTypes(NDList.class, NDList.class)
-                        .optGroupId(TttModelZoo.GROUP_ID)
-                        .optFilter("layer", "linear")
-                        .build();
+        Criteria<NDList, NDList> byFilter = ZooCriteria.linearByFilter();
         try (ZooModel<NDList, NDList> model = byFilter.loadModel()) {
             // the only model that loads is the valid folder's
             assertTrue(model.getBlock() instanceof CausalLm);
@@ -164,7 +149,7 @@ class ZooHostileTest {
         MalformedModelException e =
                 assertThrows(
                         MalformedModelException.class,
-                        named(new TttModelZoo(), "big-vocab")::loadModel);
+                        ZooCriteria.named(new TttModelZoo(), "big-vocab")::loadModel);
         assertEquals(
                 dir.resolve("model.safetensors")
                         + " does not match the config: model.embed_tokens.weight is (64, 32) in"
@@ -190,7 +175,8 @@ class ZooHostileTest {
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
         MalformedModelException e =
                 assertThrows(
-                        MalformedModelException.class, named(new TttModelZoo(), "bomb")::loadModel);
+                        MalformedModelException.class,
+                        ZooCriteria.named(new TttModelZoo(), "bomb")::loadModel);
         assertEquals(
                 dir.resolve("model.npz")
                         + " does not match the config: num_hidden_layers is 2 but the file holds no"
@@ -201,7 +187,7 @@ class ZooHostileTest {
     @Test
     void aParamsLengthFieldBeyondTheFileIsMalformedThroughOptModelPath(@TempDir Path tmp)
             throws Exception {
-        Path dir = HostileFiles.savedModel(tmp.resolve("tiny"));
+        Path dir = TestModels.saved(tmp.resolve("tiny"));
         Path params = dir.resolve("ttt-lm-0000.params");
         byte[] bytes = Files.readAllBytes(params);
         // the embedding's byte count (256 x 32 float32), the first array of the file
@@ -216,7 +202,7 @@ class ZooHostileTest {
         MalformedModelException e =
                 assertThrows(
                         MalformedModelException.class,
-                        ZooBadInputTest.documentedOptModelPath(dir)::loadModel);
+                        ZooCriteria.documentedOptModelPath(dir)::loadModel);
         assertTrue(
                 e.getMessage()
                         .startsWith(

@@ -38,9 +38,7 @@ import ai.djl.ttt.lm.Generator;
 import ai.djl.ttt.lm.SamplingConfig;
 import ai.djl.ttt.lm.TestModels;
 import ai.djl.ttt.training.ByteTokenizer;
-import ai.djl.ttt.training.ModelDirectory;
 import ai.djl.util.PairList;
-import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -69,20 +67,7 @@ class ZooTest {
     static void saveModels() throws Exception {
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
         for (LayerType type : LayerType.values()) {
-            try (Model model = Model.newInstance(ModelDirectory.MODEL_NAME)) {
-                CausalLm lm =
-                        TestModels.model(
-                                TestModels.tiny(type).toBuilder().setVocabSize(256).build(),
-                                model.getNDManager(),
-                                5);
-                model.setBlock(lm);
-                ModelDirectory.save(
-                        models.resolve("tiny-" + type.officialName()),
-                        model,
-                        new ByteTokenizer(),
-                        null,
-                        null);
-            }
+            TestModels.saved(models.resolve("tiny-" + type.officialName()), type, 5);
         }
         writeOfficialCheckpoint(models.resolve("official-decode-linear"));
     }
@@ -283,11 +268,7 @@ class ZooTest {
         Criteria<NDList, NDList> raw =
                 Criteria.builder().setTypes(NDList.class, NDList.class).optModelPath(dir).build();
         Criteria<String, String> text =
-                Criteria.builder()
-                        .setTypes(String.class, String.class)
-                        .optModelPath(dir)
-                        .optTranslatorFactory(new TttTranslatorFactory())
-                        .optArgument("blockFactory", new TttBlockFactory())
+                ZooCriteria.documented(dir, String.class, String.class)
                         .optArgument("maxNewTokens", 8)
                         .build();
         try (ZooModel<NDList, NDList> model = raw.loadModel();
@@ -548,7 +529,7 @@ class ZooTest {
     }
 
     @Test
-    void corruptDirectoryIsAClearError() throws IOException {
+    void corruptDirectoryIsAClearError() throws Exception {
         Path bad = models.getParent().resolve("bad-models");
         Path dir = bad.resolve("broken");
         Files.createDirectories(dir);
@@ -556,16 +537,17 @@ class ZooTest {
                 dir.resolve("config.json"),
                 "{\"hidden_size\": 30, \"num_attention_heads\": 4}",
                 StandardCharsets.UTF_8);
-        String saved = System.getProperty(TttModelZoo.MODELS_PROPERTY);
-        System.setProperty(TttModelZoo.MODELS_PROPERTY, bad.toString());
-        try {
-            MalformedModelException e =
-                    assertThrows(
-                            MalformedModelException.class,
-                            () -> zoo(String.class, String.class, "broken").build().loadModel());
-            assertTrue(e.getMessage().contains("divisible"), e.getMessage());
-        } finally {
-            System.setProperty(TttModelZoo.MODELS_PROPERTY, saved);
-        }
+        ZooCriteria.withModelsFolder(
+                bad,
+                () -> {
+                    MalformedModelException e =
+                            assertThrows(
+                                    MalformedModelException.class,
+                                    () ->
+                                            zoo(String.class, String.class, "broken")
+                                                    .build()
+                                                    .loadModel());
+                    assertTrue(e.getMessage().contains("divisible"), e.getMessage());
+                });
     }
 }
