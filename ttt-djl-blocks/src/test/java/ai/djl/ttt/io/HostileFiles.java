@@ -171,6 +171,21 @@ public final class HostileFiles {
         }
     }
 
+    /**
+     * Rewrites the byte count of the first array (the embedding, 256 x 32 float32) in the {@code
+     * ttt-lm-0000.params} of a folder saved by {@link ai.djl.ttt.lm.TestModels#saved}: a length
+     * field that lies. Returns the params file.
+     */
+    public static Path withEmbeddingByteCount(Path dir, int byteCount) throws IOException {
+        Path params = dir.resolve("ttt-lm-0000.params");
+        byte[] bytes = Files.readAllBytes(params);
+        byte[] count = ByteBuffer.allocate(4).putInt(256 * 32 * 4).array();
+        int at = indexOf(bytes, count, indexOf(bytes, new byte[] {0, 4, 'N', 'D', 'A', 'R'}, 0));
+        ByteBuffer.wrap(bytes).putInt(at, byteCount);
+        Files.write(params, bytes);
+        return params;
+    }
+
     /** Index of the first occurrence of a byte pattern, or -1. */
     public static int indexOf(byte[] data, byte[] pattern, int from) {
         outer:

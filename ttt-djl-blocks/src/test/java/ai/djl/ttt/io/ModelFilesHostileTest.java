@@ -322,16 +322,7 @@ class ModelFilesHostileTest {
                 Runtime.getRuntime().maxMemory() < (1L << 30),
                 "runs under the hostile-inputs execution's -Xmx512m");
         Path dir = TestModels.saved(tmp.resolve("saved"));
-        Path params = dir.resolve("ttt-lm-0000.params");
-        byte[] bytes = Files.readAllBytes(params);
-        byte[] count = ByteBuffer.allocate(4).putInt(256 * 32 * 4).array();
-        int at =
-                HostileFiles.indexOf(
-                        bytes,
-                        count,
-                        HostileFiles.indexOf(bytes, new byte[] {0, 4, 'N', 'D', 'A', 'R'}, 0));
-        ByteBuffer.wrap(bytes).putInt(at, Integer.MAX_VALUE - 8);
-        Files.write(params, bytes);
+        HostileFiles.withEmbeddingByteCount(dir, Integer.MAX_VALUE - 8);
         TttConfig config = TttConfig.load(dir.resolve("config.json"));
         try (ai.djl.Model model = ai.djl.Model.newInstance(ModelDirectory.MODEL_NAME)) {
             model.setBlock(new CausalLm(config));

@@ -17,7 +17,6 @@ import ai.djl.ttt.io.HostileFiles;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.TestModels;
 import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -188,17 +187,8 @@ class ZooHostileTest {
     void aParamsLengthFieldBeyondTheFileIsMalformedThroughOptModelPath(@TempDir Path tmp)
             throws Exception {
         Path dir = TestModels.saved(tmp.resolve("tiny"));
-        Path params = dir.resolve("ttt-lm-0000.params");
-        byte[] bytes = Files.readAllBytes(params);
         // the embedding's byte count (256 x 32 float32), the first array of the file
-        byte[] count = ByteBuffer.allocate(4).putInt(256 * 32 * 4).array();
-        int at =
-                HostileFiles.indexOf(
-                        bytes,
-                        count,
-                        HostileFiles.indexOf(bytes, new byte[] {0, 4, 'N', 'D', 'A', 'R'}, 0));
-        ByteBuffer.wrap(bytes).putInt(at, Integer.MAX_VALUE);
-        Files.write(params, bytes);
+        Path params = HostileFiles.withEmbeddingByteCount(dir, Integer.MAX_VALUE);
         MalformedModelException e =
                 assertThrows(
                         MalformedModelException.class,
