@@ -419,35 +419,25 @@ class OfficialExportTest {
                 assertTrue(jax.contains("params/model/ln_f/kernel"));
 
                 String p = "model.layers.1.";
-                assertSame(
-                        jax.get(s + "wq/kernel"),
-                        pt.get(p + "seq_modeling_block.q_proj.weight"),
-                        1,
-                        0);
-                assertSame(
-                        jax.get(h + "feed_forward/w1/kernel"),
-                        pt.get(p + "mlp.gate_proj.weight"),
-                        1,
-                        0);
-                assertSame(
-                        jax.get(h + "feed_forward/w2/kernel"),
-                        pt.get(p + "mlp.down_proj.weight"),
-                        1,
-                        0);
-                assertSame(
-                        jax.get(h + "feed_forward/w3/kernel"),
-                        pt.get(p + "mlp.up_proj.weight"),
-                        1,
-                        0);
+                // kernels: (in, out) from (out, in)
+                String[][] transposed = {
+                    {s + "wq/kernel", p + "seq_modeling_block.q_proj.weight"},
+                    {h + "feed_forward/w1/kernel", p + "mlp.gate_proj.weight"},
+                    {h + "feed_forward/w2/kernel", p + "mlp.down_proj.weight"},
+                    {h + "feed_forward/w3/kernel", p + "mlp.up_proj.weight"},
+                    {"params/lm_head/kernel", "lm_head.weight"}
+                };
+                for (String[] names : transposed) {
+                    assertSame(jax.get(names[0]), pt.get(names[1]), 1, 0);
+                }
                 // conv: w_jax[i, 0, c] = w_pt[c, 0, i]; the lr gate: (H, C, 1) from (H, 1, C)
-                assertSame(
-                        jax.get(s + "conv_q/kernel"),
-                        pt.get(p + "seq_modeling_block.conv_q.weight"),
-                        2,
-                        1,
-                        0);
-                assertSame(
-                        jax.get(h + "conv/conv1/kernel"), pt.get(p + "conv.conv.weight"), 2, 1, 0);
+                String[][] convs = {
+                    {s + "conv_q/kernel", p + "seq_modeling_block.conv_q.weight"},
+                    {h + "conv/conv1/kernel", p + "conv.conv.weight"}
+                };
+                for (String[] names : convs) {
+                    assertSame(jax.get(names[0]), pt.get(names[1]), 2, 1, 0);
+                }
                 assertSame(
                         jax.get(s + "learnable_ttt_lr/kernel"),
                         pt.get(p + "seq_modeling_block.learnable_ttt_lr_weight"),
@@ -458,7 +448,6 @@ class OfficialExportTest {
                 assertSame(
                         jax.get(s + "ttt_norm/scale"),
                         pt.get(p + "seq_modeling_block.ttt_norm_weight"));
-                assertSame(jax.get("params/lm_head/kernel"), pt.get("lm_head.weight"), 1, 0);
             }
         }
     }
