@@ -9,6 +9,8 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import java.util.function.ToIntFunction;
 import org.junit.jupiter.api.Test;
@@ -23,6 +25,16 @@ class CliTest {
 
     /** Runs a command-line entry point with stdout and stderr captured; checks its exit status. */
     static String capture(int expectedStatus, ToIntFunction<String[]> main, String... args) {
+        Captured run = captured(main, args);
+        assertEquals(expectedStatus, run.status(), run.out());
+        return run.out();
+    }
+
+    /** What a command-line run printed (stdout and stderr together) and its exit status. */
+    record Captured(int status, String out) {}
+
+    /** Runs a command-line entry point with stdout and stderr captured. */
+    static Captured captured(ToIntFunction<String[]> main, String... args) {
         PrintStream savedOut = System.out;
         PrintStream savedErr = System.err;
         ByteArrayOutputStream buffer = new ByteArrayOutputStream();
@@ -36,9 +48,34 @@ class CliTest {
             System.setOut(savedOut);
             System.setErr(savedErr);
         }
-        String out = buffer.toString(StandardCharsets.UTF_8);
-        assertEquals(expectedStatus, status, out);
-        return out;
+        return new Captured(status, buffer.toString(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * The arguments of a tiny {@code ttt train} run (batch 2, context 16, no sample) of {@code
+     * steps} steps on a corpus into a model folder, then {@code more}.
+     */
+    static List<String> tinyTrain(Path corpus, Path dir, int steps, String... more) {
+        List<String> args =
+                new ArrayList<>(
+                        List.of(
+                                "train",
+                                "--size",
+                                "tiny",
+                                "--steps",
+                                Integer.toString(steps),
+                                "--batch",
+                                "2",
+                                "--context",
+                                "16",
+                                "--sample-tokens",
+                                "0",
+                                "--corpus",
+                                corpus.toString(),
+                                "--model-dir",
+                                dir.toString()));
+        args.addAll(List.of(more));
+        return args;
     }
 
     static Path corpus(Path dir) throws Exception {
@@ -230,23 +267,7 @@ class CliTest {
     void anExistingModelIsNeverSilentlyReplaced(@TempDir Path dir) throws Exception {
         Path corpus = corpus(dir);
         Path model = dir.resolve("model");
-        String[] train = {
-            "train",
-            "--size",
-            "tiny",
-            "--steps",
-            "2",
-            "--batch",
-            "2",
-            "--context",
-            "16",
-            "--sample-tokens",
-            "0",
-            "--corpus",
-            corpus.toString(),
-            "--model-dir",
-            model.toString()
-        };
+        String[] train = tinyTrain(corpus, model, 2).toArray(String[]::new);
         run(0, train);
         byte[] first = Files.readAllBytes(model.resolve("ttt-lm-0002.params"));
 
@@ -318,27 +339,17 @@ class CliTest {
         String out =
                 run(
                         2,
-                        "train",
-                        "--size",
-                        "tiny",
-                        "--steps",
-                        "8",
-                        "--batch",
-                        "2",
-                        "--context",
-                        "16",
-                        "--lr",
-                        "1e30",
-                        "--warmup",
-                        "0",
-                        "--checkpoint-every",
-                        "1",
-                        "--sample-tokens",
-                        "0",
-                        "--corpus",
-                        corpus(dir).toString(),
-                        "--model-dir",
-                        model.toString());
+                        tinyTrain(
+                                        corpus(dir),
+                                        model,
+                                        8,
+                                        "--lr",
+                                        "1e30",
+                                        "--warmup",
+                                        "0",
+                                        "--checkpoint-every",
+                                        "1")
+                                .toArray(String[]::new));
         java.util.regex.Matcher m =
                 java.util.regex.Pattern.compile(
                                 "error: step (\\d+): training diverged: the loss is \\S+ and the"
