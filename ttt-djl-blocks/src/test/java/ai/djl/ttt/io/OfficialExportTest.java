@@ -81,41 +81,57 @@ class OfficialExportTest {
 
     @Test
     void exportedModelsLoadBackWithBitIdenticalLogits(@TempDir Path tmp) throws Exception {
-        int n = 0;
+        // one of the four with an untied head, so that lm_head.weight is a parameter
+        List<TttConfig> configs = fourTinyConfigs(3);
+        for (int n = 0; n < configs.size(); n++) {
+            TttConfig config = configs.get(n);
+            try (NDManager manager = NDManager.newBaseManager()) {
+                CausalLm model = TestModels.model(config, manager, 11 + n);
+                NDArray ids = TestModels.ids(manager, 2, 37, config.getVocabSize(), 5);
+                NDArray expected = logits(model, ids, manager);
+
+                Path dir = tmp.resolve("export-" + n);
+                OfficialWeights.save(model, dir);
+                CausalLm loaded =
+                        OfficialWeights.loadModel(
+                                dir.resolve("config.json"),
+                                dir.resolve("model.safetensors"),
+                                manager,
+                                DataType.FLOAT32);
+                assertEquals(config, loaded.getConfig());
+                NDArray actual = logits(loaded, ids, manager);
+                assertTrue(
+                        expected.contentEquals(actual),
+                        describe(config)
+                                + ": logits differ, rel. error "
+                                + ParityCheck.relativeError(actual, expected));
+            }
+        }
+    }
+
+    /**
+     * TTT-Linear and TTT-MLP, each on the Transformer then the Mamba backbone; the one at {@code
+     * untied} with an untied head.
+     */
+    private static List<TttConfig> fourTinyConfigs(int untied) {
+        List<TttConfig> configs = new ArrayList<>();
         for (LayerType type : List.of(LayerType.LINEAR, LayerType.MLP)) {
             for (boolean mamba : List.of(false, true)) {
                 TttConfig.Builder b = TestModels.tiny(type).toBuilder();
                 if (!mamba) {
                     b.transformerBackbone();
                 }
-                // one of the four with an untied head, so that lm_head.weight is a parameter
-                TttConfig config = b.setTieWordEmbeddings(n != 3).build();
+                TttConfig config = b.setTieWordEmbeddings(configs.size() != untied).build();
                 assertEquals(mamba, config.isPreConv());
-                try (NDManager manager = NDManager.newBaseManager()) {
-                    CausalLm model = TestModels.model(config, manager, 11 + n);
-                    NDArray ids = TestModels.ids(manager, 2, 37, config.getVocabSize(), 5);
-                    NDArray expected = logits(model, ids, manager);
-
-                    Path dir = tmp.resolve("export-" + n);
-                    OfficialWeights.save(model, dir);
-                    CausalLm loaded =
-                            OfficialWeights.loadModel(
-                                    dir.resolve("config.json"),
-                                    dir.resolve("model.safetensors"),
-                                    manager,
-                                    DataType.FLOAT32);
-                    assertEquals(config, loaded.getConfig());
-                    NDArray actual = logits(loaded, ids, manager);
-                    assertTrue(
-                            expected.contentEquals(actual),
-                            type
-                                    + (mamba ? " mamba" : " transformer")
-                                    + ": logits differ, rel. error "
-                                    + ParityCheck.relativeError(actual, expected));
-                }
-                n++;
+                configs.add(config);
             }
         }
+        return configs;
+    }
+
+    /** The layer type and backbone of one of {@link #fourTinyConfigs}, for messages. */
+    private static String describe(TttConfig config) {
+        return config.getLayerType() + (config.isPreConv() ? " mamba" : " transformer");
     }
 
     @Test
@@ -331,33 +347,24 @@ class OfficialExportTest {
 
     @Test
     void jaxExportLoadsBackWithBitIdenticalLogits(@TempDir Path tmp) throws Exception {
-        int n = 0;
-        for (LayerType type : List.of(LayerType.LINEAR, LayerType.MLP)) {
-            for (boolean mamba : List.of(false, true)) {
-                TttConfig.Builder b = TestModels.tiny(type).toBuilder();
-                if (!mamba) {
-                    b.transformerBackbone();
-                }
-                TttConfig config = b.setTieWordEmbeddings(n != 1).build();
-                try (NDManager manager = NDManager.newBaseManager()) {
-                    CausalLm model = TestModels.model(config, manager, 21 + n);
-                    NDArray ids = TestModels.ids(manager, 2, 37, config.getVocabSize(), 6);
-                    NDArray expected = logits(model, ids, manager);
-                    Path dir = tmp.resolve("jax-" + n);
-                    OfficialWeights.save(model, dir, OfficialWeights.Format.JAX, List.of());
-                    assertFalse(Files.exists(dir.resolve("model.safetensors")));
-                    CausalLm loaded =
-                            OfficialWeights.loadModel(
-                                    dir.resolve("config.json"),
-                                    dir.resolve("model.npz"),
-                                    manager,
-                                    DataType.FLOAT32);
-                    NDArray actual = logits(loaded, ids, manager);
-                    assertTrue(
-                            expected.contentEquals(actual),
-                            type + (mamba ? " mamba" : " transformer") + ": JAX round trip");
-                }
-                n++;
+        List<TttConfig> configs = fourTinyConfigs(1);
+        for (int n = 0; n < configs.size(); n++) {
+            TttConfig config = configs.get(n);
+            try (NDManager manager = NDManager.newBaseManager()) {
+                CausalLm model = TestModels.model(config, manager, 21 + n);
+                NDArray ids = TestModels.ids(manager, 2, 37, config.getVocabSize(), 6);
+                NDArray expected = logits(model, ids, manager);
+                Path dir = tmp.resolve("jax-" + n);
+                OfficialWeights.save(model, dir, OfficialWeights.Format.JAX, List.of());
+                assertFalse(Files.exists(dir.resolve("model.safetensors")));
+                CausalLm loaded =
+                        OfficialWeights.loadModel(
+                                dir.resolve("config.json"),
+                                dir.resolve("model.npz"),
+                                manager,
+                                DataType.FLOAT32);
+                NDArray actual = logits(loaded, ids, manager);
+                assertTrue(expected.contentEquals(actual), describe(config) + ": JAX round trip");
             }
         }
     }
