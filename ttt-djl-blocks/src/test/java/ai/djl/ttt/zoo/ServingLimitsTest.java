@@ -204,10 +204,10 @@ class ServingLimitsTest {
                 dir,
                 () -> {
                     try (ZooModel<GenerationRequest, String> zoo =
-                                    Criteria.builder()
-                                            .setTypes(GenerationRequest.class, String.class)
-                                            .optGroupId(TttModelZoo.GROUP_ID)
-                                            .optArtifactId("tiny-linear")
+                                    ZooCriteria.artifact(
+                                                    "tiny-linear",
+                                                    GenerationRequest.class,
+                                                    String.class)
                                             .optArgument(ServingLimits.MAX_BATCH_SIZE, 1)
                                             .build()
                                             .loadModel();

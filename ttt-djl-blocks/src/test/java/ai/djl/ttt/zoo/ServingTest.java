@@ -10,7 +10,6 @@ import ai.djl.Model;
 import ai.djl.inference.Predictor;
 import ai.djl.modality.Input;
 import ai.djl.modality.Output;
-import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.TranslateException;
 import ai.djl.translate.TranslatorFactory;
@@ -225,18 +224,14 @@ class ServingTest {
                                             .loadModel();
                             Predictor<Input, Output> djlPredictor = djl.newPredictor();
                             ZooModel<String, String> zoo =
-                                    Criteria.builder()
-                                            .setTypes(String.class, String.class)
-                                            .optGroupId(TttModelZoo.GROUP_ID)
-                                            .optArtifactId("with-defaults")
+                                    ZooCriteria.artifact(
+                                                    "with-defaults", String.class, String.class)
                                             .build()
                                             .loadModel();
                             Predictor<String, String> zooPredictor = zoo.newPredictor();
                             ZooModel<String, String> overridden =
-                                    Criteria.builder()
-                                            .setTypes(String.class, String.class)
-                                            .optGroupId(TttModelZoo.GROUP_ID)
-                                            .optArtifactId("with-defaults")
+                                    ZooCriteria.artifact(
+                                                    "with-defaults", String.class, String.class)
                                             .optArgument("maxNewTokens", 5)
                                             .build()
                                             .loadModel();

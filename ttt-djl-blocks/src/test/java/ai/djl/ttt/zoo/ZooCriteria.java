@@ -30,6 +30,14 @@ final class ZooCriteria {
         return documented(dir, NDList.class, NDList.class).build();
     }
 
+    /** The ttt group's artifact of a name, found by DJL's search of the zoos. */
+    static <I, O> Criteria.Builder<I, O> artifact(String artifact, Class<I> in, Class<O> out) {
+        return Criteria.builder()
+                .setTypes(in, out)
+                .optGroupId(TttModelZoo.GROUP_ID)
+                .optArtifactId(artifact);
+    }
+
     /** The ttt group's TTT-Linear models, found by a filter rather than by name. */
     static Criteria<NDList, NDList> linearByFilter() {
         return Criteria.builder()

@@ -103,11 +103,8 @@ class ZooTest {
     }
 
     static <I, O> Criteria.Builder<I, O> zoo(Class<I> in, Class<O> out, String artifact) {
-        return Criteria.builder()
-                .setTypes(in, out)
-                .optApplication(Application.NLP.TEXT_GENERATION)
-                .optGroupId(TttModelZoo.GROUP_ID)
-                .optArtifactId(artifact);
+        return ZooCriteria.artifact(artifact, in, out)
+                .optApplication(Application.NLP.TEXT_GENERATION);
     }
 
     @Test
