@@ -78,6 +78,13 @@ class CliTest {
         return args;
     }
 
+    /** Runs {@code ttt generate} on a model folder with more options; checks its exit status. */
+    private static String generate(int expectedStatus, Path model, String... options) {
+        List<String> args = new ArrayList<>(List.of("generate", "--model-dir", model.toString()));
+        args.addAll(List.of(options));
+        return run(expectedStatus, args.toArray(String[]::new));
+    }
+
     static Path corpus(Path dir) throws Exception {
         Random random = new Random(3);
         String[] words = {"state", "token", "layer", "weight", "learns", "reads", "the", "a"};
@@ -141,16 +148,7 @@ class CliTest {
                         "0");
         assertTrue(resumed.contains("resuming " + model + " at step 6"), resumed);
 
-        String generated =
-                run(
-                        0,
-                        "generate",
-                        "--model-dir",
-                        model.toString(),
-                        "--prompt",
-                        "the state",
-                        "--max-tokens",
-                        "12");
+        String generated = generate(0, model, "--prompt", "the state", "--max-tokens", "12");
         assertTrue(generated.startsWith("the state"), generated);
         // one default decoding for the CLI and the zoo (temperature 0.8, top-k 40, seed 42)
         try (ai.djl.repository.zoo.ZooModel<String, String> zoo =
@@ -166,59 +164,18 @@ class CliTest {
         }
 
         String batch =
-                run(
-                        0,
-                        "generate",
-                        "--model-dir",
-                        model.toString(),
-                        "--prompt",
-                        "a",
-                        "--prompt",
-                        "the layer",
-                        "--max-tokens",
-                        "5");
+                generate(0, model, "--prompt", "a", "--prompt", "the layer", "--max-tokens", "5");
         assertTrue(batch.contains("---- prompt 2"), batch);
         // the generate limits: prompt length, batch size, a deadline between two tokens
-        String limits = model.toString();
         assertEquals(
                 "error: a --prompt has 9 tokens, more than --max-prompt-tokens 8",
-                run(
-                                2,
-                                "generate",
-                                "--model-dir",
-                                limits,
-                                "--prompt",
-                                "the state",
-                                "--max-prompt-tokens",
-                                "8")
-                        .strip());
+                generate(2, model, "--prompt", "the state", "--max-prompt-tokens", "8").strip());
         assertEquals(
                 "error: 2 prompts are more than --max-batch 1: generate them in several runs or"
                         + " raise --max-batch",
-                run(
-                                2,
-                                "generate",
-                                "--model-dir",
-                                limits,
-                                "--prompt",
-                                "a",
-                                "--prompt",
-                                "b",
-                                "--max-batch",
-                                "1")
-                        .strip());
+                generate(2, model, "--prompt", "a", "--prompt", "b", "--max-batch", "1").strip());
         String late =
-                run(
-                        2,
-                        "generate",
-                        "--model-dir",
-                        limits,
-                        "--prompt",
-                        "a",
-                        "--max-tokens",
-                        "100000",
-                        "--timeout",
-                        "0.001");
+                generate(2, model, "--prompt", "a", "--max-tokens", "100000", "--timeout", "0.001");
         assertTrue(late.contains("error: stopped after"), late);
         assertTrue(late.contains("new tokens: the deadline of 1 ms passed"), late);
 
@@ -229,14 +186,7 @@ class CliTest {
 
     @Test
     void badUsageIsReported(@TempDir Path dir) throws Exception {
-        String missing =
-                run(
-                        2,
-                        "generate",
-                        "--model-dir",
-                        dir.resolve("nothing").toString(),
-                        "--prompt",
-                        "x");
+        String missing = generate(2, dir.resolve("nothing"), "--prompt", "x");
         assertTrue(missing.contains("no model directory"), missing);
         String layer =
                 run(2, "train", "--layer", "transformer", "--corpus", corpus(dir).toString());
