@@ -54,11 +54,18 @@ public final class HostileFiles {
      * JSON) and {@code model.safetensors}.
      */
     public static Path officialCheckpoint(Path dir, String configJson) throws IOException {
-        Files.createDirectories(dir);
-        Files.writeString(
-                dir.resolve("config.json"),
-                configJson == null ? tinyConfig().toJson() : configJson);
+        folderWithConfig(dir, configJson == null ? tinyConfig().toJson() : configJson);
         Files.write(dir.resolve("model.safetensors"), safetensors(tinyTensors()));
+        return dir;
+    }
+
+    /**
+     * Creates a folder holding a {@code config.json} of the given text: another library's, a broken
+     * one, or the start of a crafted checkpoint.
+     */
+    public static Path folderWithConfig(Path dir, String configJson) throws IOException {
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("config.json"), configJson);
         return dir;
     }
 

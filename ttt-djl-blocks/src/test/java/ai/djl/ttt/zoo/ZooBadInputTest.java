@@ -13,6 +13,7 @@ import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.ttt.config.TttConfig;
+import ai.djl.ttt.io.HostileFiles;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.TestModels;
 import ai.djl.ttt.training.ModelDirectory;
@@ -39,6 +40,9 @@ class ZooBadInputTest {
             "{\"architectures\": [\"BertModel\"], \"model_type\": \"bert\", \"hidden_size\": 768,"
                     + " \"type_vocab_size\": 2, \"vocab_size\": 30522}";
 
+    /** A config TttConfig refuses: a hidden size that the heads do not divide. */
+    static final String INDIVISIBLE_CONFIG = "{\"hidden_size\": 30, \"num_attention_heads\": 4}";
+
     @AfterEach
     void clear() {
         System.clearProperty(TttModelZoo.MODELS_PROPERTY);
@@ -47,10 +51,8 @@ class ZooBadInputTest {
     @Test
     void foreignFoldersAreSkippedAndDoNotStopASearch(@TempDir Path models) throws Exception {
         TestModels.saved(models.resolve("tiny"));
-        Files.createDirectories(models.resolve("bert-base"));
-        Files.writeString(models.resolve("bert-base/config.json"), BERT_CONFIG);
-        Files.createDirectories(models.resolve("array"));
-        Files.writeString(models.resolve("array/config.json"), "[1, 2]");
+        HostileFiles.folderWithConfig(models.resolve("bert-base"), BERT_CONFIG);
+        HostileFiles.folderWithConfig(models.resolve("array"), "[1, 2]");
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
 
         assertEquals(List.of("tiny"), ZooCriteria.names(new TttModelZoo()));
@@ -94,15 +96,12 @@ class ZooBadInputTest {
             @TempDir Path models) throws Exception {
         TestModels.saved(models.resolve("tiny"));
         Path bert = models.resolve("bert-base");
-        Files.createDirectories(bert);
-        Files.writeString(bert.resolve("config.json"), BERT_CONFIG);
+        HostileFiles.folderWithConfig(bert, BERT_CONFIG);
         // the folder is one TttConfig rejects (keys it does not know): listing must not parse it
         assertThrows(
                 IllegalArgumentException.class, () -> TttConfig.load(bert.resolve("config.json")));
         Path broken = models.resolve("broken");
-        Files.createDirectories(broken);
-        Files.writeString(
-                broken.resolve("config.json"), "{\"hidden_size\": 30, \"num_attention_heads\": 4}");
+        HostileFiles.folderWithConfig(broken, INDIVISIBLE_CONFIG);
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
 
         TttModelZoo zoo = new TttModelZoo();
@@ -142,8 +141,7 @@ class ZooBadInputTest {
                 noConfig.getMessage());
 
         Path bert = tmp.resolve("bert-base");
-        Files.createDirectories(bert);
-        Files.writeString(bert.resolve("config.json"), BERT_CONFIG);
+        HostileFiles.folderWithConfig(bert, BERT_CONFIG);
         Files.writeString(bert.resolve("model.safetensors"), "");
         IOException foreign =
                 assertThrows(
@@ -159,8 +157,7 @@ class ZooBadInputTest {
 
         Path broken = tmp.resolve("broken");
         TestModels.saved(broken);
-        Files.writeString(
-                broken.resolve("config.json"), "{\"hidden_size\": 30, \"num_attention_heads\": 4}");
+        Files.writeString(broken.resolve("config.json"), INDIVISIBLE_CONFIG);
         IOException invalid =
                 assertThrows(
                         IOException.class, ZooCriteria.documentedOptModelPath(broken)::loadModel);
@@ -187,9 +184,7 @@ class ZooBadInputTest {
     void aBrokenModelIsNotFoundWhenNotAskedForAndMalformedWhenAskedFor(@TempDir Path models)
             throws Exception {
         Path broken = models.resolve("broken");
-        Files.createDirectories(broken);
-        Files.writeString(
-                broken.resolve("config.json"), "{\"hidden_size\": 30, \"num_attention_heads\": 4}");
+        HostileFiles.folderWithConfig(broken, INDIVISIBLE_CONFIG);
         TttModelLoader loader = new TttModelLoader(broken);
         // DJL's search of every zoo (no group, no artifact): not found, so the search goes on
         Criteria<NDList, NDList> search =

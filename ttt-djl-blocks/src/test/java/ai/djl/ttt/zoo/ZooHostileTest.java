@@ -100,9 +100,7 @@ class ZooHostileTest {
     void aBrokenFolderBeforeAValidOneDoesNotEndAFilteredSearch(@TempDir Path models)
             throws Exception {
         Path broken = models.resolve("a-broken");
-        Files.createDirectories(broken);
-        Files.writeString(
-                broken.resolve("config.json"), "{\"model_type\": \"ttt\", \"hidden_size\":");
+        HostileFiles.folderWithConfig(broken, "{\"model_type\": \"ttt\", \"hidden_size\":");
         TestModels.saved(models.resolve("b-valid"));
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
         Criteria<NDList, NDList> byFilter = ZooCriteria.linearByFilter();
@@ -163,8 +161,7 @@ class ZooHostileTest {
         // 600 MB of zeros (about 600 kB deflated) whose shape matches its data: more than this
         // JVM's heap, and no tensor of the config's model
         Path dir = models.resolve("bomb");
-        Files.createDirectories(dir);
-        Files.writeString(dir.resolve("config.json"), HostileFiles.tinyConfig().toJson());
+        HostileFiles.folderWithConfig(dir, HostileFiles.tinyConfig().toJson());
         HostileFiles.npz(
                 dir.resolve("model.npz"),
                 "model.embed_tokens.weight",

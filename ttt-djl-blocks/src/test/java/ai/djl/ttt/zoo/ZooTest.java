@@ -31,6 +31,7 @@ import ai.djl.translate.TranslateException;
 import ai.djl.translate.TranslatorContext;
 import ai.djl.ttt.GradOnThread;
 import ai.djl.ttt.config.LayerType;
+import ai.djl.ttt.io.HostileFiles;
 import ai.djl.ttt.io.ParityCheck;
 import ai.djl.ttt.io.ReferenceCase;
 import ai.djl.ttt.lm.CausalLm;
@@ -40,7 +41,6 @@ import ai.djl.ttt.lm.TestModels;
 import ai.djl.ttt.training.ByteTokenizer;
 import ai.djl.util.PairList;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -529,11 +529,7 @@ class ZooTest {
     void corruptDirectoryIsAClearError() throws Exception {
         Path bad = models.getParent().resolve("bad-models");
         Path dir = bad.resolve("broken");
-        Files.createDirectories(dir);
-        Files.writeString(
-                dir.resolve("config.json"),
-                "{\"hidden_size\": 30, \"num_attention_heads\": 4}",
-                StandardCharsets.UTF_8);
+        HostileFiles.folderWithConfig(dir, ZooBadInputTest.INDIVISIBLE_CONFIG);
         ZooCriteria.withModelsFolder(
                 bad,
                 () -> {
