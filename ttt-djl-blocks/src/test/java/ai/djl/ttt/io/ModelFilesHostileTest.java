@@ -391,25 +391,23 @@ class ModelFilesHostileTest {
         Path file = tmp.resolve("config.json");
         String value = "x".repeat(300_000);
         Files.writeString(file, "{\"" + value + "\": 1}");
-        IllegalArgumentException e =
-                assertThrows(IllegalArgumentException.class, () -> TttConfig.load(file));
+        String message = configRefusal(file);
         assertTrue(
-                e.getMessage()
-                        .startsWith(
-                                file
-                                        + ": Unknown config key '"
-                                        + "x".repeat(200)
-                                        + "… (300000 characters)'"),
-                e.getMessage().substring(0, 300));
-        assertTrue(e.getMessage().length() < 2000, e.getMessage().length() + " characters");
+                message.startsWith(
+                        file
+                                + ": Unknown config key '"
+                                + "x".repeat(200)
+                                + "… (300000 characters)'"),
+                message.substring(0, 300));
+        assertTrue(message.length() < 2000, message.length() + " characters");
         Files.writeString(file, "{\"vocab_size\": \"" + value + "\"}");
-        e = assertThrows(IllegalArgumentException.class, () -> TttConfig.load(file));
+        message = configRefusal(file);
         assertEquals(
                 file
                         + ": vocab_size must be a number, got \""
                         + "x".repeat(199)
                         + "… (300002 characters)",
-                e.getMessage());
+                message);
     }
 
     @Test
@@ -417,13 +415,12 @@ class ModelFilesHostileTest {
         // lenient readers keep the last value: the file would mean two things
         Path file = tmp.resolve("config.json");
         Files.writeString(file, "{\"vocab_size\": 64, \"vocab_size\": 25000000}");
-        IllegalArgumentException e =
-                assertThrows(IllegalArgumentException.class, () -> TttConfig.load(file));
+        String message = configRefusal(file);
         assertEquals(
                 file
                         + ": config is not valid JSON here: the key 'vocab_size' appears twice at"
                         + " $.vocab_size",
-                e.getMessage());
+                message);
     }
 
     @Test
@@ -432,13 +429,12 @@ class ModelFilesHostileTest {
         try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
             f.setLength(100_000_000L); // sparse: nothing is written
         }
-        IllegalArgumentException e =
-                assertThrows(IllegalArgumentException.class, () -> TttConfig.load(file));
+        String message = configRefusal(file);
         assertEquals(
                 file
                         + " is 100000000 bytes; a config.json is at most 1048576 bytes (a real one"
                         + " is a few kilobytes)",
-                e.getMessage());
+                message);
     }
 
     @Test
@@ -447,15 +443,19 @@ class ModelFilesHostileTest {
         Files.writeString(word, "secretword");
         Path config = tmp.resolve("config.json");
         Files.createSymbolicLink(config, word);
-        IllegalArgumentException e =
-                assertThrows(IllegalArgumentException.class, () -> TttConfig.load(config));
-        assertFalse(e.getMessage().contains("secretword"), e.getMessage());
-        assertTrue(
-                e.getMessage().startsWith(config + ": config is not valid JSON: "), e.getMessage());
+        String message = configRefusal(config);
+        assertFalse(message.contains("secretword"), message);
+        assertTrue(message.startsWith(config + ": config is not valid JSON: "), message);
         Files.writeString(word, "\"secretword\"");
-        e = assertThrows(IllegalArgumentException.class, () -> TttConfig.load(config));
+        message = configRefusal(config);
         assertEquals(
                 config + ": config must be a JSON object, got a JSON string of 10 characters",
-                e.getMessage());
+                message);
+    }
+
+    /** The message of the IllegalArgumentException that loading a config file throws. */
+    private static String configRefusal(Path file) {
+        return assertThrows(IllegalArgumentException.class, () -> TttConfig.load(file))
+                .getMessage();
     }
 }
