@@ -114,9 +114,11 @@ class ServingLimitsTest {
                             ZooCriteria.json("{\"inputs\": \"c\"}"));
             TranslateException batch =
                     assertThrows(TranslateException.class, () -> predictor.batchPredict(three));
+            RequestLimitException overBatch = cause(batch, RequestLimitException.class);
+            assertEquals(ServingLimits.MAX_BATCH_SIZE, overBatch.getLimit());
             assertEquals(
-                    ServingLimits.MAX_BATCH_SIZE,
-                    cause(batch, RequestLimitException.class).getLimit());
+                    "a batch of 3 inputs is over the limit of 2 (maxBatchSize)",
+                    overBatch.getMessage());
             assertEquals(2, predictor.batchPredict(three.subList(0, 2)).size());
         }
     }
