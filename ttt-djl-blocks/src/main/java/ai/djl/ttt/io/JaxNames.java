@@ -5,7 +5,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -248,60 +250,84 @@ public final class JaxNames {
     /** A name on the other side and the layout change to get there. */
     private record Mapped(String name, Layout layout) {}
 
+    /**
+     * One code's naming: its name in a rule, its per-layer names ({@code layer}: the layer index
+     * and the rest) and its inner-model names ({@code inner}: the dense/bias word and the index,
+     * counted from {@code firstInner}), and what an unknown name is called in a message.
+     */
+    private record Naming(
+            Function<Rule, String> of,
+            Pattern layer,
+            String layerPrefix,
+            Pattern inner,
+            String innerFormat,
+            String denseWord,
+            String biasWord,
+            int firstInner,
+            String unknown) {
+
+        String innerName(boolean dense, int index) {
+            return String.format(
+                    Locale.ROOT, innerFormat, dense ? denseWord : biasWord, index + firstInner);
+        }
+    }
+
+    private static final Naming PYTORCH =
+            new Naming(
+                    Rule::pytorch,
+                    PT_LAYER,
+                    "model.layers.%s.",
+                    PT_INNER,
+                    "seq_modeling_block.%s%d",
+                    "W",
+                    "b",
+                    1,
+                    "has no JAX name (docs/official-checkpoints.md lists them)");
+
+    private static final Naming JAX =
+            new Naming(
+                    Rule::jax,
+                    JAX_LAYER,
+                    "params/model/h/%s/",
+                    JAX_INNER,
+                    "seq_modeling_block/ttt_%s_%d",
+                    "dense",
+                    "bias",
+                    0,
+                    "is not a JAX TTT parameter name (docs/official-checkpoints.md lists them)");
+
     private static Mapped toJax(String name) {
-        for (Rule r : MODEL_RULES) {
-            if (r.pytorch.equals(name)) {
-                return new Mapped(r.jax, r.layout);
-            }
-        }
-        Matcher layer = PT_LAYER.matcher(name);
-        if (layer.matches()) {
-            String prefix = "params/model/h/" + layer.group(1) + "/";
-            String rest = layer.group(2);
-            Matcher inner = PT_INNER.matcher(rest);
-            if (inner.matches()) {
-                String kind = inner.group(1).equals("W") ? "dense" : "bias";
-                int index = Integer.parseInt(inner.group(2)) - 1;
-                return new Mapped(
-                        prefix + "seq_modeling_block/ttt_" + kind + "_" + index, Layout.SAME);
-            }
-            for (Rule r : LAYER_RULES) {
-                if (r.pytorch.equals(rest)) {
-                    return new Mapped(prefix + r.jax, r.layout);
-                }
-            }
-        }
-        throw new IllegalArgumentException(
-                "tensor '" + name + "' has no JAX name (docs/official-checkpoints.md lists them)");
+        return rename(name, PYTORCH, JAX);
     }
 
     private static Mapped fromJax(String name) {
+        return rename(name, JAX, PYTORCH);
+    }
+
+    /** A tensor's name in one code's naming, and its layout change, in the other's. */
+    private static Mapped rename(String name, Naming from, Naming to) {
         for (Rule r : MODEL_RULES) {
-            if (r.jax.equals(name)) {
-                return new Mapped(r.pytorch, r.layout);
+            if (from.of.apply(r).equals(name)) {
+                return new Mapped(to.of.apply(r), r.layout);
             }
         }
-        Matcher layer = JAX_LAYER.matcher(name);
+        Matcher layer = from.layer.matcher(name);
         if (layer.matches()) {
-            String prefix = "model.layers." + layer.group(1) + ".";
+            String prefix = String.format(Locale.ROOT, to.layerPrefix, layer.group(1));
             String rest = layer.group(2);
-            Matcher inner = JAX_INNER.matcher(rest);
+            Matcher inner = from.inner.matcher(rest);
             if (inner.matches()) {
-                String kind = inner.group(1).equals("dense") ? "W" : "b";
-                int index = Integer.parseInt(inner.group(2)) + 1;
-                return new Mapped(prefix + "seq_modeling_block." + kind + index, Layout.SAME);
+                boolean dense = inner.group(1).equals(from.denseWord);
+                int index = Integer.parseInt(inner.group(2)) - from.firstInner;
+                return new Mapped(prefix + to.innerName(dense, index), Layout.SAME);
             }
             for (Rule r : LAYER_RULES) {
-                if (r.jax.equals(rest)) {
-                    return new Mapped(prefix + r.pytorch, r.layout);
+                if (from.of.apply(r).equals(rest)) {
+                    return new Mapped(prefix + to.of.apply(r), r.layout);
                 }
             }
         }
-        throw new IllegalArgumentException(
-                "tensor '"
-                        + name
-                        + "' is not a JAX TTT parameter name (docs/official-checkpoints.md lists"
-                        + " them)");
+        throw new IllegalArgumentException("tensor '" + name + "' " + from.unknown);
     }
 
     /** The array in the other code's layout, owned by {@code manager} if it is a new one. */

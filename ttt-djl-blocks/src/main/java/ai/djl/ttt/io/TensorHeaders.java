@@ -239,38 +239,20 @@ public final class TensorHeaders {
             long[] offsets = offsets(file, where, t.get("data_offsets"));
             long begin = offsets[0];
             long end = offsets[1];
+            String declared = where + " has data_offsets [" + begin + ", " + end + "]";
             if (begin < 0 || end < 0 || begin > end) {
-                throw malformed(
-                        file,
-                        where
-                                + " has data_offsets ["
-                                + begin
-                                + ", "
-                                + end
-                                + "]: expected 0 <= begin <= end");
+                throw malformed(file, declared + ": expected 0 <= begin <= end");
             }
             if (end > dataBytes) {
                 throw malformed(
-                        file,
-                        where
-                                + " has data_offsets ["
-                                + begin
-                                + ", "
-                                + end
-                                + "] but the data section is "
-                                + dataBytes
-                                + " bytes");
+                        file, declared + " but the data section is " + dataBytes + " bytes");
             }
             long expected = bytes(file, where, shape, dataType);
             if (end - begin != expected) {
                 throw malformed(
                         file,
-                        where
-                                + " has data_offsets ["
-                                + begin
-                                + ", "
-                                + end
-                                + "] ("
+                        declared
+                                + " ("
                                 + (end - begin)
                                 + " bytes) but "
                                 + dataType

@@ -65,4 +65,17 @@ public final class BoundedText {
         }
         return sb.toString();
     }
+
+    /**
+     * Joins the first {@code max} names with ", ", then ", ..." if there are more: a folder's files
+     * in a message, e.g. {@code "config.json, optimizer-0002.npz, ..."}.
+     *
+     * @param names the names
+     * @param max the most names shown
+     * @return the joined text
+     */
+    public static String firstNames(List<String> names, int max) {
+        return String.join(", ", names.subList(0, Math.min(max, names.size())))
+                + (names.size() > max ? ", ..." : "");
+    }
 }

@@ -145,16 +145,7 @@ public record ServingLimits(
      * @throws RequestLimitException if they are more
      */
     public void checkNewTokens(int requested) {
-        if (requested > maxNewTokens) {
-            throw new RequestLimitException(
-                    MAX_NEW_TOKENS_LIMIT,
-                    String.format(
-                            Locale.ROOT,
-                            "max_new_tokens %d is over the limit of %d (%s)",
-                            requested,
-                            maxNewTokens,
-                            MAX_NEW_TOKENS_LIMIT));
-        }
+        refuseOver(MAX_NEW_TOKENS_LIMIT, "max_new_tokens %d", requested, maxNewTokens);
     }
 
     /**
@@ -164,15 +155,23 @@ public record ServingLimits(
      * @throws RequestLimitException if it is larger
      */
     public void checkBatch(int inputs) {
-        if (inputs > maxBatchSize) {
+        refuseOver(MAX_BATCH_SIZE, "a batch of %d inputs", inputs, maxBatchSize);
+    }
+
+    /**
+     * Refuses a value over its ceiling: "{@code what} is over the limit of {@code limit} ({@code
+     * name})", where {@code what} is a format of the value, e.g. {@code "max_new_tokens %d"}.
+     */
+    private static void refuseOver(String name, String what, long value, long limit) {
+        if (value > limit) {
             throw new RequestLimitException(
-                    MAX_BATCH_SIZE,
-                    String.format(
-                            Locale.ROOT,
-                            "a batch of %d inputs is over the limit of %d (%s)",
-                            inputs,
-                            maxBatchSize,
-                            MAX_BATCH_SIZE));
+                    name,
+                    String.format(Locale.ROOT, what, value)
+                            + " is over the limit of "
+                            + limit
+                            + " ("
+                            + name
+                            + ")");
         }
     }
 
@@ -187,16 +186,7 @@ public record ServingLimits(
         if (requestedMs == null) {
             return timeout;
         }
-        if (requestedMs > timeout.toMillis()) {
-            throw new RequestLimitException(
-                    TIMEOUT_MS,
-                    String.format(
-                            Locale.ROOT,
-                            "timeout_ms %d is over the limit of %d (%s)",
-                            requestedMs,
-                            timeout.toMillis(),
-                            TIMEOUT_MS));
-        }
+        refuseOver(TIMEOUT_MS, "timeout_ms %d", requestedMs, timeout.toMillis());
         return Duration.ofMillis(requestedMs);
     }
 

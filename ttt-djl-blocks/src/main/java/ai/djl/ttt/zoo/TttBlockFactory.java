@@ -8,6 +8,7 @@ import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.io.ModelShapes;
 import ai.djl.ttt.io.ParamsHeaders;
 import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.runtime.BoundedText;
 import ai.djl.ttt.training.ModelDirectory;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -150,9 +151,7 @@ public final class TttBlockFactory implements BlockFactory {
         if (names.isEmpty()) {
             return "it is empty";
         }
-        return "it holds "
-                + String.join(", ", names.subList(0, Math.min(4, names.size())))
-                + (names.size() > 4 ? ", ..." : "");
+        return "it holds " + BoundedText.firstNames(names, 4);
     }
 
     /** {@inheritDoc} */

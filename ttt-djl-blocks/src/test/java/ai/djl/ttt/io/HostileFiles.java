@@ -1,6 +1,5 @@
 package ai.djl.ttt.io;
 
-import ai.djl.Model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -9,8 +8,6 @@ import ai.djl.ttt.config.LayerType;
 import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.TestModels;
-import ai.djl.ttt.training.ByteTokenizer;
-import ai.djl.ttt.training.ModelDirectory;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -57,11 +54,18 @@ public final class HostileFiles {
      * JSON) and {@code model.safetensors}.
      */
     public static Path officialCheckpoint(Path dir, String configJson) throws IOException {
-        Files.createDirectories(dir);
-        Files.writeString(
-                dir.resolve("config.json"),
-                configJson == null ? tinyConfig().toJson() : configJson);
+        folderWithConfig(dir, configJson == null ? tinyConfig().toJson() : configJson);
         Files.write(dir.resolve("model.safetensors"), safetensors(tinyTensors()));
+        return dir;
+    }
+
+    /**
+     * Creates a folder holding a {@code config.json} of the given text: another library's, a broken
+     * one, or the start of a crafted checkpoint.
+     */
+    public static Path folderWithConfig(Path dir, String configJson) throws IOException {
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("config.json"), configJson);
         return dir;
     }
 
@@ -174,18 +178,19 @@ public final class HostileFiles {
         }
     }
 
-    /** Saves a tiny model as {@code ttt train} does: config.json, tokenizer, ttt-lm-0000.params. */
-    public static Path savedModel(Path dir) throws Exception {
-        try (Model model = Model.newInstance(ModelDirectory.MODEL_NAME)) {
-            CausalLm lm =
-                    TestModels.model(
-                            tinyConfig().toBuilder().setVocabSize(256).build(),
-                            model.getNDManager(),
-                            5);
-            model.setBlock(lm);
-            ModelDirectory.save(dir, model, new ByteTokenizer(), null, null);
-        }
-        return dir;
+    /**
+     * Rewrites the byte count of the first array (the embedding, 256 x 32 float32) in the {@code
+     * ttt-lm-0000.params} of a folder saved by {@link ai.djl.ttt.lm.TestModels#saved}: a length
+     * field that lies. Returns the params file.
+     */
+    public static Path withEmbeddingByteCount(Path dir, int byteCount) throws IOException {
+        Path params = dir.resolve("ttt-lm-0000.params");
+        byte[] bytes = Files.readAllBytes(params);
+        byte[] count = ByteBuffer.allocate(4).putInt(256 * 32 * 4).array();
+        int at = indexOf(bytes, count, indexOf(bytes, new byte[] {0, 4, 'N', 'D', 'A', 'R'}, 0));
+        ByteBuffer.wrap(bytes).putInt(at, byteCount);
+        Files.write(params, bytes);
+        return params;
     }
 
     /** Index of the first occurrence of a byte pattern, or -1. */

@@ -12,6 +12,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.lm.TestModels;
 import ai.djl.ttt.training.ModelDirectory;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -279,7 +280,7 @@ class ModelFilesHostileTest {
 
     @Test
     void aParamsLengthFieldBeyondTheFileIsRefused(@TempDir Path tmp) throws Exception {
-        Path dir = HostileFiles.savedModel(tmp.resolve("saved"));
+        Path dir = TestModels.saved(tmp.resolve("saved"));
         Path params = dir.resolve("ttt-lm-0000.params");
         byte[] bytes = Files.readAllBytes(params);
         // the first array's byte count: after NDAR, version, name flag, "DENSE", dtype, shape,
@@ -320,17 +321,8 @@ class ModelFilesHostileTest {
         assumeTrue(
                 Runtime.getRuntime().maxMemory() < (1L << 30),
                 "runs under the hostile-inputs execution's -Xmx512m");
-        Path dir = HostileFiles.savedModel(tmp.resolve("saved"));
-        Path params = dir.resolve("ttt-lm-0000.params");
-        byte[] bytes = Files.readAllBytes(params);
-        byte[] count = ByteBuffer.allocate(4).putInt(256 * 32 * 4).array();
-        int at =
-                HostileFiles.indexOf(
-                        bytes,
-                        count,
-                        HostileFiles.indexOf(bytes, new byte[] {0, 4, 'N', 'D', 'A', 'R'}, 0));
-        ByteBuffer.wrap(bytes).putInt(at, Integer.MAX_VALUE - 8);
-        Files.write(params, bytes);
+        Path dir = TestModels.saved(tmp.resolve("saved"));
+        HostileFiles.withEmbeddingByteCount(dir, Integer.MAX_VALUE - 8);
         TttConfig config = TttConfig.load(dir.resolve("config.json"));
         try (ai.djl.Model model = ai.djl.Model.newInstance(ModelDirectory.MODEL_NAME)) {
             model.setBlock(new CausalLm(config));
@@ -347,7 +339,7 @@ class ModelFilesHostileTest {
     @Test
     void aSavedModelWhoseConfigAsksForMoreLayersIsRefusedBeforeItIsBuilt(@TempDir Path tmp)
             throws Exception {
-        Path dir = HostileFiles.savedModel(tmp.resolve("saved"));
+        Path dir = TestModels.saved(tmp.resolve("saved"));
         String config = Files.readString(dir.resolve("config.json"), StandardCharsets.UTF_8);
         Files.writeString(
                 dir.resolve("config.json"),
@@ -366,7 +358,7 @@ class ModelFilesHostileTest {
     @Test
     void aSavedModelWhoseBothConfigsAskForMoreLayersIsBoundedByItsArrays(@TempDir Path tmp)
             throws Exception {
-        Path dir = HostileFiles.savedModel(tmp.resolve("saved"));
+        Path dir = TestModels.saved(tmp.resolve("saved"));
         TttConfig config = TttConfig.load(dir.resolve("config.json"));
         TttConfig many = config.toBuilder().setNumHiddenLayers(10_000).build();
         Path params = dir.resolve("ttt-lm-0000.params");
@@ -399,25 +391,23 @@ class ModelFilesHostileTest {
         Path file = tmp.resolve("config.json");
         String value = "x".repeat(300_000);
         Files.writeString(file, "{\"" + value + "\": 1}");
-        IllegalArgumentException e =
-                assertThrows(IllegalArgumentException.class, () -> TttConfig.load(file));
+        String message = configRefusal(file);
         assertTrue(
-                e.getMessage()
-                        .startsWith(
-                                file
-                                        + ": Unknown config key '"
-                                        + "x".repeat(200)
-                                        + "… (300000 characters)'"),
-                e.getMessage().substring(0, 300));
-        assertTrue(e.getMessage().length() < 2000, e.getMessage().length() + " characters");
+                message.startsWith(
+                        file
+                                + ": Unknown config key '"
+                                + "x".repeat(200)
+                                + "… (300000 characters)'"),
+                message.substring(0, 300));
+        assertTrue(message.length() < 2000, message.length() + " characters");
         Files.writeString(file, "{\"vocab_size\": \"" + value + "\"}");
-        e = assertThrows(IllegalArgumentException.class, () -> TttConfig.load(file));
+        message = configRefusal(file);
         assertEquals(
                 file
                         + ": vocab_size must be a number, got \""
                         + "x".repeat(199)
                         + "… (300002 characters)",
-                e.getMessage());
+                message);
     }
 
     @Test
@@ -425,13 +415,12 @@ class ModelFilesHostileTest {
         // lenient readers keep the last value: the file would mean two things
         Path file = tmp.resolve("config.json");
         Files.writeString(file, "{\"vocab_size\": 64, \"vocab_size\": 25000000}");
-        IllegalArgumentException e =
-                assertThrows(IllegalArgumentException.class, () -> TttConfig.load(file));
+        String message = configRefusal(file);
         assertEquals(
                 file
                         + ": config is not valid JSON here: the key 'vocab_size' appears twice at"
                         + " $.vocab_size",
-                e.getMessage());
+                message);
     }
 
     @Test
@@ -440,13 +429,12 @@ class ModelFilesHostileTest {
         try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
             f.setLength(100_000_000L); // sparse: nothing is written
         }
-        IllegalArgumentException e =
-                assertThrows(IllegalArgumentException.class, () -> TttConfig.load(file));
+        String message = configRefusal(file);
         assertEquals(
                 file
                         + " is 100000000 bytes; a config.json is at most 1048576 bytes (a real one"
                         + " is a few kilobytes)",
-                e.getMessage());
+                message);
     }
 
     @Test
@@ -455,15 +443,19 @@ class ModelFilesHostileTest {
         Files.writeString(word, "secretword");
         Path config = tmp.resolve("config.json");
         Files.createSymbolicLink(config, word);
-        IllegalArgumentException e =
-                assertThrows(IllegalArgumentException.class, () -> TttConfig.load(config));
-        assertFalse(e.getMessage().contains("secretword"), e.getMessage());
-        assertTrue(
-                e.getMessage().startsWith(config + ": config is not valid JSON: "), e.getMessage());
+        String message = configRefusal(config);
+        assertFalse(message.contains("secretword"), message);
+        assertTrue(message.startsWith(config + ": config is not valid JSON: "), message);
         Files.writeString(word, "\"secretword\"");
-        e = assertThrows(IllegalArgumentException.class, () -> TttConfig.load(config));
+        message = configRefusal(config);
         assertEquals(
                 config + ": config must be a JSON object, got a JSON string of 10 characters",
-                e.getMessage());
+                message);
+    }
+
+    /** The message of the IllegalArgumentException that loading a config file throws. */
+    private static String configRefusal(Path file) {
+        return assertThrows(IllegalArgumentException.class, () -> TttConfig.load(file))
+                .getMessage();
     }
 }

@@ -81,41 +81,57 @@ class OfficialExportTest {
 
     @Test
     void exportedModelsLoadBackWithBitIdenticalLogits(@TempDir Path tmp) throws Exception {
-        int n = 0;
+        // one of the four with an untied head, so that lm_head.weight is a parameter
+        List<TttConfig> configs = fourTinyConfigs(3);
+        for (int n = 0; n < configs.size(); n++) {
+            TttConfig config = configs.get(n);
+            try (NDManager manager = NDManager.newBaseManager()) {
+                CausalLm model = TestModels.model(config, manager, 11 + n);
+                NDArray ids = TestModels.ids(manager, 2, 37, config.getVocabSize(), 5);
+                NDArray expected = logits(model, ids, manager);
+
+                Path dir = tmp.resolve("export-" + n);
+                OfficialWeights.save(model, dir);
+                CausalLm loaded =
+                        OfficialWeights.loadModel(
+                                dir.resolve("config.json"),
+                                dir.resolve("model.safetensors"),
+                                manager,
+                                DataType.FLOAT32);
+                assertEquals(config, loaded.getConfig());
+                NDArray actual = logits(loaded, ids, manager);
+                assertTrue(
+                        expected.contentEquals(actual),
+                        describe(config)
+                                + ": logits differ, rel. error "
+                                + ParityCheck.relativeError(actual, expected));
+            }
+        }
+    }
+
+    /**
+     * TTT-Linear and TTT-MLP, each on the Transformer then the Mamba backbone; the one at {@code
+     * untied} with an untied head.
+     */
+    private static List<TttConfig> fourTinyConfigs(int untied) {
+        List<TttConfig> configs = new ArrayList<>();
         for (LayerType type : List.of(LayerType.LINEAR, LayerType.MLP)) {
             for (boolean mamba : List.of(false, true)) {
                 TttConfig.Builder b = TestModels.tiny(type).toBuilder();
                 if (!mamba) {
                     b.transformerBackbone();
                 }
-                // one of the four with an untied head, so that lm_head.weight is a parameter
-                TttConfig config = b.setTieWordEmbeddings(n != 3).build();
+                TttConfig config = b.setTieWordEmbeddings(configs.size() != untied).build();
                 assertEquals(mamba, config.isPreConv());
-                try (NDManager manager = NDManager.newBaseManager()) {
-                    CausalLm model = TestModels.model(config, manager, 11 + n);
-                    NDArray ids = TestModels.ids(manager, 2, 37, config.getVocabSize(), 5);
-                    NDArray expected = logits(model, ids, manager);
-
-                    Path dir = tmp.resolve("export-" + n);
-                    OfficialWeights.save(model, dir);
-                    CausalLm loaded =
-                            OfficialWeights.loadModel(
-                                    dir.resolve("config.json"),
-                                    dir.resolve("model.safetensors"),
-                                    manager,
-                                    DataType.FLOAT32);
-                    assertEquals(config, loaded.getConfig());
-                    NDArray actual = logits(loaded, ids, manager);
-                    assertTrue(
-                            expected.contentEquals(actual),
-                            type
-                                    + (mamba ? " mamba" : " transformer")
-                                    + ": logits differ, rel. error "
-                                    + ParityCheck.relativeError(actual, expected));
-                }
-                n++;
+                configs.add(config);
             }
         }
+        return configs;
+    }
+
+    /** The layer type and backbone of one of {@link #fourTinyConfigs}, for messages. */
+    private static String describe(TttConfig config) {
+        return config.getLayerType() + (config.isPreConv() ? " mamba" : " transformer");
     }
 
     @Test
@@ -331,33 +347,24 @@ class OfficialExportTest {
 
     @Test
     void jaxExportLoadsBackWithBitIdenticalLogits(@TempDir Path tmp) throws Exception {
-        int n = 0;
-        for (LayerType type : List.of(LayerType.LINEAR, LayerType.MLP)) {
-            for (boolean mamba : List.of(false, true)) {
-                TttConfig.Builder b = TestModels.tiny(type).toBuilder();
-                if (!mamba) {
-                    b.transformerBackbone();
-                }
-                TttConfig config = b.setTieWordEmbeddings(n != 1).build();
-                try (NDManager manager = NDManager.newBaseManager()) {
-                    CausalLm model = TestModels.model(config, manager, 21 + n);
-                    NDArray ids = TestModels.ids(manager, 2, 37, config.getVocabSize(), 6);
-                    NDArray expected = logits(model, ids, manager);
-                    Path dir = tmp.resolve("jax-" + n);
-                    OfficialWeights.save(model, dir, OfficialWeights.Format.JAX, List.of());
-                    assertFalse(Files.exists(dir.resolve("model.safetensors")));
-                    CausalLm loaded =
-                            OfficialWeights.loadModel(
-                                    dir.resolve("config.json"),
-                                    dir.resolve("model.npz"),
-                                    manager,
-                                    DataType.FLOAT32);
-                    NDArray actual = logits(loaded, ids, manager);
-                    assertTrue(
-                            expected.contentEquals(actual),
-                            type + (mamba ? " mamba" : " transformer") + ": JAX round trip");
-                }
-                n++;
+        List<TttConfig> configs = fourTinyConfigs(1);
+        for (int n = 0; n < configs.size(); n++) {
+            TttConfig config = configs.get(n);
+            try (NDManager manager = NDManager.newBaseManager()) {
+                CausalLm model = TestModels.model(config, manager, 21 + n);
+                NDArray ids = TestModels.ids(manager, 2, 37, config.getVocabSize(), 6);
+                NDArray expected = logits(model, ids, manager);
+                Path dir = tmp.resolve("jax-" + n);
+                OfficialWeights.save(model, dir, OfficialWeights.Format.JAX, List.of());
+                assertFalse(Files.exists(dir.resolve("model.safetensors")));
+                CausalLm loaded =
+                        OfficialWeights.loadModel(
+                                dir.resolve("config.json"),
+                                dir.resolve("model.npz"),
+                                manager,
+                                DataType.FLOAT32);
+                NDArray actual = logits(loaded, ids, manager);
+                assertTrue(expected.contentEquals(actual), describe(config) + ": JAX round trip");
             }
         }
     }
@@ -419,35 +426,25 @@ class OfficialExportTest {
                 assertTrue(jax.contains("params/model/ln_f/kernel"));
 
                 String p = "model.layers.1.";
-                assertSame(
-                        jax.get(s + "wq/kernel"),
-                        pt.get(p + "seq_modeling_block.q_proj.weight"),
-                        1,
-                        0);
-                assertSame(
-                        jax.get(h + "feed_forward/w1/kernel"),
-                        pt.get(p + "mlp.gate_proj.weight"),
-                        1,
-                        0);
-                assertSame(
-                        jax.get(h + "feed_forward/w2/kernel"),
-                        pt.get(p + "mlp.down_proj.weight"),
-                        1,
-                        0);
-                assertSame(
-                        jax.get(h + "feed_forward/w3/kernel"),
-                        pt.get(p + "mlp.up_proj.weight"),
-                        1,
-                        0);
+                // kernels: (in, out) from (out, in)
+                String[][] transposed = {
+                    {s + "wq/kernel", p + "seq_modeling_block.q_proj.weight"},
+                    {h + "feed_forward/w1/kernel", p + "mlp.gate_proj.weight"},
+                    {h + "feed_forward/w2/kernel", p + "mlp.down_proj.weight"},
+                    {h + "feed_forward/w3/kernel", p + "mlp.up_proj.weight"},
+                    {"params/lm_head/kernel", "lm_head.weight"}
+                };
+                for (String[] names : transposed) {
+                    assertSame(jax.get(names[0]), pt.get(names[1]), 1, 0);
+                }
                 // conv: w_jax[i, 0, c] = w_pt[c, 0, i]; the lr gate: (H, C, 1) from (H, 1, C)
-                assertSame(
-                        jax.get(s + "conv_q/kernel"),
-                        pt.get(p + "seq_modeling_block.conv_q.weight"),
-                        2,
-                        1,
-                        0);
-                assertSame(
-                        jax.get(h + "conv/conv1/kernel"), pt.get(p + "conv.conv.weight"), 2, 1, 0);
+                String[][] convs = {
+                    {s + "conv_q/kernel", p + "seq_modeling_block.conv_q.weight"},
+                    {h + "conv/conv1/kernel", p + "conv.conv.weight"}
+                };
+                for (String[] names : convs) {
+                    assertSame(jax.get(names[0]), pt.get(names[1]), 2, 1, 0);
+                }
                 assertSame(
                         jax.get(s + "learnable_ttt_lr/kernel"),
                         pt.get(p + "seq_modeling_block.learnable_ttt_lr_weight"),
@@ -458,7 +455,6 @@ class OfficialExportTest {
                 assertSame(
                         jax.get(s + "ttt_norm/scale"),
                         pt.get(p + "seq_modeling_block.ttt_norm_weight"));
-                assertSame(jax.get("params/lm_head/kernel"), pt.get("lm_head.weight"), 1, 0);
             }
         }
     }

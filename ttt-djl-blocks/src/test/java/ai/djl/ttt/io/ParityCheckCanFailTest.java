@@ -77,6 +77,11 @@ class ParityCheckCanFailTest {
         }
     }
 
+    /** The message of the IllegalArgumentException that checking a case folder throws. */
+    private static String refusal(NDManager manager, Path dir) {
+        return assertThrows(IllegalArgumentException.class, () -> check(manager, dir)).getMessage();
+    }
+
     private static ParityCheck.Result result(List<ParityCheck.Result> results, String output) {
         return results.stream().filter(r -> r.output().equals(output)).findFirst().orElseThrow();
     }
@@ -113,9 +118,8 @@ class ParityCheckCanFailTest {
                             },
                             "",
                             a -> a);
-            IllegalArgumentException e =
-                    assertThrows(IllegalArgumentException.class, () -> check(manager, dir));
-            assertTrue(e.getMessage().contains("lists no outputs"), e.getMessage());
+            String message = refusal(manager, dir);
+            assertTrue(message.contains("lists no outputs"), message);
         }
     }
 
@@ -134,11 +138,10 @@ class ParityCheckCanFailTest {
                             },
                             "",
                             a -> a);
-            IllegalArgumentException e =
-                    assertThrows(IllegalArgumentException.class, () -> check(manager, dir));
+            String message = refusal(manager, dir);
             assertTrue(
-                    e.getMessage().contains("lists output 'output_gated' that tensors.npz lacks"),
-                    e.getMessage());
+                    message.contains("lists output 'output_gated' that tensors.npz lacks"),
+                    message);
         }
     }
 
@@ -182,11 +185,9 @@ class ParityCheckCanFailTest {
             }
             // one token later: RoPE positions our run does not use; reported, not ignored
             Path off = copyCase(tmp.resolve("off"), manager, c -> c, "position_ids", a -> a.add(1));
-            IllegalArgumentException e =
-                    assertThrows(IllegalArgumentException.class, () -> check(manager, off));
+            String message = refusal(manager, off);
             assertTrue(
-                    e.getMessage().startsWith("position_ids row 0 puts token 0 at position 1"),
-                    e.getMessage());
+                    message.startsWith("position_ids row 0 puts token 0 at position 1"), message);
         }
     }
 
@@ -195,11 +196,8 @@ class ParityCheckCanFailTest {
         try (NDManager manager = NDManager.newBaseManager()) {
             Path dir = copyCase(tmp, manager, c -> c, "output", a -> a.mul(1 + 1e-3));
             Files.copy(LAYER.resolve("tensors.safetensors"), dir.resolve("tensors.safetensors"));
-            IllegalArgumentException e =
-                    assertThrows(IllegalArgumentException.class, () -> check(manager, dir));
-            assertTrue(
-                    e.getMessage().contains("and tensors.npz differ at tensor 'output'"),
-                    e.getMessage());
+            String message = refusal(manager, dir);
+            assertTrue(message.contains("and tensors.npz differ at tensor 'output'"), message);
             // the fixtures' own pair agrees
             try (ReferenceCase c = ReferenceCase.load(manager, LAYER)) {
                 assertEquals(2, c.getTensorFiles().size());

@@ -1,5 +1,6 @@
 package ai.djl.ttt.lm;
 
+import ai.djl.Model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -8,6 +9,9 @@ import ai.djl.ttt.config.LayerType;
 import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.io.OfficialWeights;
 import ai.djl.ttt.nn.TestLayers;
+import ai.djl.ttt.training.ByteTokenizer;
+import ai.djl.ttt.training.ModelDirectory;
+import java.nio.file.Path;
 import java.util.Random;
 
 /** Tiny language models with random parameters. */
@@ -40,6 +44,30 @@ public final class TestModels {
         model.initialize(manager, DataType.FLOAT32, new Shape(1, 16));
         TestLayers.randomize(OfficialWeights.parameterNames(model), seed);
         return model;
+    }
+
+    /**
+     * Saves a tiny TTT-Linear model (seed 5) of the byte vocabulary as {@code ttt train} does:
+     * config.json, tokenizer, ttt-lm-0000.params, serving.properties.
+     */
+    public static Path saved(Path dir) throws Exception {
+        return saved(dir, LayerType.LINEAR, 5);
+    }
+
+    /**
+     * Saves a tiny model of a layer type with the byte vocabulary (V = 256), as {@code ttt train}
+     * does.
+     */
+    public static Path saved(Path dir, LayerType type, long seed) throws Exception {
+        try (Model model = Model.newInstance(ModelDirectory.MODEL_NAME)) {
+            model.setBlock(
+                    model(
+                            tiny(type).toBuilder().setVocabSize(256).build(),
+                            model.getNDManager(),
+                            seed));
+            ModelDirectory.save(dir, model, new ByteTokenizer(), null, null);
+        }
+        return dir;
     }
 
     /** Uniform random token ids {@code (B, T)}. */

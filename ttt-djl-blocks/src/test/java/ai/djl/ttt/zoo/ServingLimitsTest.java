@@ -5,18 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.Model;
 import ai.djl.inference.Predictor;
 import ai.djl.modality.Input;
 import ai.djl.modality.Output;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.TranslateException;
-import ai.djl.ttt.config.LayerType;
 import ai.djl.ttt.lm.TestModels;
 import ai.djl.ttt.runtime.DeadlineExceededException;
-import ai.djl.ttt.training.ByteTokenizer;
-import ai.djl.ttt.training.ModelDirectory;
 import com.google.gson.JsonParser;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -46,29 +42,11 @@ class ServingLimitsTest {
 
     @BeforeAll
     static void save() throws Exception {
-        model = dir.resolve("tiny-linear");
-        try (Model m = Model.newInstance(ModelDirectory.MODEL_NAME)) {
-            m.setBlock(
-                    TestModels.model(
-                            TestModels.tiny(LayerType.LINEAR).toBuilder().setVocabSize(256).build(),
-                            m.getNDManager(),
-                            5));
-            ModelDirectory.save(model, m, new ByteTokenizer(), null, null);
-        }
+        model = TestModels.saved(dir.resolve("tiny-linear"));
     }
 
     private static <I, O> Criteria.Builder<I, O> criteria(Class<I> in, Class<O> out) {
-        return Criteria.builder()
-                .setTypes(in, out)
-                .optModelPath(model)
-                .optTranslatorFactory(new TttTranslatorFactory());
-    }
-
-    private static Input json(String body) {
-        Input input = new Input();
-        input.addProperty("Content-Type", "application/json");
-        input.add(body);
-        return input;
+        return ZooCriteria.byPath(model, in, out);
     }
 
     private static <T extends Throwable> T cause(Throwable e, Class<T> type) {
@@ -112,7 +90,9 @@ class ServingLimitsTest {
             };
             for (String[] c : refused) {
                 TranslateException e =
-                        assertThrows(TranslateException.class, () -> predictor.predict(json(c[0])));
+                        assertThrows(
+                                TranslateException.class,
+                                () -> predictor.predict(ZooCriteria.json(c[0])));
                 RequestLimitException limit = cause(e, RequestLimitException.class);
                 assertEquals(c[1], limit.getLimit(), c[0]);
                 assertTrue(limit.getMessage().contains(c[2]), limit.getMessage());
@@ -129,14 +109,16 @@ class ServingLimitsTest {
             // a batch over the ceiling: refused (DJL's own predictor: at the third input)
             List<Input> three =
                     List.of(
-                            json("{\"inputs\": \"a\"}"),
-                            json("{\"inputs\": \"b\"}"),
-                            json("{\"inputs\": \"c\"}"));
+                            ZooCriteria.json("{\"inputs\": \"a\"}"),
+                            ZooCriteria.json("{\"inputs\": \"b\"}"),
+                            ZooCriteria.json("{\"inputs\": \"c\"}"));
             TranslateException batch =
                     assertThrows(TranslateException.class, () -> predictor.batchPredict(three));
+            RequestLimitException overBatch = cause(batch, RequestLimitException.class);
+            assertEquals(ServingLimits.MAX_BATCH_SIZE, overBatch.getLimit());
             assertEquals(
-                    ServingLimits.MAX_BATCH_SIZE,
-                    cause(batch, RequestLimitException.class).getLimit());
+                    "a batch of 3 inputs is over the limit of 2 (maxBatchSize)",
+                    overBatch.getMessage());
             assertEquals(2, predictor.batchPredict(three.subList(0, 2)).size());
         }
     }
@@ -167,7 +149,9 @@ class ServingLimitsTest {
             };
             for (String[] c : refused) {
                 TranslateException e =
-                        assertThrows(TranslateException.class, () -> predictor.predict(json(c[0])));
+                        assertThrows(
+                                TranslateException.class,
+                                () -> predictor.predict(ZooCriteria.json(c[0])));
                 String message = cause(e, RequestLimitException.class).getMessage();
                 assertTrue(message.startsWith(c[1]), message);
             }
@@ -177,15 +161,7 @@ class ServingLimitsTest {
 
     @Test
     void theOperatorsCeilingsComeFromServingProperties() throws Exception {
-        Path copy = dir.resolve("with-ceilings");
-        try (Model m = Model.newInstance(ModelDirectory.MODEL_NAME)) {
-            m.setBlock(
-                    TestModels.model(
-                            TestModels.tiny(LayerType.LINEAR).toBuilder().setVocabSize(256).build(),
-                            m.getNDManager(),
-                            5));
-            ModelDirectory.save(copy, m, new ByteTokenizer(), null, null);
-        }
+        Path copy = TestModels.saved(dir.resolve("with-ceilings"));
         Path properties = copy.resolve("serving.properties");
         Files.writeString(
                 properties,
@@ -193,17 +169,12 @@ class ServingLimitsTest {
                         + "maxPromptTokens=4\nmaxNewTokensLimit=5\nmaxNewTokens=2\n");
         // DJL's own loader, as DJL Serving uses it
         try (ZooModel<Input, Output> serving =
-                        Criteria.builder()
-                                .setTypes(Input.class, Output.class)
-                                .optModelPath(copy)
-                                .optTranslatorFactory(new TttTranslatorFactory())
-                                .build()
-                                .loadModel();
+                        ZooCriteria.byPath(copy, Input.class, Output.class).build().loadModel();
                 Predictor<Input, Output> predictor = serving.newPredictor()) {
             TranslateException prompt =
                     assertThrows(
                             TranslateException.class,
-                            () -> predictor.predict(json("{\"inputs\": \"12345\"}")));
+                            () -> predictor.predict(ZooCriteria.json("{\"inputs\": \"12345\"}")));
             assertEquals(
                     ServingLimits.MAX_PROMPT_TOKENS,
                     cause(prompt, RequestLimitException.class).getLimit());
@@ -212,7 +183,7 @@ class ServingLimitsTest {
                             TranslateException.class,
                             () ->
                                     predictor.predict(
-                                            json(
+                                            ZooCriteria.json(
                                                     "{\"inputs\": \"1234\", \"parameters\":"
                                                             + " {\"max_new_tokens\": 6}}")));
             assertEquals(
@@ -230,34 +201,31 @@ class ServingLimitsTest {
 
     @Test
     void theZooPredictorRefusesABatchBeforeItsFirstInput() throws Exception {
-        String previous = System.getProperty(TttModelZoo.MODELS_PROPERTY);
-        System.setProperty(TttModelZoo.MODELS_PROPERTY, dir.toString());
         AtomicInteger prompts = new AtomicInteger();
-        try (ZooModel<GenerationRequest, String> zoo =
-                        Criteria.builder()
-                                .setTypes(GenerationRequest.class, String.class)
-                                .optGroupId(TttModelZoo.GROUP_ID)
-                                .optArtifactId("tiny-linear")
-                                .optArgument(ServingLimits.MAX_BATCH_SIZE, 1)
-                                .build()
-                                .loadModel();
-                Predictor<GenerationRequest, String> predictor = zoo.newPredictor()) {
-            GenerationRequest counted =
-                    new GenerationRequest("a", piece -> prompts.incrementAndGet());
-            TranslateException e =
-                    assertThrows(
-                            TranslateException.class,
-                            () -> predictor.batchPredict(List.of(counted, counted)));
-            assertEquals(
-                    ServingLimits.MAX_BATCH_SIZE, cause(e, RequestLimitException.class).getLimit());
-            assertEquals(0, prompts.get(), "nothing generated for a refused batch");
-        } finally {
-            if (previous == null) {
-                System.clearProperty(TttModelZoo.MODELS_PROPERTY);
-            } else {
-                System.setProperty(TttModelZoo.MODELS_PROPERTY, previous);
-            }
-        }
+        ZooCriteria.withModelsFolder(
+                dir,
+                () -> {
+                    try (ZooModel<GenerationRequest, String> zoo =
+                                    ZooCriteria.artifact(
+                                                    "tiny-linear",
+                                                    GenerationRequest.class,
+                                                    String.class)
+                                            .optArgument(ServingLimits.MAX_BATCH_SIZE, 1)
+                                            .build()
+                                            .loadModel();
+                            Predictor<GenerationRequest, String> predictor = zoo.newPredictor()) {
+                        GenerationRequest counted =
+                                new GenerationRequest("a", piece -> prompts.incrementAndGet());
+                        TranslateException e =
+                                assertThrows(
+                                        TranslateException.class,
+                                        () -> predictor.batchPredict(List.of(counted, counted)));
+                        assertEquals(
+                                ServingLimits.MAX_BATCH_SIZE,
+                                cause(e, RequestLimitException.class).getLimit());
+                        assertEquals(0, prompts.get(), "nothing generated for a refused batch");
+                    }
+                });
     }
 
     @Test
@@ -293,7 +261,7 @@ class ServingLimitsTest {
 
     private static String generated(Predictor<Input, Output> predictor, String body)
             throws TranslateException {
-        Output output = predictor.predict(json(body));
+        Output output = predictor.predict(ZooCriteria.json(body));
         assertEquals(200, output.getCode());
         return JsonParser.parseString(output.getData().getAsString())
                 .getAsJsonObject()

@@ -10,12 +10,10 @@ import ai.djl.Model;
 import ai.djl.inference.Predictor;
 import ai.djl.modality.Input;
 import ai.djl.modality.Output;
-import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.TranslateException;
 import ai.djl.translate.TranslatorFactory;
 import ai.djl.ttt.config.LayerType;
-import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.TestModels;
 import ai.djl.ttt.training.ByteTokenizer;
 import ai.djl.ttt.training.ModelDirectory;
@@ -43,30 +41,7 @@ class ServingTest {
 
     @BeforeAll
     static void save() throws Exception {
-        model = dir.resolve("tiny-linear");
-        try (Model m = Model.newInstance(ModelDirectory.MODEL_NAME)) {
-            CausalLm lm =
-                    TestModels.model(
-                            TestModels.tiny(LayerType.LINEAR).toBuilder().setVocabSize(256).build(),
-                            m.getNDManager(),
-                            5);
-            m.setBlock(lm);
-            ModelDirectory.save(model, m, new ByteTokenizer(), null, null);
-        }
-    }
-
-    private static <I, O> Criteria.Builder<I, O> criteria(Path path, Class<I> in, Class<O> out) {
-        return Criteria.builder()
-                .setTypes(in, out)
-                .optModelPath(path)
-                .optTranslatorFactory(new TttTranslatorFactory());
-    }
-
-    private static Input json(String body) {
-        Input input = new Input();
-        input.addProperty("Content-Type", "application/json");
-        input.add(body);
-        return input;
+        model = TestModels.saved(dir.resolve("tiny-linear"));
     }
 
     private static JsonObject body(Output output) {
@@ -78,10 +53,10 @@ class ServingTest {
     @Test
     void generatesAndScoresAsTheTypedTranslators() throws Exception {
         try (ZooModel<Input, Output> serving =
-                        criteria(model, Input.class, Output.class).build().loadModel();
+                        ZooCriteria.byPath(model, Input.class, Output.class).build().loadModel();
                 Predictor<Input, Output> predictor = serving.newPredictor();
                 ZooModel<String, String> text =
-                        criteria(model, String.class, String.class)
+                        ZooCriteria.byPath(model, String.class, String.class)
                                 .optArgument("maxNewTokens", 7)
                                 .optArgument("temperature", 0.8)
                                 .optArgument("seed", 3)
@@ -89,13 +64,15 @@ class ServingTest {
                                 .loadModel();
                 Predictor<String, String> textPredictor = text.newPredictor();
                 ZooModel<String, TextScore> scoring =
-                        criteria(model, String.class, TextScore.class).build().loadModel();
+                        ZooCriteria.byPath(model, String.class, TextScore.class)
+                                .build()
+                                .loadModel();
                 Predictor<String, TextScore> scorer = scoring.newPredictor()) {
             String expected = textPredictor.predict("the state ");
             JsonObject generated =
                     body(
                             predictor.predict(
-                                    json(
+                                    ZooCriteria.json(
                                             "{\"inputs\": \"the state \", \"parameters\":"
                                                     + " {\"max_new_tokens\": 7, \"temperature\":"
                                                     + " 0.8, \"seed\": 3}}")));
@@ -106,7 +83,7 @@ class ServingTest {
             JsonObject scored =
                     body(
                             predictor.predict(
-                                    json(
+                                    ZooCriteria.json(
                                             "{\"inputs\": \"layer weights\", \"parameters\":"
                                                     + " {\"task\": \"score\"}}")));
             assertEquals(score.tokens().length, scored.get("tokens").getAsInt());
@@ -122,7 +99,9 @@ class ServingTest {
             plain.add("the state ");
             String greedy = body(predictor.predict(plain)).get("generated_text").getAsString();
             try (ZooModel<String, String> defaults =
-                            criteria(model, String.class, String.class).build().loadModel();
+                            ZooCriteria.byPath(model, String.class, String.class)
+                                    .build()
+                                    .loadModel();
                     Predictor<String, String> p = defaults.newPredictor()) {
                 assertEquals(p.predict("the state "), greedy);
             }
@@ -132,7 +111,7 @@ class ServingTest {
     @Test
     void badRequestsSayWhatWasExpected() throws Exception {
         try (ZooModel<Input, Output> serving =
-                        criteria(model, Input.class, Output.class).build().loadModel();
+                        ZooCriteria.byPath(model, Input.class, Output.class).build().loadModel();
                 Predictor<Input, Output> predictor = serving.newPredictor()) {
             String[][] cases = {
                 {"[1, 2]", "expected a JSON object"},
@@ -203,7 +182,9 @@ class ServingTest {
             };
             for (String[] c : cases) {
                 TranslateException e =
-                        assertThrows(TranslateException.class, () -> predictor.predict(json(c[0])));
+                        assertThrows(
+                                TranslateException.class,
+                                () -> predictor.predict(ZooCriteria.json(c[0])));
                 Throwable cause = e.getCause() == null ? e : e.getCause();
                 assertInstanceOf(IllegalArgumentException.class, cause, c[0]);
                 assertTrue(cause.getMessage().contains(c[1]), c[0] + ": " + cause.getMessage());
@@ -234,44 +215,44 @@ class ServingTest {
             assertTrue(saved.endsWith("# added by ttt-djl\nengine=PyTorch\n"), saved);
         }
         // DJL's own loader (what DJL Serving uses) and the ttt zoo both read the default
-        String previous = System.getProperty(TttModelZoo.MODELS_PROPERTY);
-        System.setProperty(TttModelZoo.MODELS_PROPERTY, dir.toString());
-        try (ZooModel<Input, Output> djl =
-                        criteria(copy, Input.class, Output.class).build().loadModel();
-                Predictor<Input, Output> djlPredictor = djl.newPredictor();
-                ZooModel<String, String> zoo =
-                        Criteria.builder()
-                                .setTypes(String.class, String.class)
-                                .optGroupId(TttModelZoo.GROUP_ID)
-                                .optArtifactId("with-defaults")
-                                .build()
-                                .loadModel();
-                Predictor<String, String> zooPredictor = zoo.newPredictor();
-                ZooModel<String, String> overridden =
-                        Criteria.builder()
-                                .setTypes(String.class, String.class)
-                                .optGroupId(TttModelZoo.GROUP_ID)
-                                .optArtifactId("with-defaults")
-                                .optArgument("maxNewTokens", 5)
-                                .build()
-                                .loadModel();
-                Predictor<String, String> overriddenPredictor = overridden.newPredictor()) {
-            Input plain = new Input();
-            plain.add("the state ");
-            String fromServing =
-                    body(djlPredictor.predict(plain)).get("generated_text").getAsString();
-            assertEquals(3, fromServing.length());
-            assertEquals(fromServing, zooPredictor.predict("the state "));
-            String five = overriddenPredictor.predict("the state ");
-            assertEquals(5, five.length(), "a Criteria argument overrides serving.properties");
-            assertNotEquals(fromServing, five);
-        } finally {
-            if (previous == null) {
-                System.clearProperty(TttModelZoo.MODELS_PROPERTY);
-            } else {
-                System.setProperty(TttModelZoo.MODELS_PROPERTY, previous);
-            }
-        }
+        ZooCriteria.withModelsFolder(
+                dir,
+                () -> {
+                    try (ZooModel<Input, Output> djl =
+                                    ZooCriteria.byPath(copy, Input.class, Output.class)
+                                            .build()
+                                            .loadModel();
+                            Predictor<Input, Output> djlPredictor = djl.newPredictor();
+                            ZooModel<String, String> zoo =
+                                    ZooCriteria.artifact(
+                                                    "with-defaults", String.class, String.class)
+                                            .build()
+                                            .loadModel();
+                            Predictor<String, String> zooPredictor = zoo.newPredictor();
+                            ZooModel<String, String> overridden =
+                                    ZooCriteria.artifact(
+                                                    "with-defaults", String.class, String.class)
+                                            .optArgument("maxNewTokens", 5)
+                                            .build()
+                                            .loadModel();
+                            Predictor<String, String> overriddenPredictor =
+                                    overridden.newPredictor()) {
+                        Input plain = new Input();
+                        plain.add("the state ");
+                        String fromServing =
+                                body(djlPredictor.predict(plain))
+                                        .get("generated_text")
+                                        .getAsString();
+                        assertEquals(3, fromServing.length());
+                        assertEquals(fromServing, zooPredictor.predict("the state "));
+                        String five = overriddenPredictor.predict("the state ");
+                        assertEquals(
+                                5,
+                                five.length(),
+                                "a Criteria argument overrides serving.properties");
+                        assertNotEquals(fromServing, five);
+                    }
+                });
     }
 
     @Test

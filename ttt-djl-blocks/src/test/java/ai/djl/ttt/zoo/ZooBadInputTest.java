@@ -6,19 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.MalformedModelException;
-import ai.djl.Model;
 import ai.djl.modality.Classifications;
 import ai.djl.modality.cv.Image;
 import ai.djl.ndarray.NDList;
 import ai.djl.repository.zoo.Criteria;
-import ai.djl.repository.zoo.ModelLoader;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
-import ai.djl.ttt.config.LayerType;
 import ai.djl.ttt.config.TttConfig;
+import ai.djl.ttt.io.HostileFiles;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.TestModels;
-import ai.djl.ttt.training.ByteTokenizer;
 import ai.djl.ttt.training.ModelDirectory;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -43,43 +40,23 @@ class ZooBadInputTest {
             "{\"architectures\": [\"BertModel\"], \"model_type\": \"bert\", \"hidden_size\": 768,"
                     + " \"type_vocab_size\": 2, \"vocab_size\": 30522}";
 
+    /** A config TttConfig refuses: a hidden size that the heads do not divide. */
+    static final String INDIVISIBLE_CONFIG = "{\"hidden_size\": 30, \"num_attention_heads\": 4}";
+
     @AfterEach
     void clear() {
         System.clearProperty(TttModelZoo.MODELS_PROPERTY);
     }
 
-    static void saveTiny(Path dir) throws Exception {
-        try (Model model = Model.newInstance(ModelDirectory.MODEL_NAME)) {
-            CausalLm lm =
-                    TestModels.model(
-                            TestModels.tiny(LayerType.LINEAR).toBuilder().setVocabSize(256).build(),
-                            model.getNDManager(),
-                            5);
-            model.setBlock(lm);
-            ModelDirectory.save(dir, model, new ByteTokenizer(), null, null);
-        }
-    }
-
-    private static List<String> names(TttModelZoo zoo) {
-        return zoo.getModelLoaders().stream().map(ModelLoader::getArtifactId).sorted().toList();
-    }
-
     @Test
     void foreignFoldersAreSkippedAndDoNotStopASearch(@TempDir Path models) throws Exception {
-        saveTiny(models.resolve("tiny"));
-        Files.createDirectories(models.resolve("bert-base"));
-        Files.writeString(models.resolve("bert-base/config.json"), BERT_CONFIG);
-        Files.createDirectories(models.resolve("array"));
-        Files.writeString(models.resolve("array/config.json"), "[1, 2]");
+        TestModels.saved(models.resolve("tiny"));
+        HostileFiles.folderWithConfig(models.resolve("bert-base"), BERT_CONFIG);
+        HostileFiles.folderWithConfig(models.resolve("array"), "[1, 2]");
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
 
-        assertEquals(List.of("tiny"), names(new TttModelZoo()));
-        Criteria<NDList, NDList> byFilter =
-                Criteria.builder()
-                        .setTypes(NDList.class, NDList.class)
-                        .optGroupId(TttModelZoo.GROUP_ID)
-                        .optFilter("layer", "linear")
-                        .build();
+        assertEquals(List.of("tiny"), ZooCriteria.names(new TttModelZoo()));
+        Criteria<NDList, NDList> byFilter = ZooCriteria.linearByFilter();
         try (ZooModel<NDList, NDList> model = byFilter.loadModel()) {
             assertTrue(model.getBlock() instanceof CausalLm);
             assertEquals("tiny", model.getName(), "a zoo model is named after its folder");
@@ -89,7 +66,7 @@ class ZooBadInputTest {
     @Test
     void aMalformedConfigIsOneLineNamingTheFileLineAndColumn(@TempDir Path tmp) throws Exception {
         Path dir = tmp.resolve("tiny");
-        saveTiny(dir);
+        TestModels.saved(dir);
         Path config = dir.resolve("config.json");
         Files.writeString(config, "{\"hidden_size\": 64,\n \"vocab_size\": }");
         // ttt generate's path, and the zoo's for a saved model
@@ -100,7 +77,7 @@ class ZooBadInputTest {
         assertEquals(config + ": not valid JSON at line 2 column 16", saved.getMessage());
         // DJL's own loader (optModelPath)
         IOException byPath =
-                assertThrows(IOException.class, documentedOptModelPath(dir)::loadModel);
+                assertThrows(IOException.class, ZooCriteria.documentedOptModelPath(dir)::loadModel);
         assertTrue(
                 byPath.getMessage()
                         .startsWith(
@@ -117,21 +94,18 @@ class ZooBadInputTest {
     @Test
     void listingNeverThrowsBesideOtherLibrariesModelsAndTheirSearchesAreNotFound(
             @TempDir Path models) throws Exception {
-        saveTiny(models.resolve("tiny"));
+        TestModels.saved(models.resolve("tiny"));
         Path bert = models.resolve("bert-base");
-        Files.createDirectories(bert);
-        Files.writeString(bert.resolve("config.json"), BERT_CONFIG);
+        HostileFiles.folderWithConfig(bert, BERT_CONFIG);
         // the folder is one TttConfig rejects (keys it does not know): listing must not parse it
         assertThrows(
                 IllegalArgumentException.class, () -> TttConfig.load(bert.resolve("config.json")));
         Path broken = models.resolve("broken");
-        Files.createDirectories(broken);
-        Files.writeString(
-                broken.resolve("config.json"), "{\"hidden_size\": 30, \"num_attention_heads\": 4}");
+        HostileFiles.folderWithConfig(broken, INDIVISIBLE_CONFIG);
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
 
         TttModelZoo zoo = new TttModelZoo();
-        assertEquals(List.of("broken", "tiny"), names(zoo));
+        assertEquals(List.of("broken", "tiny"), ZooCriteria.names(zoo));
         // DJL's search for another library's model asks every zoo's loaders in turn and goes on
         // only on ModelNotFoundException; optModelZoo runs that step for this zoo alone (the
         // other zoos on the test classpath would go to the network)
@@ -150,23 +124,15 @@ class ZooBadInputTest {
         assertThrows(ModelNotFoundException.class, otherName::loadModel);
     }
 
-    /** The Criteria model-zoo.md shows for a folder: the translator and block factory named. */
-    static Criteria<NDList, NDList> documentedOptModelPath(Path dir) {
-        return Criteria.builder()
-                .setTypes(NDList.class, NDList.class)
-                .optModelPath(dir)
-                .optTranslatorFactory(new TttTranslatorFactory())
-                .optArgument("blockFactory", new TttBlockFactory())
-                .build();
-    }
-
     @Test
     void optModelPathToAFolderThatIsNoTttModelSaysWhatItLacks(@TempDir Path tmp) throws Exception {
         Path notes = tmp.resolve("notes");
         Files.createDirectories(notes);
         Files.writeString(notes.resolve("readme.txt"), "not a model");
         FileNotFoundException noConfig =
-                assertThrows(FileNotFoundException.class, documentedOptModelPath(notes)::loadModel);
+                assertThrows(
+                        FileNotFoundException.class,
+                        ZooCriteria.documentedOptModelPath(notes)::loadModel);
         assertEquals(
                 notes
                         + " is not a ttt-djl model folder: it has no config.json (it holds"
@@ -175,11 +141,11 @@ class ZooBadInputTest {
                 noConfig.getMessage());
 
         Path bert = tmp.resolve("bert-base");
-        Files.createDirectories(bert);
-        Files.writeString(bert.resolve("config.json"), BERT_CONFIG);
+        HostileFiles.folderWithConfig(bert, BERT_CONFIG);
         Files.writeString(bert.resolve("model.safetensors"), "");
         IOException foreign =
-                assertThrows(IOException.class, documentedOptModelPath(bert)::loadModel);
+                assertThrows(
+                        IOException.class, ZooCriteria.documentedOptModelPath(bert)::loadModel);
         assertTrue(
                 foreign.getMessage()
                         .startsWith(
@@ -190,11 +156,11 @@ class ZooBadInputTest {
                 foreign.getMessage());
 
         Path broken = tmp.resolve("broken");
-        saveTiny(broken);
-        Files.writeString(
-                broken.resolve("config.json"), "{\"hidden_size\": 30, \"num_attention_heads\": 4}");
+        TestModels.saved(broken);
+        Files.writeString(broken.resolve("config.json"), INDIVISIBLE_CONFIG);
         IOException invalid =
-                assertThrows(IOException.class, documentedOptModelPath(broken)::loadModel);
+                assertThrows(
+                        IOException.class, ZooCriteria.documentedOptModelPath(broken)::loadModel);
         assertTrue(
                 invalid.getMessage().startsWith(broken.resolve("config.json") + ": "),
                 invalid.getMessage());
@@ -204,23 +170,21 @@ class ZooBadInputTest {
         ModelNotFoundException missing =
                 assertThrows(
                         ModelNotFoundException.class,
-                        documentedOptModelPath(tmp.resolve("nothing"))::loadModel);
+                        ZooCriteria.documentedOptModelPath(tmp.resolve("nothing"))::loadModel);
         assertEquals("No model matching the criteria is found.", missing.getMessage());
     }
 
     @Test
     void aMissingModelsFolderOrAnUnreadableOneListsNothing(@TempDir Path tmp) {
         System.setProperty(TttModelZoo.MODELS_PROPERTY, tmp.resolve("none").toString());
-        assertEquals(List.of(), names(new TttModelZoo()));
+        assertEquals(List.of(), ZooCriteria.names(new TttModelZoo()));
     }
 
     @Test
     void aBrokenModelIsNotFoundWhenNotAskedForAndMalformedWhenAskedFor(@TempDir Path models)
             throws Exception {
         Path broken = models.resolve("broken");
-        Files.createDirectories(broken);
-        Files.writeString(
-                broken.resolve("config.json"), "{\"hidden_size\": 30, \"num_attention_heads\": 4}");
+        HostileFiles.folderWithConfig(broken, INDIVISIBLE_CONFIG);
         TttModelLoader loader = new TttModelLoader(broken);
         // DJL's search of every zoo (no group, no artifact): not found, so the search goes on
         Criteria<NDList, NDList> search =
@@ -243,7 +207,7 @@ class ZooBadInputTest {
     @Test
     void truncatedWeightsThroughOptModelPathSaySo(@TempDir Path tmp) throws Exception {
         Path dir = tmp.resolve("tiny");
-        saveTiny(dir);
+        TestModels.saved(dir);
         Path params = dir.resolve("ttt-lm-0000.params");
         byte[] bytes = Files.readAllBytes(params);
         Files.write(params, Arrays.copyOf(bytes, bytes.length * 2 / 3));
@@ -262,7 +226,7 @@ class ZooBadInputTest {
     @Test
     void mismatchedWeightsThroughOptModelPathNameTheDifference(@TempDir Path tmp) throws Exception {
         Path dir = tmp.resolve("tiny");
-        saveTiny(dir);
+        TestModels.saved(dir);
         String config = Files.readString(dir.resolve("config.json"), StandardCharsets.UTF_8);
         Files.writeString(
                 dir.resolve("config.json"),

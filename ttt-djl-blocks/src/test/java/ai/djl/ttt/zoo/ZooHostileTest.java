@@ -11,13 +11,12 @@ import ai.djl.modality.Classifications;
 import ai.djl.modality.cv.Image;
 import ai.djl.ndarray.NDList;
 import ai.djl.repository.zoo.Criteria;
-import ai.djl.repository.zoo.ModelLoader;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.ttt.io.HostileFiles;
 import ai.djl.ttt.lm.CausalLm;
+import ai.djl.ttt.lm.TestModels;
 import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -42,18 +41,6 @@ class ZooHostileTest {
         System.clearProperty(TttModelZoo.MODELS_PROPERTY);
     }
 
-    private static List<String> names(TttModelZoo zoo) {
-        return zoo.getModelLoaders().stream().map(ModelLoader::getArtifactId).sorted().toList();
-    }
-
-    private static Criteria<NDList, NDList> named(TttModelZoo zoo, String artifact) {
-        return Criteria.builder()
-                .setTypes(NDList.class, NDList.class)
-                .optModelZoo(zoo)
-                .optArtifactId(artifact)
-                .build();
-    }
-
     /**
      * A 500 MB config.json that takes no disk (a sparse file): one JSON string that a reader would
      * have to hold whole, more than this JVM's heap.
@@ -69,10 +56,10 @@ class ZooHostileTest {
     @Test
     void anOversizedConfigIsNotReadAndANamedRequestSaysWhy(@TempDir Path models) throws Exception {
         sparseConfig(models.resolve("huge"));
-        HostileFiles.savedModel(models.resolve("tiny"));
+        TestModels.saved(models.resolve("tiny"));
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
         TttModelZoo zoo = new TttModelZoo();
-        assertEquals(List.of("huge", "tiny"), names(zoo));
+        assertEquals(List.of("huge", "tiny"), ZooCriteria.names(zoo));
         assertEquals(
                 "config.json is 500000000 bytes, over the 1048576 bytes the zoo reads"
                         + " (ai.djl.ttt.zoo.maxConfigBytes); not read",
@@ -85,7 +72,8 @@ class ZooHostileTest {
                         .build();
         assertThrows(ModelNotFoundException.class, other::loadModel);
         MalformedModelException e =
-                assertThrows(MalformedModelException.class, named(zoo, "huge")::loadModel);
+                assertThrows(
+                        MalformedModelException.class, ZooCriteria.named(zoo, "huge")::loadModel);
         assertEquals(
                 models.resolve("huge/config.json")
                         + " is 500000000 bytes; a config.json is at most 1048576 bytes (a real one"
@@ -95,13 +83,14 @@ class ZooHostileTest {
 
     @Test
     void aTruncatedConfigOfANamedArtifactSaysWhatIsWrong(@TempDir Path models) throws Exception {
-        Path dir = HostileFiles.savedModel(models.resolve("cut"));
+        Path dir = TestModels.saved(models.resolve("cut"));
         String config = Files.readString(dir.resolve("config.json"));
         Files.writeString(dir.resolve("config.json"), config.substring(0, config.length() / 2));
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
         MalformedModelException e =
                 assertThrows(
-                        MalformedModelException.class, named(new TttModelZoo(), "cut")::loadModel);
+                        MalformedModelException.class,
+                        ZooCriteria.named(new TttModelZoo(), "cut")::loadModel);
         assertTrue(
                 e.getMessage().startsWith(dir.resolve("config.json") + ": not valid JSON at line "),
                 e.getMessage());
@@ -111,17 +100,10 @@ class ZooHostileTest {
     void aBrokenFolderBeforeAValidOneDoesNotEndAFilteredSearch(@TempDir Path models)
             throws Exception {
         Path broken = models.resolve("a-broken");
-        Files.createDirectories(broken);
-        Files.writeString(
-                broken.resolve("config.json"), "{\"model_type\": \"ttt\", \"hidden_size\":");
-        HostileFiles.savedModel(models.resolve("b-valid"));
+        HostileFiles.folderWithConfig(broken, "{\"model_type\": \"ttt\", \"hidden_size\":");
+        TestModels.saved(models.resolve("b-valid"));
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
-        Criteria<NDList, NDList> byFilter =
-                Criteria.builder()
-                        .setTypes(NDList.class, NDList.class)
-                        .optGroupId(TttModelZoo.GROUP_ID)
-                        .optFilter("layer", "linear")
-                        .build();
+        Criteria<NDList, NDList> byFilter = ZooCriteria.linearByFilter();
         try (ZooModel<NDList, NDList> model = byFilter.loadModel()) {
             // the only model that loads is the valid folder's
             assertTrue(model.getBlock() instanceof CausalLm);
@@ -164,7 +146,7 @@ class ZooHostileTest {
         MalformedModelException e =
                 assertThrows(
                         MalformedModelException.class,
-                        named(new TttModelZoo(), "big-vocab")::loadModel);
+                        ZooCriteria.named(new TttModelZoo(), "big-vocab")::loadModel);
         assertEquals(
                 dir.resolve("model.safetensors")
                         + " does not match the config: model.embed_tokens.weight is (64, 32) in"
@@ -179,8 +161,7 @@ class ZooHostileTest {
         // 600 MB of zeros (about 600 kB deflated) whose shape matches its data: more than this
         // JVM's heap, and no tensor of the config's model
         Path dir = models.resolve("bomb");
-        Files.createDirectories(dir);
-        Files.writeString(dir.resolve("config.json"), HostileFiles.tinyConfig().toJson());
+        HostileFiles.folderWithConfig(dir, HostileFiles.tinyConfig().toJson());
         HostileFiles.npz(
                 dir.resolve("model.npz"),
                 "model.embed_tokens.weight",
@@ -190,7 +171,8 @@ class ZooHostileTest {
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
         MalformedModelException e =
                 assertThrows(
-                        MalformedModelException.class, named(new TttModelZoo(), "bomb")::loadModel);
+                        MalformedModelException.class,
+                        ZooCriteria.named(new TttModelZoo(), "bomb")::loadModel);
         assertEquals(
                 dir.resolve("model.npz")
                         + " does not match the config: num_hidden_layers is 2 but the file holds no"
@@ -201,22 +183,13 @@ class ZooHostileTest {
     @Test
     void aParamsLengthFieldBeyondTheFileIsMalformedThroughOptModelPath(@TempDir Path tmp)
             throws Exception {
-        Path dir = HostileFiles.savedModel(tmp.resolve("tiny"));
-        Path params = dir.resolve("ttt-lm-0000.params");
-        byte[] bytes = Files.readAllBytes(params);
+        Path dir = TestModels.saved(tmp.resolve("tiny"));
         // the embedding's byte count (256 x 32 float32), the first array of the file
-        byte[] count = ByteBuffer.allocate(4).putInt(256 * 32 * 4).array();
-        int at =
-                HostileFiles.indexOf(
-                        bytes,
-                        count,
-                        HostileFiles.indexOf(bytes, new byte[] {0, 4, 'N', 'D', 'A', 'R'}, 0));
-        ByteBuffer.wrap(bytes).putInt(at, Integer.MAX_VALUE);
-        Files.write(params, bytes);
+        Path params = HostileFiles.withEmbeddingByteCount(dir, Integer.MAX_VALUE);
         MalformedModelException e =
                 assertThrows(
                         MalformedModelException.class,
-                        ZooBadInputTest.documentedOptModelPath(dir)::loadModel);
+                        ZooCriteria.documentedOptModelPath(dir)::loadModel);
         assertTrue(
                 e.getMessage()
                         .startsWith(

@@ -4,18 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.Model;
 import ai.djl.inference.Predictor;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
-import ai.djl.ttt.config.LayerType;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.Generator;
 import ai.djl.ttt.lm.SamplingConfig;
 import ai.djl.ttt.lm.TestModels;
 import ai.djl.ttt.runtime.Precision;
 import ai.djl.ttt.training.ByteTokenizer;
-import ai.djl.ttt.training.ModelDirectory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -37,16 +34,7 @@ class ZooPrecisionTest {
     static void saveModels() throws Exception {
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
         for (String name : new String[] {"half-linear", "half-props"}) {
-            try (Model model = Model.newInstance(ModelDirectory.MODEL_NAME)) {
-                model.setBlock(
-                        TestModels.model(
-                                TestModels.tiny(LayerType.LINEAR).toBuilder()
-                                        .setVocabSize(256)
-                                        .build(),
-                                model.getNDManager(),
-                                5));
-                ModelDirectory.save(models.resolve(name), model, new ByteTokenizer(), null, null);
-            }
+            TestModels.saved(models.resolve(name));
         }
         Path props = models.resolve("half-props").resolve("serving.properties");
         Files.writeString(props, Files.readString(props) + "\ndtype=float16\n");
@@ -92,11 +80,7 @@ class ZooPrecisionTest {
             assertEquals(Precision.FLOAT16, ((CausalLm) model.getBlock()).getPrecision());
         }
         Criteria<String, String> direct =
-                Criteria.builder()
-                        .setTypes(String.class, String.class)
-                        .optModelPath(models.resolve("half-linear"))
-                        .optTranslatorFactory(new TttTranslatorFactory())
-                        .optArgument("blockFactory", new TttBlockFactory())
+                ZooCriteria.documented(models.resolve("half-linear"), String.class, String.class)
                         .optArgument("dtype", "float16")
                         .build();
         try (ZooModel<String, String> model = direct.loadModel()) {
@@ -111,11 +95,8 @@ class ZooPrecisionTest {
                         ZooTest.zoo(String.class, String.class, "half-linear")
                                 .optArgument("dtype", "bfloat16")
                                 .build(),
-                        Criteria.builder()
-                                .setTypes(String.class, String.class)
-                                .optModelPath(models.resolve("half-linear"))
-                                .optTranslatorFactory(new TttTranslatorFactory())
-                                .optArgument("blockFactory", new TttBlockFactory())
+                        ZooCriteria.documented(
+                                        models.resolve("half-linear"), String.class, String.class)
                                 .optArgument("dtype", "bfloat16")
                                 .build())) {
             Exception e = assertThrows(Exception.class, criteria::loadModel);

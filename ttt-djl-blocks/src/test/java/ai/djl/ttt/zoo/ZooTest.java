@@ -31,6 +31,7 @@ import ai.djl.translate.TranslateException;
 import ai.djl.translate.TranslatorContext;
 import ai.djl.ttt.GradOnThread;
 import ai.djl.ttt.config.LayerType;
+import ai.djl.ttt.io.HostileFiles;
 import ai.djl.ttt.io.ParityCheck;
 import ai.djl.ttt.io.ReferenceCase;
 import ai.djl.ttt.lm.CausalLm;
@@ -38,11 +39,8 @@ import ai.djl.ttt.lm.Generator;
 import ai.djl.ttt.lm.SamplingConfig;
 import ai.djl.ttt.lm.TestModels;
 import ai.djl.ttt.training.ByteTokenizer;
-import ai.djl.ttt.training.ModelDirectory;
 import ai.djl.util.PairList;
-import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -69,20 +67,7 @@ class ZooTest {
     static void saveModels() throws Exception {
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
         for (LayerType type : LayerType.values()) {
-            try (Model model = Model.newInstance(ModelDirectory.MODEL_NAME)) {
-                CausalLm lm =
-                        TestModels.model(
-                                TestModels.tiny(type).toBuilder().setVocabSize(256).build(),
-                                model.getNDManager(),
-                                5);
-                model.setBlock(lm);
-                ModelDirectory.save(
-                        models.resolve("tiny-" + type.officialName()),
-                        model,
-                        new ByteTokenizer(),
-                        null,
-                        null);
-            }
+            TestModels.saved(models.resolve("tiny-" + type.officialName()), type, 5);
         }
         writeOfficialCheckpoint(models.resolve("official-decode-linear"));
     }
@@ -118,11 +103,8 @@ class ZooTest {
     }
 
     static <I, O> Criteria.Builder<I, O> zoo(Class<I> in, Class<O> out, String artifact) {
-        return Criteria.builder()
-                .setTypes(in, out)
-                .optApplication(Application.NLP.TEXT_GENERATION)
-                .optGroupId(TttModelZoo.GROUP_ID)
-                .optArtifactId(artifact);
+        return ZooCriteria.artifact(artifact, in, out)
+                .optApplication(Application.NLP.TEXT_GENERATION);
     }
 
     @Test
@@ -283,11 +265,7 @@ class ZooTest {
         Criteria<NDList, NDList> raw =
                 Criteria.builder().setTypes(NDList.class, NDList.class).optModelPath(dir).build();
         Criteria<String, String> text =
-                Criteria.builder()
-                        .setTypes(String.class, String.class)
-                        .optModelPath(dir)
-                        .optTranslatorFactory(new TttTranslatorFactory())
-                        .optArgument("blockFactory", new TttBlockFactory())
+                ZooCriteria.documented(dir, String.class, String.class)
                         .optArgument("maxNewTokens", 8)
                         .build();
         try (ZooModel<NDList, NDList> model = raw.loadModel();
@@ -548,24 +526,21 @@ class ZooTest {
     }
 
     @Test
-    void corruptDirectoryIsAClearError() throws IOException {
+    void corruptDirectoryIsAClearError() throws Exception {
         Path bad = models.getParent().resolve("bad-models");
         Path dir = bad.resolve("broken");
-        Files.createDirectories(dir);
-        Files.writeString(
-                dir.resolve("config.json"),
-                "{\"hidden_size\": 30, \"num_attention_heads\": 4}",
-                StandardCharsets.UTF_8);
-        String saved = System.getProperty(TttModelZoo.MODELS_PROPERTY);
-        System.setProperty(TttModelZoo.MODELS_PROPERTY, bad.toString());
-        try {
-            MalformedModelException e =
-                    assertThrows(
-                            MalformedModelException.class,
-                            () -> zoo(String.class, String.class, "broken").build().loadModel());
-            assertTrue(e.getMessage().contains("divisible"), e.getMessage());
-        } finally {
-            System.setProperty(TttModelZoo.MODELS_PROPERTY, saved);
-        }
+        HostileFiles.folderWithConfig(dir, ZooBadInputTest.INDIVISIBLE_CONFIG);
+        ZooCriteria.withModelsFolder(
+                bad,
+                () -> {
+                    MalformedModelException e =
+                            assertThrows(
+                                    MalformedModelException.class,
+                                    () ->
+                                            zoo(String.class, String.class, "broken")
+                                                    .build()
+                                                    .loadModel());
+                    assertTrue(e.getMessage().contains("divisible"), e.getMessage());
+                });
     }
 }

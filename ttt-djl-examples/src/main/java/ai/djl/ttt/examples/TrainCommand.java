@@ -10,6 +10,7 @@ import ai.djl.ttt.config.TttConfig;
 import ai.djl.ttt.lm.CausalLm;
 import ai.djl.ttt.lm.Generator;
 import ai.djl.ttt.lm.SamplingConfig;
+import ai.djl.ttt.runtime.BoundedText;
 import ai.djl.ttt.training.ByteTokenizer;
 import ai.djl.ttt.training.Corpus;
 import ai.djl.ttt.training.HuggingFaceTextTokenizer;
@@ -325,8 +326,7 @@ final class TrainCommand implements Callable<Integer> {
                     "--model-dir "
                             + dir
                             + " is not empty (it holds "
-                            + String.join(", ", contents.subList(0, Math.min(4, contents.size())))
-                            + (contents.size() > 4 ? ", ..." : "")
+                            + BoundedText.firstNames(contents, 4)
                             + "): pass --resume to continue its run, --overwrite to replace it,"
                             + " or choose another --model-dir");
         }
@@ -336,8 +336,7 @@ final class TrainCommand implements Callable<Integer> {
                     "--overwrite replaces only the files ttt-djl wrote, but --model-dir "
                             + dir
                             + " holds "
-                            + String.join(", ", foreign.subList(0, Math.min(4, foreign.size())))
-                            + (foreign.size() > 4 ? ", ..." : "")
+                            + BoundedText.firstNames(foreign, 4)
                             + ": move them away or choose another --model-dir");
         }
         return true;

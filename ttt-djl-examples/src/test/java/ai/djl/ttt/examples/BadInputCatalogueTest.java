@@ -38,23 +38,7 @@ class BadInputCatalogueTest {
     void everyBadInputGetsAMessageNamingTheProblem(@TempDir Path tmp) throws Exception {
         Path corpus = CliTest.corpus(tmp);
         Path model = tmp.resolve("model");
-        CliTest.run(
-                0,
-                "train",
-                "--size",
-                "tiny",
-                "--steps",
-                "1",
-                "--batch",
-                "2",
-                "--context",
-                "16",
-                "--sample-tokens",
-                "0",
-                "--corpus",
-                corpus.toString(),
-                "--model-dir",
-                model.toString());
+        CliTest.run(0, CliTest.tinyTrain(corpus, model, 1).toArray(String[]::new));
         Path truncated = tmp.resolve("truncated");
         Files.createDirectories(truncated);
         for (Path f : Files.list(model).toList()) {

@@ -9,6 +9,8 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import java.util.function.ToIntFunction;
 import org.junit.jupiter.api.Test;
@@ -23,6 +25,16 @@ class CliTest {
 
     /** Runs a command-line entry point with stdout and stderr captured; checks its exit status. */
     static String capture(int expectedStatus, ToIntFunction<String[]> main, String... args) {
+        Captured run = captured(main, args);
+        assertEquals(expectedStatus, run.status(), run.out());
+        return run.out();
+    }
+
+    /** What a command-line run printed (stdout and stderr together) and its exit status. */
+    record Captured(int status, String out) {}
+
+    /** Runs a command-line entry point with stdout and stderr captured. */
+    static Captured captured(ToIntFunction<String[]> main, String... args) {
         PrintStream savedOut = System.out;
         PrintStream savedErr = System.err;
         ByteArrayOutputStream buffer = new ByteArrayOutputStream();
@@ -36,9 +48,41 @@ class CliTest {
             System.setOut(savedOut);
             System.setErr(savedErr);
         }
-        String out = buffer.toString(StandardCharsets.UTF_8);
-        assertEquals(expectedStatus, status, out);
-        return out;
+        return new Captured(status, buffer.toString(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * The arguments of a tiny {@code ttt train} run (batch 2, context 16, no sample) of {@code
+     * steps} steps on a corpus into a model folder, then {@code more}.
+     */
+    static List<String> tinyTrain(Path corpus, Path dir, int steps, String... more) {
+        List<String> args =
+                new ArrayList<>(
+                        List.of(
+                                "train",
+                                "--size",
+                                "tiny",
+                                "--steps",
+                                Integer.toString(steps),
+                                "--batch",
+                                "2",
+                                "--context",
+                                "16",
+                                "--sample-tokens",
+                                "0",
+                                "--corpus",
+                                corpus.toString(),
+                                "--model-dir",
+                                dir.toString()));
+        args.addAll(List.of(more));
+        return args;
+    }
+
+    /** Runs {@code ttt generate} on a model folder with more options; checks its exit status. */
+    private static String generate(int expectedStatus, Path model, String... options) {
+        List<String> args = new ArrayList<>(List.of("generate", "--model-dir", model.toString()));
+        args.addAll(List.of(options));
+        return run(expectedStatus, args.toArray(String[]::new));
     }
 
     static Path corpus(Path dir) throws Exception {
@@ -104,16 +148,7 @@ class CliTest {
                         "0");
         assertTrue(resumed.contains("resuming " + model + " at step 6"), resumed);
 
-        String generated =
-                run(
-                        0,
-                        "generate",
-                        "--model-dir",
-                        model.toString(),
-                        "--prompt",
-                        "the state",
-                        "--max-tokens",
-                        "12");
+        String generated = generate(0, model, "--prompt", "the state", "--max-tokens", "12");
         assertTrue(generated.startsWith("the state"), generated);
         // one default decoding for the CLI and the zoo (temperature 0.8, top-k 40, seed 42)
         try (ai.djl.repository.zoo.ZooModel<String, String> zoo =
@@ -129,59 +164,18 @@ class CliTest {
         }
 
         String batch =
-                run(
-                        0,
-                        "generate",
-                        "--model-dir",
-                        model.toString(),
-                        "--prompt",
-                        "a",
-                        "--prompt",
-                        "the layer",
-                        "--max-tokens",
-                        "5");
+                generate(0, model, "--prompt", "a", "--prompt", "the layer", "--max-tokens", "5");
         assertTrue(batch.contains("---- prompt 2"), batch);
         // the generate limits: prompt length, batch size, a deadline between two tokens
-        String limits = model.toString();
         assertEquals(
                 "error: a --prompt has 9 tokens, more than --max-prompt-tokens 8",
-                run(
-                                2,
-                                "generate",
-                                "--model-dir",
-                                limits,
-                                "--prompt",
-                                "the state",
-                                "--max-prompt-tokens",
-                                "8")
-                        .strip());
+                generate(2, model, "--prompt", "the state", "--max-prompt-tokens", "8").strip());
         assertEquals(
                 "error: 2 prompts are more than --max-batch 1: generate them in several runs or"
                         + " raise --max-batch",
-                run(
-                                2,
-                                "generate",
-                                "--model-dir",
-                                limits,
-                                "--prompt",
-                                "a",
-                                "--prompt",
-                                "b",
-                                "--max-batch",
-                                "1")
-                        .strip());
+                generate(2, model, "--prompt", "a", "--prompt", "b", "--max-batch", "1").strip());
         String late =
-                run(
-                        2,
-                        "generate",
-                        "--model-dir",
-                        limits,
-                        "--prompt",
-                        "a",
-                        "--max-tokens",
-                        "100000",
-                        "--timeout",
-                        "0.001");
+                generate(2, model, "--prompt", "a", "--max-tokens", "100000", "--timeout", "0.001");
         assertTrue(late.contains("error: stopped after"), late);
         assertTrue(late.contains("new tokens: the deadline of 1 ms passed"), late);
 
@@ -192,14 +186,7 @@ class CliTest {
 
     @Test
     void badUsageIsReported(@TempDir Path dir) throws Exception {
-        String missing =
-                run(
-                        2,
-                        "generate",
-                        "--model-dir",
-                        dir.resolve("nothing").toString(),
-                        "--prompt",
-                        "x");
+        String missing = generate(2, dir.resolve("nothing"), "--prompt", "x");
         assertTrue(missing.contains("no model directory"), missing);
         String layer =
                 run(2, "train", "--layer", "transformer", "--corpus", corpus(dir).toString());
@@ -230,23 +217,7 @@ class CliTest {
     void anExistingModelIsNeverSilentlyReplaced(@TempDir Path dir) throws Exception {
         Path corpus = corpus(dir);
         Path model = dir.resolve("model");
-        String[] train = {
-            "train",
-            "--size",
-            "tiny",
-            "--steps",
-            "2",
-            "--batch",
-            "2",
-            "--context",
-            "16",
-            "--sample-tokens",
-            "0",
-            "--corpus",
-            corpus.toString(),
-            "--model-dir",
-            model.toString()
-        };
+        String[] train = tinyTrain(corpus, model, 2).toArray(String[]::new);
         run(0, train);
         byte[] first = Files.readAllBytes(model.resolve("ttt-lm-0002.params"));
 
@@ -318,27 +289,17 @@ class CliTest {
         String out =
                 run(
                         2,
-                        "train",
-                        "--size",
-                        "tiny",
-                        "--steps",
-                        "8",
-                        "--batch",
-                        "2",
-                        "--context",
-                        "16",
-                        "--lr",
-                        "1e30",
-                        "--warmup",
-                        "0",
-                        "--checkpoint-every",
-                        "1",
-                        "--sample-tokens",
-                        "0",
-                        "--corpus",
-                        corpus(dir).toString(),
-                        "--model-dir",
-                        model.toString());
+                        tinyTrain(
+                                        corpus(dir),
+                                        model,
+                                        8,
+                                        "--lr",
+                                        "1e30",
+                                        "--warmup",
+                                        "0",
+                                        "--checkpoint-every",
+                                        "1")
+                                .toArray(String[]::new));
         java.util.regex.Matcher m =
                 java.util.regex.Pattern.compile(
                                 "error: step (\\d+): training diverged: the loss is \\S+ and the"

@@ -26,23 +26,8 @@ class ExportCommandTest {
         Path model = dir.resolve(name);
         CliTest.run(
                 0,
-                "train",
-                "--size",
-                "tiny",
-                "--layer",
-                layer,
-                "--steps",
-                "1",
-                "--batch",
-                "2",
-                "--context",
-                "16",
-                "--sample-tokens",
-                "0",
-                "--corpus",
-                CliTest.corpus(dir).toString(),
-                "--model-dir",
-                model.toString());
+                CliTest.tinyTrain(CliTest.corpus(dir), model, 1, "--layer", layer)
+                        .toArray(String[]::new));
         return model;
     }
 

@@ -10,15 +10,10 @@ import ai.djl.nn.Parameter;
 import ai.djl.ttt.training.ModelDirectory;
 import ai.djl.ttt.training.TrainingState;
 import ai.djl.util.Pair;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,28 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 class KillDuringSaveTest {
 
     private static List<String> trainArgs(Path corpus, Path dir) {
-        return List.of(
-                "train",
-                "--size",
-                "tiny",
-                "--steps",
-                "6",
-                "--batch",
-                "2",
-                "--context",
-                "16",
-                "--validate-every",
-                "3",
-                "--checkpoint-every",
-                "2",
-                "--seed",
-                "7",
-                "--sample-tokens",
-                "0",
-                "--corpus",
-                corpus.toString(),
-                "--model-dir",
-                dir.toString());
+        return CliTest.tinyTrain(
+                corpus, dir, 6, "--validate-every", "3", "--checkpoint-every", "2", "--seed", "7");
     }
 
     @Test
@@ -63,33 +38,8 @@ class KillDuringSaveTest {
         // a child JVM that stops in the save of step 4, after the weights and the optimizer
         // state of step 4 are written and before training.json commits them; then kill -9
         Path killed = tmp.resolve("killed");
-        List<String> command = new ArrayList<>();
-        command.add(ProcessHandle.current().info().command().orElse("java"));
-        command.add("-Dai.djl.ttt.test.holdCheckpointSave=4");
-        command.add("-Dai.djl.pytorch.num_threads=1");
-        command.addAll(List.of("-cp", System.getProperty("java.class.path")));
-        command.add(TttCli.class.getName());
-        command.addAll(trainArgs(corpus, killed));
-        Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
-        StringBuilder log = new StringBuilder();
-        boolean holding = false;
-        try (BufferedReader lines =
-                new BufferedReader(
-                        new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-            for (String line = lines.readLine(); line != null; line = lines.readLine()) {
-                log.append(line).append('\n');
-                if (line.contains("holding the checkpoint save of step 4")) {
-                    holding = true;
-                    child.destroyForcibly(); // SIGKILL on Linux: no shutdown hook, no finally
-                    break;
-                }
-            }
-        } finally {
-            child.destroyForcibly();
-        }
-        assertTrue(holding, log.toString());
-        assertTrue(child.waitFor(60, TimeUnit.SECONDS));
-        assertEquals(137, child.exitValue(), log.toString());
+        HeldSave.Killed child = HeldSave.killWhileSaving(4, trainArgs(corpus, killed));
+        assertEquals(137, child.exitValue(), child.log());
         // what the kill left: step 4 written but not committed, step 2 complete
         assertTrue(Files.isRegularFile(killed.resolve("ttt-lm-0004.params")));
         assertTrue(Files.isRegularFile(killed.resolve("optimizer-0004.npz")));

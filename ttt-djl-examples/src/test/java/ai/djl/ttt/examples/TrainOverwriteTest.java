@@ -8,18 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
 import ai.djl.ttt.training.ModelDirectory;
-import java.io.BufferedReader;
-import java.io.ByteArrayOutputStream;
-import java.io.InputStreamReader;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,27 +26,8 @@ class TrainOverwriteTest {
 
     private static List<String> train(Path corpus, Path dir, int steps, String... more) {
         List<String> args =
-                new ArrayList<>(
-                        List.of(
-                                "train",
-                                "--size",
-                                "tiny",
-                                "--steps",
-                                Integer.toString(steps),
-                                "--batch",
-                                "2",
-                                "--context",
-                                "16",
-                                "--validate-every",
-                                "2",
-                                "--checkpoint-every",
-                                "2",
-                                "--sample-tokens",
-                                "0",
-                                "--corpus",
-                                corpus.toString(),
-                                "--model-dir",
-                                dir.toString()));
+                CliTest.tinyTrain(
+                        corpus, dir, steps, "--validate-every", "2", "--checkpoint-every", "2");
         args.addAll(List.of(more));
         return args;
     }
@@ -81,24 +55,11 @@ class TrainOverwriteTest {
         }
     }
 
-    /** Runs the CLI, returning its exit status and output. */
+    /** Runs the CLI, checking that it fails, and returns its output. */
     private static String failing(List<String> args) {
-        PrintStream savedOut = System.out;
-        PrintStream savedErr = System.err;
-        ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-        int status;
-        try {
-            PrintStream capture = new PrintStream(buffer, true, StandardCharsets.UTF_8);
-            System.setOut(capture);
-            System.setErr(capture);
-            status = TttCli.run(args.toArray(String[]::new));
-        } finally {
-            System.setOut(savedOut);
-            System.setErr(savedErr);
-        }
-        String out = buffer.toString(StandardCharsets.UTF_8);
-        assertNotEquals(0, status, out);
-        return out;
+        CliTest.Captured run = CliTest.captured(TttCli::run, args.toArray(String[]::new));
+        assertNotEquals(0, run.status(), run.out());
+        return run.out();
     }
 
     private static List<String> siblings(Path dir) throws Exception {
@@ -151,32 +112,7 @@ class TrainOverwriteTest {
         }
 
         // killed in the middle of the new run (at its checkpoint of step 2): the old model stays
-        List<String> command = new ArrayList<>();
-        command.add(ProcessHandle.current().info().command().orElse("java"));
-        command.add("-Dai.djl.ttt.test.holdCheckpointSave=2");
-        command.add("-Dai.djl.pytorch.num_threads=1");
-        command.addAll(List.of("-cp", System.getProperty("java.class.path")));
-        command.add(TttCli.class.getName());
-        command.addAll(train(corpus, model, 4, "--overwrite"));
-        Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
-        StringBuilder log = new StringBuilder();
-        boolean holding = false;
-        try (BufferedReader lines =
-                new BufferedReader(
-                        new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-            for (String line = lines.readLine(); line != null; line = lines.readLine()) {
-                log.append(line).append('\n');
-                if (line.contains("holding the checkpoint save of step 2")) {
-                    holding = true;
-                    child.destroyForcibly();
-                    break;
-                }
-            }
-        } finally {
-            child.destroyForcibly();
-        }
-        assertTrue(holding, log.toString());
-        assertTrue(child.waitFor(60, TimeUnit.SECONDS));
+        HeldSave.killWhileSaving(2, train(corpus, model, 4, "--overwrite"));
         assertSame(before, model, "killed during the new run");
 
         // a run that succeeds replaces the model and keeps the other files; a link among the

@@ -19,7 +19,6 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -65,24 +64,12 @@ class SparkJobsTest {
             texts.add(TinyModel.text(1 + i % 5, 100 + i)); // 25 to 120 bytes
         }
         texts.add("Ünïcödé: the state → learns."); // multi-byte characters
-        spark =
-                SparkSession.builder()
-                        .master("local[2]")
-                        .appName("ttt-djl-spark-test")
-                        .config("spark.ui.enabled", false)
-                        .config("spark.driver.host", "127.0.0.1")
-                        .config("spark.driver.bindAddress", "127.0.0.1")
-                        .config("spark.sql.shuffle.partitions", 4)
-                        .getOrCreate();
-        spark.sparkContext().setLogLevel("WARN");
+        spark = LocalSpark.start("ttt-djl-spark-test");
     }
 
     @AfterAll
     static void tearDown() {
-        if (spark != null) {
-            spark.stop();
-        }
-        ExecutorModels.closeAll();
+        LocalSpark.stop(spark);
     }
 
     private static Dataset<Row> frame(List<String> values) {
@@ -93,19 +80,14 @@ class SparkJobsTest {
         return spark.createDataFrame(rows, SCHEMA);
     }
 
-    private static List<Row> byId(Dataset<Row> result) {
-        return result.collectAsList().stream()
-                .sorted(Comparator.comparingLong(r -> r.getLong(0)))
-                .collect(Collectors.toList());
-    }
-
     private static SparkScorer scorer(String location) {
         return SparkScorer.builder().setModel(location).optBatchSize(4).build();
     }
 
     @Test
     void sparkScoresEqualOnePredictorsScores() throws Exception {
-        List<Row> rows = byId(scorer(modelDir.toString()).transform(frame(texts).repartition(3)));
+        List<Row> rows =
+                LocalSpark.byId(scorer(modelDir.toString()).transform(frame(texts).repartition(3)));
         // the reference: the zoo's own model by artifact id, one Predictor, one text at a time
         System.setProperty(TttModelZoo.MODELS_PROPERTY, models.toString());
         Criteria<String, TextScore> criteria =
@@ -143,8 +125,8 @@ class SparkJobsTest {
     @Test
     void scoresDoNotDependOnPartitioning() {
         SparkScorer scorer = scorer(modelDir.toString());
-        List<Row> one = byId(scorer.transform(frame(texts).repartition(1)));
-        List<Row> four = byId(scorer.transform(frame(texts).repartition(4)));
+        List<Row> one = LocalSpark.byId(scorer.transform(frame(texts).repartition(1)));
+        List<Row> four = LocalSpark.byId(scorer.transform(frame(texts).repartition(4)));
         assertEquals(texts.size(), four.size());
         for (int i = 0; i < texts.size(); i++) {
             assertNotNull(one.get(i).getAs("log_likelihood"));
@@ -175,8 +157,8 @@ class SparkJobsTest {
                         .optMaxNewTokens(16)
                         .optBatchSize(2)
                         .build();
-        List<Row> one = byId(generator.transform(frame.repartition(1)));
-        List<Row> four = byId(generator.transform(frame.repartition(4)));
+        List<Row> one = LocalSpark.byId(generator.transform(frame.repartition(1)));
+        List<Row> four = LocalSpark.byId(generator.transform(frame.repartition(4)));
         assertEquals(one, four);
         Set<String> distinct = new HashSet<>();
         for (Row row : one) {
@@ -213,8 +195,8 @@ class SparkJobsTest {
                         .optMaxNewTokens(12)
                         .build();
         List<String> prompts = texts.subList(0, 8);
-        List<Row> one = byId(generator.transform(frame(prompts).repartition(1)));
-        List<Row> three = byId(generator.transform(frame(prompts).repartition(3)));
+        List<Row> one = LocalSpark.byId(generator.transform(frame(prompts).repartition(1)));
+        List<Row> three = LocalSpark.byId(generator.transform(frame(prompts).repartition(3)));
         assertEquals(one, three);
         assertNotEquals(
                 SparkGenerator.rowSeed(42, prompts.get(0)),
@@ -235,7 +217,7 @@ class SparkJobsTest {
         values.add(longText);
         values.add(texts.get(1));
         List<Row> rows =
-                byId(
+                LocalSpark.byId(
                         SparkScorer.builder()
                                 .setModel(modelDir.toString())
                                 .optMaxTokens(500)
@@ -268,7 +250,7 @@ class SparkJobsTest {
                         RowFactory.create(1L, "the state ", null),
                         RowFactory.create(2L, "", 6L));
         List<Row> generated =
-                byId(
+                LocalSpark.byId(
                         SparkGenerator.builder()
                                 .setModel(modelDir.toString())
                                 .optSeedCol("seed")
@@ -288,8 +270,8 @@ class SparkJobsTest {
         assertEquals(0, ExecutorModels.loads());
         SparkScorer scorer = scorer(modelDir.toString());
         assertEquals(texts.size(), scorer.transform(frame(texts).repartition(4)).count());
-        byId(scorer.transform(frame(texts).repartition(4)));
-        byId(
+        LocalSpark.byId(scorer.transform(frame(texts).repartition(4)));
+        LocalSpark.byId(
                 SparkGenerator.builder()
                         .setModel(modelDir.toString())
                         .optMaxNewTokens(4)
@@ -313,8 +295,8 @@ class SparkJobsTest {
             }
         }
         spark.sparkContext().addArchive(zip.toUri() + "#shipped-model");
-        List<Row> shipped = byId(scorer("shipped-model").transform(frame(texts)));
-        List<Row> local = byId(scorer(modelDir.toString()).transform(frame(texts)));
+        List<Row> shipped = LocalSpark.byId(scorer("shipped-model").transform(frame(texts)));
+        List<Row> local = LocalSpark.byId(scorer(modelDir.toString()).transform(frame(texts)));
         assertEquals(local, shipped);
     }
 

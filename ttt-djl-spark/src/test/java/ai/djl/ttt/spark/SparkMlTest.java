@@ -13,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -66,24 +65,12 @@ class SparkMlTest {
     static void setUp() throws IOException {
         modelDir = models.resolve("tiny-linear");
         TinyModel.trainAndSave(modelDir);
-        spark =
-                SparkSession.builder()
-                        .master("local[2]")
-                        .appName("ttt-djl-spark-ml-test")
-                        .config("spark.ui.enabled", false)
-                        .config("spark.driver.host", "127.0.0.1")
-                        .config("spark.driver.bindAddress", "127.0.0.1")
-                        .config("spark.sql.shuffle.partitions", 4)
-                        .getOrCreate();
-        spark.sparkContext().setLogLevel("WARN");
+        spark = LocalSpark.start("ttt-djl-spark-ml-test");
     }
 
     @AfterAll
     static void tearDown() {
-        if (spark != null) {
-            spark.stop();
-        }
-        ExecutorModels.closeAll();
+        LocalSpark.stop(spark);
     }
 
     private static List<Row> inputRows() {
@@ -96,12 +83,6 @@ class SparkMlTest {
 
     private static Dataset<Row> frame() {
         return spark.createDataFrame(inputRows(), SCHEMA);
-    }
-
-    private static List<Row> byId(Dataset<Row> result) {
-        return result.collectAsList().stream()
-                .sorted(Comparator.comparingLong(r -> r.getLong(0)))
-                .collect(Collectors.toList());
     }
 
     /** Scoring, then sampled generation with per-row seeds, every setting off its default. */
@@ -134,7 +115,7 @@ class SparkMlTest {
         Dataset<Row> frame = frame();
         PipelineModel fitted = pipeline().fit(frame);
         Dataset<Row> first = fitted.transform(frame.repartition(1));
-        List<Row> before = byId(first);
+        List<Row> before = LocalSpark.byId(first);
 
         // every row scored and continued; the seed column, not the prompt alone, picks the text
         Set<String> continuations = new HashSet<>();
@@ -153,7 +134,7 @@ class SparkMlTest {
         PipelineModel loaded = PipelineModel.load(path);
         Dataset<Row> again = loaded.transform(frame.repartition(3));
         assertEquals(first.schema(), again.schema());
-        assertEquals(before, byId(again));
+        assertEquals(before, LocalSpark.byId(again));
 
         // the stages came back as themselves, every param set as it was
         Transformer[] stages = loaded.stages();
@@ -173,7 +154,8 @@ class SparkMlTest {
         // the unfitted pipeline and a single stage save and load too
         String pipelinePath = tmp.resolve("unfitted").toString();
         pipeline().write().overwrite().save(pipelinePath);
-        assertEquals(before, byId(Pipeline.load(pipelinePath).fit(frame).transform(frame)));
+        assertEquals(
+                before, LocalSpark.byId(Pipeline.load(pipelinePath).fit(frame).transform(frame)));
         String stagePath = tmp.resolve("generator").toString();
         generator.write().overwrite().save(stagePath);
         SparkGenerator alone = SparkGenerator.load(stagePath);
@@ -188,7 +170,7 @@ class SparkMlTest {
                         .optErrorCol("score_error")
                         .optMaxTokens(200)
                         .build();
-        List<Row> scoredByBuilder = byId(built.transform(frame));
+        List<Row> scoredByBuilder = LocalSpark.byId(built.transform(frame));
         // a ParamMap given to transform applies to that call only
         Dataset<Row> renamed =
                 built.transform(frame, new ParamMap().put(built.bitsPerByteCol().w("b2")));
@@ -234,8 +216,8 @@ class SparkMlTest {
                         .start();
         query.awaitTermination();
         assertTrue(query.exception().isEmpty());
-        List<Row> streamed = byId(spark.table("ttt_stream"));
-        List<Row> batch = byId(fitted.transform(frame()));
+        List<Row> streamed = LocalSpark.byId(spark.table("ttt_stream"));
+        List<Row> batch = LocalSpark.byId(fitted.transform(frame()));
         assertEquals(9, streamed.size());
         assertEquals(batch, streamed);
         for (Row row : streamed) {
