@@ -257,7 +257,10 @@ public final class Scan {
 
         FastWeights run(
                 FastWeights state, InnerForm form, List<NDArray> outputs, FastWeights initial) {
-            boolean dual = form == InnerForm.DUAL && offset == 0;
+            // a single token (a decode step) takes the primal form at any offset: its one-token
+            // path keeps the pending gradient as factors, where the dual form would hoist the η
+            // matrices and leave a full sum that every later token of the mini-batch multiplies by
+            boolean dual = form == InnerForm.DUAL && offset == 0 && !singleToken();
             Hoisted hoisted = dual ? hoistDual() : new Hoisted(null, null, null);
             long rows = (long) batch * heads;
             // the big batched ops above keep every thread; the loop of small ops runs on one
