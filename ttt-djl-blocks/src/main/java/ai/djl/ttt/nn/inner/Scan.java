@@ -27,6 +27,9 @@ import java.util.List;
  *   <li>a tail of {@code r < b} tokens that starts a mini-batch and leaves its gradients pending.
  * </ol>
  *
+ * A group of a single token (a decode step) always takes the primal form, whatever the form asked
+ * for: both give the same outputs, and the primal form's one-token path is the cheaper one.
+ *
  * <p>Everything that does not depend on the inner weights is computed for a whole group before its
  * loop, in a few large batched ops, laid out {@code (n, N, k, ·)} with heads folded into the batch
  * ({@code N = B·H}) so that mini-batch {@code m} is a contiguous slice: the homogeneous keys and
