@@ -40,8 +40,8 @@ class GradientCheckTest {
      * DenseChain.oneToken}), which never forms the token's weights unless the token ends its
      * mini-batch and keeps the mini-batch's gradient terms as factors in the state: at position 15
      * (ends it), then, after a two-token chunk (16, 17) that leaves a pending sum, 18 and 19 (on
-     * top of that sum, with one and two factored terms). Its gradients, through the carried
-     * states, match finite differences too.
+     * top of that sum, with one and two factored terms). Its gradients, through the carried states,
+     * match finite differences too.
      */
     @Test
     void oneTokenStepsHaveExactGradients() {
