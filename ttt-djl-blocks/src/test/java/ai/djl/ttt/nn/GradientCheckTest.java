@@ -39,14 +39,17 @@ class GradientCheckTest {
      * Single tokens after a prefill run the primal form's one-token path ({@code
      * DenseChain.oneToken}), which never forms the token's weights unless the token ends its
      * mini-batch and keeps the mini-batch's gradient terms as factors in the state: at position 15
-     * (ends it), then 17, 18 and 19 (on top of the pending sum of 16, a one-token dual step, with
-     * one, two and three factored terms). Its gradients, through the carried states, match finite
-     * differences too.
+     * (ends it), then, after a two-token chunk (16, 17) that leaves a pending sum, 18 and 19 (on
+     * top of that sum, with one and two factored terms). Its gradients, through the carried states,
+     * match finite differences too.
      */
     @Test
     void oneTokenStepsHaveExactGradients() {
         checkEveryConfig(
-                20, 9, GradientCheckTest::tokenByTokenLoss, ", tokens 15-19 one at a time");
+                20,
+                9,
+                GradientCheckTest::tokenByTokenLoss,
+                ", token 15, tokens 16-17, tokens 18 and 19 one at a time");
     }
 
     /** A scalar loss of a layer's outputs on {@code x}, weighted by {@code weights}. */
@@ -157,8 +160,8 @@ class GradientCheckTest {
     }
 
     /**
-     * {@code Σ y ⊙ w} over a prefill of the first 15 tokens followed by one call per remaining
-     * token, each continuing the state.
+     * {@code Σ y ⊙ w} over a prefill of the first 15 tokens, then token 15, tokens 16-17 (a
+     * two-token dual tail: a pending sum), token 18 and token 19, each call continuing the state.
      */
     private static NDArray tokenByTokenLoss(
             TttLayer layer, NDArray x, NDArray weights, boolean training) {
@@ -166,8 +169,10 @@ class GradientCheckTest {
         long length = x.getShape().get(1);
         NDList outputs = new NDList();
         TttState state = null;
-        for (long from = 0, to = 15; from < length; from = to, to = from + 1) {
+        long from = 0;
+        for (long to : new long[] {15, 16, 18, 19, length}) {
             NDIndex chunk = new NDIndex().addAllDim().addSliceDim(from, to);
+            from = to;
             SequenceLayer.Output<TttState> out = layer.prefill(ps, x.get(chunk), state, training);
             outputs.add(out.output());
             state = out.state();

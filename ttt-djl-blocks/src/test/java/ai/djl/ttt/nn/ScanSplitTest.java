@@ -22,12 +22,20 @@ import org.junit.jupiter.api.Test;
 class ScanSplitTest {
 
     private static final String SPLIT_MIN = "ai.djl.ttt.scan_split_min";
+
+    /**
+     * The intra-op threads inside the scan and a decode step (default 1, which leaves a decode
+     * step's single-token loop one slice): three, so that decode steps split their rows too.
+     */
+    private static final String SCAN_THREADS = "ai.djl.ttt.scan_threads";
+
     private static final String PARALLEL = "ai.djl.ttt.scan_parallel";
 
     @AfterEach
     void restore() {
         System.clearProperty(SPLIT_MIN);
         System.clearProperty(PARALLEL);
+        System.clearProperty(SCAN_THREADS);
     }
 
     @Test
@@ -40,6 +48,7 @@ class ScanSplitTest {
                 NDArray[] single = run(layer, x);
                 System.setProperty(PARALLEL, "true");
                 System.setProperty(SPLIT_MIN, "0");
+                System.setProperty(SCAN_THREADS, "3");
                 // the split uses one slice per libtorch thread: three, whatever the machine has
                 int threads = JniUtils.getNumThreads();
                 long splitsBefore = ScanThreads.splitRuns();

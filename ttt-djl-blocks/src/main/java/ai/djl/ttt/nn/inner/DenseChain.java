@@ -131,7 +131,7 @@ public final class DenseChain implements InnerModel {
         }
         // the first layer sees the training view [XK, 1] and the test view [XQ, 1] in one product
         NDList both = keysAndQueries(batch.keyQuery().matMul(state.layer(0)));
-        TrainingView view = trainingView(state, both.get(0), batch);
+        TrainingView view = trainingView(state, null, both.get(0), batch);
 
         NDArray output = both.get(1).sub(batch.queryKeyEta().matMul(view.gradients[0]));
         for (int l = 1; l < depth; l++) {
@@ -168,14 +168,15 @@ public final class DenseChain implements InnerModel {
     public Step primalStep(FastWeights state, MiniBatch batch, InnerOptimizer optimizer) {
         ReconstructionLoss loss = batch.loss();
         int k = batch.tokens();
+        NDList views = keysAndQueries(batch.keyQuery()); // X_0 = [XK, 1], X̄_0 = [XQ, 1]
         if (k == 1) {
             // one read of W_0 for both views, as in the dual form
             NDList both = keysAndQueries(batch.keyQuery().matMul(state.layer(0)));
-            TrainingView view = trainingView(state, both.get(0), batch);
-            return oneToken(state, batch, view, both.get(1), optimizer);
+            TrainingView view = trainingView(state, views.get(0), both.get(0), batch);
+            return oneToken(state, batch, view, views.get(1), both.get(1), optimizer);
         }
-        NDList views = keysAndQueries(batch.keyQuery());
-        TrainingView view = trainingView(state, views.get(0).matMul(state.layer(0)), batch);
+        TrainingView view =
+                trainingView(state, views.get(0), views.get(0).matMul(state.layer(0)), batch);
         NDArray tokenFactor = batch.tokenFactor().expandDims(-1);
 
         NDArray testInput = views.get(1);
@@ -183,7 +184,7 @@ public final class DenseChain implements InnerModel {
         NDArray[] lastWeights = new NDArray[depth];
         NDArray[] lastGradients = new NDArray[depth];
         for (int l = 0; l < depth; l++) {
-            NDArray input = view.transposedInputs[l].transpose(0, 2, 1);
+            NDArray input = view.input(l);
             NDArray scaled = optimizer.scaledGradient(view.gradients[l], batch.learningRate());
             NDArray pending = state.hasPendingGradients() ? state.pendingGradient(l) : null;
             NDArray gradient = optimizer.pendingGradients(input, scaled, pending);
@@ -219,19 +220,20 @@ public final class DenseChain implements InnerModel {
      * mini-batch and becomes the next boundary state. Rows at different offsets ({@code
      * completesPerRow}) take {@link #oneTokenPerRow}.
      *
+     * @param testInput {@code X̄_0 = [XQ, 1]}, {@code (N, 1, in)}
      * @param firstProduct {@code X̄_0 W_0}, computed with the training view's {@code X_0 W_0}
      */
     private Step oneToken(
             FastWeights state,
             MiniBatch batch,
             TrainingView view,
+            NDArray testInput,
             NDArray firstProduct,
             InnerOptimizer optimizer) {
         ReconstructionLoss loss = batch.loss();
         if (batch.completesPerRow() != null) {
-            return oneTokenPerRow(state, batch, view, firstProduct, optimizer);
+            return oneTokenPerRow(state, batch, view, testInput, firstProduct, optimizer);
         }
-        NDArray testInput = keysAndQueries(batch.keyQuery()).get(1); // X̄_0 = [XQ, 1], (N, 1, in)
         NDArray output = null;
         NDArray[] sums = new NDArray[depth];
         NDArray[] inputs = new NDArray[depth];
@@ -239,7 +241,7 @@ public final class DenseChain implements InnerModel {
         for (int l = 0; l < depth; l++) {
             // this token's term joins the pending ones as factors: inputs (N, j, in), lr G (N, j,
             // out)
-            NDArray input = view.transposedInputs[l].transpose(0, 2, 1);
+            NDArray input = view.input(l);
             NDArray scaled = optimizer.scaledGradient(view.gradients[l], batch.learningRate());
             inputs[l] = appendToken(state.tokenInputs(l), input);
             gradients[l] = appendToken(state.tokenGradients(l), scaled);
@@ -282,10 +284,10 @@ public final class DenseChain implements InnerModel {
             FastWeights state,
             MiniBatch batch,
             TrainingView view,
+            NDArray testInput,
             NDArray firstProduct,
             InnerOptimizer optimizer) {
         ReconstructionLoss loss = batch.loss();
-        NDArray testInput = keysAndQueries(batch.keyQuery()).get(1); // X̄_0 = [XQ, 1], (N, 1, in)
         NDArray output = null;
         NDArray[] lastWeights = new NDArray[depth];
         NDArray[] lastGradients = new NDArray[depth];
@@ -314,13 +316,17 @@ public final class DenseChain implements InnerModel {
      * The forward of the training view through the chain and the gradient of the inner loss with
      * respect to every dense layer's output (reference.md §1.3, §1.6).
      *
+     * @param firstInput {@code X_0 = [XK, 1]}, or {@code null} where only its transpose is needed
      * @param firstOutput {@code [XK, 1] W_0}, already computed
      */
-    private TrainingView trainingView(FastWeights state, NDArray firstOutput, MiniBatch batch) {
+    private TrainingView trainingView(
+            FastWeights state, NDArray firstInput, NDArray firstOutput, MiniBatch batch) {
         ReconstructionLoss loss = batch.loss();
+        NDArray[] inputs = new NDArray[depth];
         NDArray[] transposedInputs = new NDArray[depth];
         NDArray[] preActivations = new NDArray[depth];
         NDArray[] slopes = new NDArray[depth]; // gelu'(Z_l) of the hidden layers
+        inputs[0] = firstInput;
         transposedInputs[0] = batch.keyTransposed();
         preActivations[0] = firstOutput;
         for (int l = 1; l < depth; l++) {
@@ -328,6 +334,7 @@ public final class DenseChain implements InnerModel {
                     InnerMath.geluTanhWithDerivative(preActivations[l - 1], loss.scalars());
             slopes[l - 1] = gelu.derivative();
             NDArray input = withOnes(gelu.value());
+            inputs[l] = input;
             transposedInputs[l] = input.transpose(0, 2, 1);
             preActivations[l] = input.matMul(state.layer(l));
         }
@@ -342,7 +349,7 @@ public final class DenseChain implements InnerModel {
                             .transpose(0, 2, 1)
                             .mul(slopes[l]);
         }
-        return new TrainingView(transposedInputs, gradients);
+        return new TrainingView(inputs, transposedInputs, gradients);
     }
 
     /** {@inheritDoc} */
@@ -410,6 +417,15 @@ public final class DenseChain implements InnerModel {
         return x.pad(ONE_MORE_COLUMN, 1.0);
     }
 
-    /** Each dense layer's input, transposed ({@code X_lᵀ}), and its output gradient {@code G_l}. */
-    private record TrainingView(NDArray[] transposedInputs, NDArray[] gradients) {}
+    /**
+     * Each dense layer's input {@code X_l} (where known), its transpose {@code X_lᵀ}, and its
+     * output gradient {@code G_l}.
+     */
+    private record TrainingView(NDArray[] inputs, NDArray[] transposedInputs, NDArray[] gradients) {
+
+        /** {@code X_l}, {@code (N, k, in)}: kept from the forward, or transposed back. */
+        NDArray input(int l) {
+            return inputs[l] != null ? inputs[l] : transposedInputs[l].transpose(0, 2, 1);
+        }
+    }
 }

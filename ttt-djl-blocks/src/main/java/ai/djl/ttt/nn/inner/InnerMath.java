@@ -1,6 +1,7 @@
 package ai.djl.ttt.nn.inner;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -238,10 +239,13 @@ public final class InnerMath {
     }
 
     /**
-     * The scalar constants of the inner math as 0-dimensional arrays of one data type and device,
-     * made once per forward pass: an op with an array operand costs half of one with a Java number
-     * (which DJL wraps into a new tensor at every call), and the scan makes a few dozen such ops
-     * per mini-batch. Natively owned ({@link Constants}), so safe inside autograd.
+     * The scalar constants of the inner math as one-element arrays {@code (1)} of one data type and
+     * device, made once per forward pass: an op with an array operand costs half of one with a Java
+     * number (which DJL wraps into a new tensor at every call), and the scan makes a few dozen such
+     * ops per mini-batch. Natively owned ({@link Constants}), so safe inside autograd. They are the
+     * views of one array cut by a single split (a decode step makes a pass per layer, and eight
+     * selects were eight native calls); with the data type of the arrays they are combined with,
+     * they broadcast and promote as 0-dimensional scalars would.
      *
      * @param one 1
      * @param half 0.5
@@ -284,11 +288,10 @@ public final class InnerMath {
                             },
                             new Shape(8),
                             like);
-            NDArray[] s = new NDArray[8];
-            for (int i = 0; i < 8; i++) {
-                s[i] = all.get(i);
-            }
-            return new Scalars(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]);
+            // one split instead of eight selects: eight fewer native calls per layer and pass
+            NDList s = all.split(8);
+            return new Scalars(
+                    s.get(0), s.get(1), s.get(2), s.get(3), s.get(4), s.get(5), s.get(6), s.get(7));
         }
     }
 

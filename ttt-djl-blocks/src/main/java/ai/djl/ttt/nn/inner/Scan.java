@@ -27,6 +27,9 @@ import java.util.List;
  *   <li>a tail of {@code r < b} tokens that starts a mini-batch and leaves its gradients pending.
  * </ol>
  *
+ * A group of a single token (a decode step) always takes the primal form, whatever the form asked
+ * for: both give the same outputs, and the primal form's one-token path is the cheaper one.
+ *
  * <p>Everything that does not depend on the inner weights is computed for a whole group before its
  * loop, in a few large batched ops, laid out {@code (n, N, k, ·)} with heads folded into the batch
  * ({@code N = B·H}) so that mini-batch {@code m} is a contiguous slice: the homogeneous keys and
@@ -151,10 +154,10 @@ public final class Scan {
         MiniBatch batch =
                 MiniBatch.primal(
                         loss,
-                        token.keyQuery.get(0),
-                        token.keyTransposed.get(0),
-                        token.lossShift.get(0),
-                        token.learningRate.get(0),
+                        token.only(token.keyQuery),
+                        token.only(token.keyTransposed),
+                        token.only(token.lossShift),
+                        token.only(token.learningRate),
                         tokenFactor,
                         false,
                         completesPerRow);
@@ -193,34 +196,47 @@ public final class Scan {
             this.offset = offset;
             this.completes = completes;
             NDManager manager = in.query().getManager();
+            long rows = (long) batch * heads;
+            boolean flat = singleToken();
             NDArray ones =
                     manager.ones(
-                            new Shape(count, (long) batch * heads, k, 1), in.query().getDataType());
-            query = NDArrays.concat(new NDList(fold(in.query(), start), ones), 3);
-            key = NDArrays.concat(new NDList(fold(in.key(), start), ones), 3);
-            keyQuery = NDArrays.concat(new NDList(key, query), 2);
-            keyTransposed = key.transpose(0, 1, 3, 2);
+                            flat ? new Shape(rows, 1, 1) : new Shape(count, rows, k, 1),
+                            in.query().getDataType());
+            int last = flat ? 2 : 3;
+            query = NDArrays.concat(new NDList(fold(in.query(), start), ones), last);
+            key = NDArrays.concat(new NDList(fold(in.key(), start), ones), last);
+            keyQuery = NDArrays.concat(new NDList(key, query), last - 1);
+            keyTransposed = flat ? key.transpose(0, 2, 1) : key.transpose(0, 1, 3, 2);
             target = fold(in.target(), start);
             lossShift = loss.shift(target);
             // (B, T, H) -> (n, N, k, 1): lr_j of each key token
             learningRate =
-                    singleToken()
-                            ? token(in.learningRate(), start).reshape(1, (long) batch * heads, 1, 1)
+                    flat
+                            ? token(in.learningRate(), start).reshape(rows, 1, 1)
                             : contiguous(
                                     in.learningRate()
                                             .get(":, {}:{}", start, start + count * k)
                                             .reshape(batch, count, k, heads)
                                             .transpose(1, 0, 3, 2)
                                             .reshape(count, (long) batch * heads, k, 1));
-            tokenFactor = in.tokenFactors().get("{}:{}", offset, offset + k).reshape(k, 1);
+            NDArray factors = in.tokenFactors().get(new NDIndex().addSliceDim(offset, offset + k));
+            tokenFactor = flat ? factors : factors.reshape(k, 1); // (1) broadcasts as (1, 1)
         }
 
         /**
          * Whether the group is one token (decoding): its arrays are then reshapes of the chunk's,
-         * with no transposes or copies (a quarter of the ops of a decode step's setup).
+         * with no transposes or copies (a quarter of the ops of a decode step's setup), laid out as
+         * the one mini-batch {@code (N, 1, ·)} instead of {@code (1, N, 1, ·)}, so that the loop
+         * takes them as they are instead of squeezing four arrays per step. Such a group always
+         * takes the primal form (see {@link #run}), which needs nothing hoisted.
          */
         private boolean singleToken() {
             return count == 1 && tokens == 1;
+        }
+
+        /** The one mini-batch of a group array of a single token, {@code (N, 1, ·)}. */
+        private NDArray only(NDArray x) {
+            return singleToken() ? x : x.get(0);
         }
 
         /** Token {@code start} of a {@code (B, T, …)} array, {@code (B, 1, …)}. */
@@ -228,12 +244,15 @@ public final class Scan {
             return x.getShape().get(1) == 1 ? x : x.get(":, {}:{}", start, start + 1);
         }
 
-        /** {@code (B, T, H, f)} → {@code (n, N, k, f)}, contiguous. */
+        /**
+         * {@code (B, T, H, f)} → {@code (n, N, k, f)} ({@code (N, 1, f)} for a single token),
+         * contiguous.
+         */
         private NDArray fold(NDArray x, int start) {
             long f = x.getShape().get(3);
             if (singleToken()) {
-                // (B, 1, H, f) is already ordered as (1, B·H, 1, f)
-                return token(x, start).reshape(1, (long) batch * heads, 1, f);
+                // (B, 1, H, f) is already ordered as (B·H, 1, f)
+                return token(x, start).reshape((long) batch * heads, 1, f);
             }
             return contiguous(
                     x.get(":, {}:{}", start, start + count * tokens)
@@ -257,7 +276,10 @@ public final class Scan {
 
         FastWeights run(
                 FastWeights state, InnerForm form, List<NDArray> outputs, FastWeights initial) {
-            boolean dual = form == InnerForm.DUAL && offset == 0;
+            // a single token (a decode step) takes the primal form at any offset: its one-token
+            // path keeps the pending gradient as factors, where the dual form would hoist the η
+            // matrices and leave a full sum that every later token of the mini-batch multiplies by
+            boolean dual = form == InnerForm.DUAL && offset == 0 && !singleToken();
             Hoisted hoisted = dual ? hoistDual() : new Hoisted(null, null, null);
             long rows = (long) batch * heads;
             // the big batched ops above keep every thread; the loop of small ops runs on one
@@ -312,7 +334,10 @@ public final class Scan {
 
         /** The group's per-row arrays for rows {@code [from, to)} (views). */
         private Rows rows(long from, long to, Hoisted hoisted) {
-            NDIndex second = new NDIndex().addAllDim().addSliceDim(from, to);
+            NDIndex second =
+                    singleToken()
+                            ? new NDIndex().addSliceDim(from, to)
+                            : new NDIndex().addAllDim().addSliceDim(from, to);
             Hoisted h =
                     hoisted.trilEta() == null
                             ? hoisted
@@ -420,14 +445,14 @@ public final class Scan {
         }
 
         /** Mini-batch {@code m} of a {@link #perStep} list, {@code (N, ·, ·)}. */
-        private static NDArray piece(NDList pieces, int m) {
-            return pieces.get(m).squeeze(0);
+        private NDArray piece(NDList pieces, int m) {
+            return singleToken() ? pieces.get(m) : pieces.get(m).squeeze(0);
         }
 
         /** The inner loss of mini-batch {@code m} with three sets of weights. */
         private void measure(FastWeights initial, FastWeights before, FastWeights after, int m) {
-            NDArray keys = key.get(m);
-            NDArray goal = target.get(m);
+            NDArray keys = singleToken() ? key : key.get(m);
+            NDArray goal = singleToken() ? target : target.get(m);
             float[] values = new float[3];
             FastWeights[] weights = {initial, before, after};
             for (int i = 0; i < 3; i++) {
